@@ -1,0 +1,101 @@
+"""The models directory (TensorFlow Serving's layout): ``<models>/<variant>/<version>/``.
+
+A version folder is written under a hidden temporary name and renamed into place, so a server
+scanning the folder never sees half a model; only integer-named folders holding both
+``saved_model.pb`` and ``metadata.json`` count as versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+METADATA_FILE = "metadata.json"
+SAVED_MODEL_FILE = "saved_model.pb"
+REPORTS_DIR = "reports"
+
+
+def versions(variant_dir: Path) -> list[int]:
+    """Complete version numbers under ``variant_dir``, oldest first."""
+    found = []
+    if variant_dir.is_dir():
+        for child in variant_dir.iterdir():
+            if child.name.isdigit() and is_complete(child):
+                found.append(int(child.name))
+    return sorted(found)
+
+
+def is_complete(version_dir: Path) -> bool:
+    """Whether a version folder holds a SavedModel and its metadata."""
+    return (version_dir / SAVED_MODEL_FILE).is_file() and (version_dir / METADATA_FILE).is_file()
+
+
+def newest_version(variant_dir: Path) -> Path | None:
+    """The newest complete version folder of a variant, or ``None``."""
+    found = versions(variant_dir)
+    return variant_dir / str(found[-1]) if found else None
+
+
+def variant_dirs(models_dir: Path) -> list[Path]:
+    """Folders under ``models_dir`` that hold at least one complete version, by name."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(
+        child
+        for child in models_dir.iterdir()
+        if child.is_dir() and not child.name.startswith(".") and child.name != REPORTS_DIR
+        and versions(child)
+    )
+
+
+def read_metadata(version_dir: Path) -> dict[str, Any]:
+    """Load a version's ``metadata.json``."""
+    with open(version_dir / METADATA_FILE, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@contextlib.contextmanager
+def new_version(models_dir: Path, variant: str) -> Iterator[Path]:
+    """Yield a temporary folder to fill; on success it becomes the next version, atomically.
+
+    If the body raises (or the process dies), no numbered folder appears; the hidden
+    temporary folder is removed when possible.
+    """
+    variant_dir = Path(models_dir) / variant
+    variant_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=variant_dir))
+    try:
+        yield staging
+        while True:
+            existing = [int(c.name) for c in variant_dir.iterdir() if c.name.isdigit()]
+            target = variant_dir / str(max(existing, default=0) + 1)
+            try:
+                os.rename(staging, target)  # atomic on POSIX; fails if target exists
+                break
+            except OSError:
+                if not target.exists():
+                    raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
