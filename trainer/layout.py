@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,30 +61,38 @@ def read_metadata(version_dir: Path) -> dict[str, Any]:
         return json.load(handle)
 
 
+@dataclass
+class StagedVersion:
+    """A version being written: fill ``path``; ``final`` is set once it is renamed into place."""
+
+    path: Path
+    final: Path | None = None
+
+
 @contextlib.contextmanager
-def new_version(models_dir: Path, variant: str) -> Iterator[Path]:
-    """Yield a temporary folder to fill; on success it becomes the next version, atomically.
+def new_version(models_dir: Path, variant: str) -> Iterator[StagedVersion]:
+    """Yield a hidden folder to fill; on success it becomes the next version, atomically.
 
     If the body raises (or the process dies), no numbered folder appears; the hidden
-    temporary folder is removed when possible.
+    staging folder is removed when possible (servers ignore it either way).
     """
     variant_dir = Path(models_dir) / variant
     variant_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=variant_dir))
+    staged = StagedVersion(Path(tempfile.mkdtemp(prefix=".staging-", dir=variant_dir)))
     try:
-        yield staging
-        while True:
+        yield staged
+        while staged.final is None:
             existing = [int(c.name) for c in variant_dir.iterdir() if c.name.isdigit()]
             target = variant_dir / str(max(existing, default=0) + 1)
             try:
-                os.rename(staging, target)  # atomic on POSIX; fails if target exists
-                break
+                os.rename(staged.path, target)  # atomic; fails if a non-empty target exists
+                staged.final = target
             except OSError:
                 if not target.exists():
                     raise
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        if staged.path.exists():
+            shutil.rmtree(staged.path, ignore_errors=True)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

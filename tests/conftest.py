@@ -1,0 +1,46 @@
+"""Shared fixtures: one tiny set of trained models for the whole session, then app and client."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_SAMPLE = REPO_ROOT.parent / "shared" / "data" / "emnist_balanced_sample.npz"
+#: Training images per session fixture: tiny, so every variant trains in a few seconds.
+TINY_TRAIN_SIZE = 470
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    """Every registered variant, trained one epoch on a tiny synthetic set and exported.
+
+    Set ``REGSERVE_TEST_MODELS_DIR`` to reuse a folder trained earlier (it is read, never written).
+    """
+    reuse = os.environ.get("REGSERVE_TEST_MODELS_DIR")
+    if reuse:
+        return Path(reuse)
+    from trainer.data.synthetic import load_synthetic
+    from trainer.train import TrainConfig, train_variants
+    from trainer.variants import VARIANTS
+
+    target = tmp_path_factory.mktemp("models")
+    dataset = load_synthetic(train_size=TINY_TRAIN_SIZE, test_size=94, seed=0)
+    train_variants(VARIANTS, dataset, TrainConfig(epochs=1, batch_size=50, verbose=0), target,
+                   log=lambda line: None)
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_sample():
+    """The shared sample of real EMNIST, or a skip when this checkout does not have it."""
+    if not SHARED_SAMPLE.exists():
+        pytest.skip("the shared EMNIST sample (../shared/data) is not present in this checkout")
+    import numpy as np
+
+    with np.load(SHARED_SAMPLE) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,177 @@
+"""Train, evaluate and export variants: the trainer's one path from a dataset to ``models/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer import layout
+from trainer.data import Dataset
+from trainer.labels import NUM_CLASSES, label_mapping
+from trainer.model import ACTIVATION_LAYERS, build_model, export_saved_model, weight_sparsity
+from trainer.variants import Variant
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; the defaults are the original experiment's."""
+
+    epochs: int = 25
+    batch_size: int = 250
+    validation_split: float = 0.2
+    seed: int = 42
+    limit: int | None = None
+    verbose: int = 2  # Keras: 0 silent, 1 progress bar, 2 one line per epoch
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise ValueError(f"validation split must be in [0, 1), got {self.validation_split}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be at least 1, got {self.limit}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a variant landed and how it did."""
+
+    variant: str
+    version_dir: Path
+    test_accuracy: float
+    test_loss: float
+    seconds: float
+
+
+def to_model_inputs(images: np.ndarray) -> np.ndarray:
+    """uint8 ``(N, 28, 28)`` -> float32 ``(N, 28, 28, 1)`` in [0, 1], the serving input."""
+    return (np.asarray(images, dtype=np.float32) / 255.0)[..., np.newaxis]
+
+
+def train_variant(
+    variant: Variant, dataset: Dataset, config: TrainConfig, models_dir: Path
+) -> TrainResult:
+    """Train one variant from scratch, evaluate it on the test set and export a new version."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    # Keras' validation_split takes the *last* rows: shuffle once so validation is a fair sample.
+    order = np.random.default_rng(config.seed).permutation(len(dataset.x_train))
+    x_train = to_model_inputs(dataset.x_train[order])
+    y_train = keras.utils.to_categorical(dataset.y_train[order], NUM_CLASSES)
+    x_test = to_model_inputs(dataset.x_test)
+    y_test = keras.utils.to_categorical(dataset.y_test, NUM_CLASSES)
+
+    model = build_model(variant)
+    started = time.perf_counter()
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_split=config.validation_split,
+        shuffle=True,
+        verbose=config.verbose,
+    )
+    seconds = time.perf_counter() - started
+    test_loss, test_accuracy = model.evaluate(
+        x_test, y_test, batch_size=max(config.batch_size, 500), verbose=0
+    )
+    fitted = int(round(len(x_train) * (1 - config.validation_split)))
+    metadata = {
+        "schema_version": SCHEMA_VERSION,
+        "variant": variant.to_dict(),
+        "labels": label_mapping(),
+        "data": dataset.summary(),
+        "training": {
+            **asdict(config),
+            "train_samples": fitted,
+            "validation_samples": len(x_train) - fitted,
+            "optimizer": "adam",
+            "loss": "categorical_crossentropy",
+            "versions": library_versions(),
+        },
+        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+        "test": {"loss": float(test_loss), "accuracy": float(test_accuracy)},
+        "parameters": int(model.count_params()),
+        "weight_sparsity": weight_sparsity(model),
+        "activation_sparsity_test": activation_sparsity(model, x_test[:1000]),
+        "serving": {
+            "signature": "serving_default",
+            "input": "image",
+            "input_shape": [None, 28, 28, 1],
+            "activation_layers": list(ACTIVATION_LAYERS),
+        },
+        "training_seconds": round(seconds, 3),
+        "samples_per_second": round(fitted * config.epochs / seconds, 1),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    with layout.new_version(models_dir, variant.name) as staged:
+        export_saved_model(model, staged.path)
+        layout.write_json_atomic(staged.path / layout.METADATA_FILE, metadata)
+    keras.backend.clear_session()
+    return TrainResult(variant.name, staged.final, float(test_accuracy), float(test_loss), seconds)
+
+
+def activation_sparsity(model, images: np.ndarray) -> dict[str, float]:
+    """Mean share of exactly-zero ReLU activations per layer over ``images``."""
+    import keras
+
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in ACTIVATION_LAYERS])
+    outputs = [np.asarray(out) for out in probe(images, training=False)]
+    return {name: float(np.mean(out <= 0)) for name, out in zip(ACTIVATION_LAYERS, outputs)}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a result depends on, for the metadata."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def train_variants(
+    variants: Sequence[Variant],
+    dataset: Dataset,
+    config: TrainConfig,
+    models_dir: Path,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> list[TrainResult]:
+    """Train each variant in turn, logging an overall line (k of n, elapsed, ETA) around each."""
+    results: list[TrainResult] = []
+    started = time.perf_counter()
+    for index, variant in enumerate(variants, start=1):
+        log(f"[{index}/{len(variants)}] {variant.name}: {variant.label} "
+            f"(elapsed {_clock(time.perf_counter() - started)})")
+        result = train_variant(variant, dataset, config, models_dir)
+        results.append(result)
+        elapsed = time.perf_counter() - started
+        eta = elapsed / index * (len(variants) - index)
+        log(f"[{index}/{len(variants)}] {variant.name}: test accuracy {result.test_accuracy:.4f}, "
+            f"loss {result.test_loss:.4f} -> {result.version_dir} "
+            f"(elapsed {_clock(elapsed)}, ETA {_clock(eta)})")
+    return results
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}"
