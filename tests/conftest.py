@@ -44,3 +44,13 @@ def real_sample():
 
     with np.load(SHARED_SAMPLE) as data:
         return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="session")
+def live_server(models_dir, tmp_path_factory):
+    """A real gunicorn process (the project's config, one worker) serving ``models_dir``."""
+    from tests._live import start_gunicorn
+
+    server = start_gunicorn(models_dir, tmp_path_factory.mktemp("gunicorn") / "server.log")
+    yield server
+    server.stop()
