@@ -1,0 +1,24 @@
+# RegServe's server image: the package installed, a non-root user, models/ as a read-only volume.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    MODELS_DIR=/models
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY trainer ./trainer
+COPY server ./server
+COPY client ./client
+RUN pip install . \
+    && useradd --create-home --uid 10001 regserve \
+    && mkdir -p /models && chown regserve /models
+
+USER regserve
+VOLUME ["/models"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+CMD ["gunicorn", "-c", "/app/server/gunicorn.conf.py", "--bind", "0.0.0.0:8000", "server:create_app()"]

@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` and `make test`. Everything else here serves them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+MODELS_DIR ?= models
+# The demo's training run: every variant on the bundled offline set, sized for a few minutes on 2 CPU cores.
+DEMO_TRAIN_ARGS ?= --all --data synthetic --epochs 3 --limit 9400
+
+.PHONY: demo train serve test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+## demo: set up, train every variant on the offline set (once), then serve the page and the API.
+demo: $(VENV)/.installed
+	@if [ -z "$$(ls -d $(MODELS_DIR)/*/[0-9]* 2>/dev/null)" ]; then \
+		$(PY) -m trainer $(DEMO_TRAIN_ARGS) --models-dir $(MODELS_DIR); \
+	else echo "Models already in $(MODELS_DIR)/ (delete them or run 'make train' to retrain)."; fi
+	@$(MAKE) --no-print-directory serve
+
+train: $(VENV)/.installed
+	$(PY) -m trainer $(DEMO_TRAIN_ARGS) --models-dir $(MODELS_DIR)
+
+serve: $(VENV)/.installed
+	@echo "RegServe: open http://127.0.0.1:$(PORT)/ (API: http://127.0.0.1:$(PORT)/openapi.json); Ctrl-C stops it."
+	MODELS_DIR=$(MODELS_DIR) $(VENV)/bin/gunicorn -c server/gunicorn.conf.py --bind 127.0.0.1:$(PORT) 'server:create_app()'
+
+## test: set up (with the test extra and Debian's chromium), lint, then run the whole suite.
+test: $(VENV)/.installed
+	bash scripts/ensure-chromium.sh
+	$(VENV)/bin/ruff check trainer server client tests benchmarks
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks all
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache

@@ -1,0 +1,96 @@
+"""The Dockerfile, the Makefile, CI and pyproject agree with the code they package."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs of the Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", (REPO / "Dockerfile").read_text())
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            pairs.append((keyword.upper(), rest.strip()))
+    return pairs
+
+
+def instruction(name: str) -> list[str]:
+    return [rest for keyword, rest in dockerfile_instructions() if keyword == name]
+
+
+def test_docker_command_runs_the_app_factory_with_the_projects_gunicorn_config():
+    """CMD is gunicorn with a config file that exists and an app factory that imports."""
+    command = json.loads(instruction("CMD")[-1])
+    assert command[0] == "gunicorn"
+    config = command[command.index("-c") + 1]
+    workdir = instruction("WORKDIR")[-1]
+    assert config.startswith(workdir + "/")
+    assert (REPO / config.removeprefix(workdir + "/")).is_file()
+    module_name, _, call = command[-1].partition(":")
+    assert call.endswith("()")
+    factory = getattr(importlib.import_module(module_name), call[:-2])
+    assert callable(factory)
+
+
+def test_docker_copies_every_package_and_ignores_none_of_them():
+    """Each package in pyproject is copied into the image and not excluded by .dockerignore."""
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    copied = {rest.split()[0] for rest in instruction("COPY")}
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    for package in packages:
+        assert package in copied, f"{package} is not copied into the image"
+        assert package not in ignored
+        assert (REPO / package / "__init__.py").is_file()
+
+
+def test_docker_image_runs_as_a_non_root_user_with_models_as_a_volume():
+    """USER is not root, and MODELS_DIR points at the declared volume."""
+    user = instruction("USER")[-1]
+    assert user not in ("root", "0")
+    volume = json.loads(instruction("VOLUME")[-1])
+    env = " ".join(instruction("ENV"))
+    assert f"MODELS_DIR={volume[0]}" in env
+
+
+def test_docker_healthcheck_probes_a_route_the_app_serves(tmp_path):
+    """The HEALTHCHECK's path is a route of the real app, which answers it with 200."""
+    health = instruction("HEALTHCHECK")[-1]
+    path = re.search(r"http://127\.0\.0\.1:8000(/\w+)", health).group(1)
+    from server import create_app
+
+    app = create_app({"MODELS_DIR": str(tmp_path), "TESTING": True})
+    assert app.test_client().get(path).status_code == 200
+
+
+def test_console_scripts_point_at_callables():
+    """Every console script in pyproject names a function that exists."""
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    for name, target in scripts.items():
+        module_name, _, attribute = target.partition(":")
+        assert callable(getattr(importlib.import_module(module_name), attribute)), name
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    """.ci/run runs `make test`, and the README's Quickstart gives `make demo` and `make test`."""
+    ci = (REPO / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.MULTILINE)
+    readme = (REPO / "README.md").read_text()
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    assert "make demo" in quickstart and "make test" in quickstart
+
+
+@pytest.mark.parametrize("target", ["demo", "test"])
+def test_makefile_has_the_readme_targets(target):
+    """The Makefile defines the two Quickstart targets."""
+    assert re.search(rf"^{target}:", (REPO / "Makefile").read_text(), re.MULTILINE)
