@@ -94,6 +94,7 @@ def download_archive(url: str, target: Path, *, min_bytes: int = 0,
             raise DataSourceError(f"download from {url} stopped after {received:,} of "
                                   f"{total:,} bytes; run again, or {ALTERNATIVES}")
         verify_archive(tmp, min_bytes=min_bytes, origin=url)
+        tmp.chmod(0o644)  # mkstemp makes it private; a cache file is as readable as Keras's
         os.replace(tmp, target)
     except requests.RequestException as exc:
         raise DataSourceError(f"cannot download EMNIST from {url} (no connection: "
@@ -184,6 +185,7 @@ def _write_arrays(path: Path, dataset: Dataset) -> None:
         with os.fdopen(fd, "wb") as out:
             np.savez(out, format=np.int64(_CACHE_FORMAT), x_train=dataset.x_train,
                      y_train=dataset.y_train, x_test=dataset.x_test, y_test=dataset.y_test)
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     finally:
         Path(tmp_name).unlink(missing_ok=True)
