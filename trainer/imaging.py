@@ -26,6 +26,8 @@ BLUR_SIGMA = 1.0
 DEFAULT_MAX_PIXELS = 4096 * 4096
 #: Below this share of the strongest ink level a pixel counts as paper, not ink.
 INK_THRESHOLD = 0.1
+#: Longest crop side squared at full size; longer crops are block-averaged down first.
+MAX_SQUARE_SIDE = 4096
 
 
 class ImageInputError(ValueError):
@@ -113,6 +115,13 @@ def ink_to_emnist(ink: np.ndarray, blur_sigma: float = BLUR_SIGMA) -> np.ndarray
     rows = np.flatnonzero((ink > INK_THRESHOLD * peak).any(axis=1))
     cols = np.flatnonzero((ink > INK_THRESHOLD * peak).any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] / peak
+    # A long thin crop (1,000,000 x 3 px is under the pixel limit) squared at full size would
+    # need terabytes: block-average it first, which keeps each stroke's share of ink.
+    factor = -(-max(crop.shape) // MAX_SQUARE_SIDE)
+    if factor > 1:
+        for axis in (0, 1):
+            crop = np.add.reduceat(crop, np.arange(0, crop.shape[axis], factor), axis=axis)
+        crop /= factor * factor
     height, width = crop.shape
     side = max(height, width)
     square = np.zeros((side, side), dtype=np.float32)
@@ -173,7 +182,8 @@ def _to_rgba(image: Image.Image) -> Image.Image:
     """Convert any Pillow mode (16-bit, CMYK, palette, LA, ...) to RGBA."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
-        top = float(array.max()) or 1.0
+        # 16-bit data has a known range: scaling by it reads paper and ink as its 8-bit twin does.
+        top = 65535.0 if image.mode.startswith("I;16") else (float(array.max()) or 1.0)
         image = Image.fromarray((np.clip(array, 0, None) * (255.0 / top)).astype(np.uint8), "L")
     if image.mode == "CMYK":
         image = image.convert("RGB")
