@@ -1,0 +1,134 @@
+"""``python -m benchmarks serving|training|accuracy|all``: print Markdown tables, save JSON."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.report import REPO_ROOT, RESULTS_DIR, BenchmarkError, log, save_results
+from trainer.data import DataSourceError
+from trainer.variants import UnknownVariantError
+
+COMMANDS = ("serving", "training", "accuracy", "all")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line, typed: which benchmark, where, and each benchmark's settings."""
+
+    command: str
+    models_dir: Path
+    results_dir: Path
+    save: bool
+    requests: int
+    concurrency: tuple[int, ...]
+    workers: int
+    time_cap: float
+    single_variant: str | None
+    naive: bool
+    images: int
+    epochs: int
+    batch_size: int
+    repeats: int
+    variant: str
+    trainer_args: str | None
+
+
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 1,4,16, got {text!r}") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("concurrency levels must be 1 or more")
+    return levels
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    """Read the command line into :class:`Options`."""
+    default_models = Path(os.environ.get("MODELS_DIR", REPO_ROOT / "models"))
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument("--models-dir", type=Path, default=default_models,
+                        help="trained models (default: $MODELS_DIR or ./models)")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--no-save", dest="save", action="store_false",
+                        help="print only; write no JSON")
+    serving = parser.add_argument_group("serving")
+    serving.add_argument("--requests", type=int, default=400, help="requests per level")
+    serving.add_argument("--concurrency", type=_levels, default=(1, 4, 16),
+                         help="comma-separated concurrency levels (default 1,4,16)")
+    serving.add_argument("--workers", type=int, default=2,
+                         help="gunicorn workers for each server (WEB_CONCURRENCY)")
+    serving.add_argument("--time-cap", type=float, default=60.0,
+                         help="seconds at most per level; fewer requests are sent if it is hit")
+    serving.add_argument("--single-variant", default=None,
+                         help="variant for the one-variant requests (default: none)")
+    serving.add_argument("--no-naive", dest="naive", action="store_false",
+                         help="skip the naive baseline")
+    training = parser.add_argument_group("training")
+    training.add_argument("--images", type=int, default=3000, help="training images")
+    training.add_argument("--epochs", type=int, default=3)
+    training.add_argument("--batch-size", type=int, default=250)
+    training.add_argument("--repeats", type=int, default=3, help="alternating runs of each kind")
+    training.add_argument("--variant", default="none")
+    accuracy = parser.add_argument_group("accuracy")
+    accuracy.add_argument("--trainer-args", default=None, metavar="ARGS",
+                          help="run `python -m trainer --all --models-dir DIR ARGS` first, "
+                               "e.g. --trainer-args='--data synthetic --epochs 2'")
+    args = parser.parse_args(argv)
+    for name in ("requests", "workers", "images", "epochs", "batch_size", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.time_cap <= 0:
+        parser.error("--time-cap must be positive")
+    return Options(**vars(args))
+
+
+def run(options: Options, name: str) -> None:
+    """Run one benchmark, print its table, save its JSON and Markdown."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    models_dir = options.models_dir.resolve()
+    if name == "serving":
+        from benchmarks.serving import ServingSettings, render_serving, run_serving
+
+        result = run_serving(ServingSettings(
+            models_dir, options.requests, options.concurrency, options.workers, options.time_cap,
+            options.single_variant, naive=options.naive))
+        markdown = render_serving(result)
+    elif name == "training":
+        from benchmarks.training import TrainingSettings, render_training, run_training
+
+        result = run_training(TrainingSettings(options.images, options.epochs,
+                                               options.batch_size, options.repeats,
+                                               options.variant))
+        markdown = render_training(result)
+    else:
+        from benchmarks.accuracy import AccuracySettings, render_accuracy, run_accuracy
+
+        result = run_accuracy(AccuracySettings(models_dir, options.trainer_args))
+        markdown = render_accuracy(result)
+    print(markdown + "\n", flush=True)
+    if options.save:
+        log(f"saved {save_results(name, result, markdown, options.results_dir)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the chosen benchmark(s); one clear line on stderr if one cannot run."""
+    options = parse_args(argv)
+    names = ("accuracy", "training", "serving") if options.command == "all" else (options.command,)
+    try:
+        for name in names:
+            log(f"== {name} benchmark ==")
+            run(options, name)
+    except (BenchmarkError, DataSourceError, UnknownVariantError, OSError) as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
