@@ -1,0 +1,262 @@
+"""Serving benchmark: RegServe's gunicorn server against the naive Flask baseline, same models.
+
+Both servers are started here, one after the other, on the same models folder with the same
+worker count, and driven by :mod:`benchmarks.loadgen` in its own process with the same canvas-like
+PNGs at each concurrency. RegServe is measured with every variant per request and with one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.loadgen import CANVAS_SIDE, canvas_png, sample_characters
+from benchmarks.report import (
+    REPO_ROOT,
+    TARGET_HEADERS,
+    BenchmarkError,
+    Target,
+    child_env,
+    free_port,
+    log,
+    machine_info,
+    machine_line,
+    markdown_table,
+    stop_process,
+    tail,
+)
+from trainer import layout
+
+GUNICORN_CONFIG = REPO_ROOT / "server" / "gunicorn.conf.py"
+#: Stands for ``127.0.0.1:<port>`` in a server's command until its port is chosen.
+BIND = "{bind}"
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """What to measure: which models, how many requests, at which concurrencies."""
+
+    models_dir: Path
+    requests: int = 400
+    concurrency: tuple[int, ...] = (1, 4, 16)
+    workers: int = 2
+    time_cap: float = 60.0
+    single_variant: str | None = None
+    inputs: int = 16
+    ready_timeout: float = 300.0
+    naive: bool = True
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to start one server and which request paths to measure on it."""
+
+    key: str
+    title: str
+    command: tuple[str, ...]
+    paths: tuple[str, ...]
+
+
+def server_specs(settings: ServingSettings, variant: str) -> list[ServerSpec]:
+    """RegServe (its own gunicorn config) and, if wanted, the naive app (plain sync workers)."""
+    python = sys.executable
+    specs = [ServerSpec(
+        "regserve", "RegServe (server/gunicorn.conf.py)",
+        (python, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", BIND,
+         "server:create_app()"),
+        ("/predict", f"/predict?variant={variant}"),
+    )]
+    if settings.naive:
+        specs.append(ServerSpec(
+            "naive", "naive Flask (gunicorn sync workers)",
+            (python, "-m", "gunicorn", "--workers", str(settings.workers), "--worker-class",
+             "sync", "--timeout", str(int(settings.ready_timeout)), "--bind", BIND,
+             "benchmarks.naive_server:create_app()"),
+            ("/predict",),
+        ))
+    return specs
+
+
+def measure_server(spec: ServerSpec, settings: ServingSettings, port: int, inputs: list[Path],
+                   workdir: Path) -> dict[str, Any]:
+    """Start one server, run the load generator against it, stop it; return what was measured."""
+    env = child_env(MODELS_DIR=str(settings.models_dir), WEB_CONCURRENCY=str(settings.workers))
+    phases = [{"path": path, "concurrency": level, "requests": settings.requests,
+               "warmup": max(2, min(level, settings.requests)), "time_cap": settings.time_cap}
+              for path in spec.paths for level in settings.concurrency]
+    plan = {"label": spec.key, "url": f"http://127.0.0.1:{port}", "first_path": spec.paths[0],
+            "inputs": [str(path) for path in inputs], "ready_timeout": settings.ready_timeout,
+            "phases": phases}
+    plan_path, out_path = workdir / f"{spec.key}-plan.json", workdir / f"{spec.key}-out.json"
+    plan_path.write_text(json.dumps(plan))
+    log_path = workdir / f"{spec.key}.log"
+    log(f"starting {spec.title} with {settings.workers} worker(s) on port {port} ...")
+    with open(log_path, "wb") as server_log:
+        started = time.monotonic()
+        command = [part.replace(BIND, f"127.0.0.1:{port}") for part in spec.command]
+        server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=server_log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+        loadgen = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.loadgen", str(plan_path), str(out_path)],
+            cwd=REPO_ROOT, env=child_env())
+        try:
+            while loadgen.poll() is None:
+                if server.poll() is not None:
+                    raise BenchmarkError(f"{spec.title} exited with {server.returncode}:\n"
+                                         f"{tail(log_path)}")
+                time.sleep(0.2)
+        finally:
+            stop_process(loadgen)
+            stop_process(server)
+    if loadgen.returncode != 0 or not out_path.exists():
+        raise BenchmarkError(f"the load generator failed against {spec.title} "
+                             f"(exit {loadgen.returncode}); server log:\n{tail(log_path)}")
+    result = json.loads(out_path.read_text())
+    result["ready_seconds"] = round(result.pop("ready_monotonic") - started, 2)
+    return {"title": spec.title, "command": command, "workers": settings.workers,
+            "paths": list(spec.paths), **result}
+
+
+def run_serving(settings: ServingSettings) -> dict[str, Any]:
+    """Measure both servers and return the full result (machine, settings, phases)."""
+    if not settings.concurrency or min(settings.concurrency) < 1 or settings.requests < 1:
+        raise BenchmarkError("concurrency levels and the request count must be at least 1")
+    variants = [path.name for path in layout.variant_dirs(settings.models_dir)]
+    if not variants:
+        raise BenchmarkError(f"no trained models in {settings.models_dir}: run "
+                             "`python -m trainer --all` first or pass --models-dir")
+    single = settings.single_variant or ("none" if "none" in variants else variants[0])
+    if single not in variants:
+        raise BenchmarkError(f"variant {single!r} is not in {settings.models_dir}")
+    characters, source = sample_characters(settings.inputs)
+    machine = machine_info()
+    servers: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="regserve-bench-") as tmp:
+        workdir = Path(tmp)
+        inputs = []
+        for index, pixels in enumerate(characters):
+            inputs.append(workdir / f"input-{index:02d}.png")
+            inputs[-1].write_bytes(canvas_png(pixels))
+        for spec in server_specs(settings, single):
+            servers[spec.key] = measure_server(spec, settings, free_port(), inputs, workdir)
+        png_bytes = [path.stat().st_size for path in inputs]
+    machine["load_average_after"] = machine_info()["load_average"]
+    return {
+        "benchmark": "serving",
+        "machine": machine,
+        "settings": {**asdict(settings), "models_dir": str(settings.models_dir)},
+        "variants": variants,
+        "single_variant": single,
+        "inputs": {"source": source, "count": len(png_bytes), "canvas": CANVAS_SIDE,
+                   "format": "PNG, RGBA, dark ink on white",
+                   "mean_bytes": sum(png_bytes) // len(png_bytes)},
+        "servers": servers,
+    }
+
+
+def serving_targets(result: dict[str, Any]) -> list[Target]:
+    """The issue's serving targets, read at the highest concurrency measured."""
+    top = max(result["settings"]["concurrency"])
+    ours = _phase(result, "regserve", "/predict", top)
+    naive = _phase(result, "naive", "/predict", top)
+    ratio = (ours["requests_per_second"] / naive["requests_per_second"]
+             if ours and naive and naive["requests_per_second"] else None)
+    n = len(result["variants"])
+    return [
+        Target(f"all-{n} throughput / naive at concurrency {top}", ratio, 10, True, "x"),
+        Target(f"all-{n} requests/s at concurrency {top}",
+               ours and ours["requests_per_second"], 500, True),
+        Target(f"all-{n} p99 at concurrency {top}", ours and ours["p99_ms"], 50, False, " ms"),
+        Target("first request / median (RegServe)", _first_ratio(result, "regserve"), 5, False,
+               "x"),
+    ]
+
+
+def render_serving(result: dict[str, Any]) -> str:
+    """The Markdown report: both servers, their ratio, one vs all variants, first call, targets."""
+    settings, levels = result["settings"], result["settings"]["concurrency"]
+    n, single, servers = len(result["variants"]), result["single_variant"], result["servers"]
+    inputs = result["inputs"]
+    lines = [
+        "## Serving: RegServe vs the naive Flask baseline",
+        "",
+        machine_line(result["machine"]),
+        "",
+        f"{settings['workers']} gunicorn worker(s) per server; up to {settings['requests']} "
+        f"requests per level after a short warm-up (cap {settings['time_cap']:g} s); "
+        f"{inputs['count']} PNGs {inputs['canvas']}x{inputs['canvas']} ({inputs['format']}) "
+        f"made from {inputs['source']}; {n} variants; load average before/after "
+        f"{result['machine']['load_average']} / {result['machine']['load_average_after']}.",
+        "",
+    ]
+    rows = []
+    for server in servers.values():
+        for phase in server["phases"]:
+            per = f"all {n}" if phase["path"] == "/predict" else f"1 ({single})"
+            rows.append([server["title"], per, phase["concurrency"], phase["requests_ok"],
+                         phase["errors"], _num(phase["requests_per_second"]),
+                         *(_num(phase[f"p{p}_ms"]) for p in (50, 95, 99))])
+    lines += [markdown_table(["server", "variants per request", "concurrency", "ok", "errors",
+                              "req/s", "p50 ms", "p95 ms", "p99 ms"], rows), ""]
+    if "naive" in servers:
+        rows = []
+        for level in levels:
+            ours, naive = (_phase(result, k, "/predict", level) for k in ("regserve", "naive"))
+            rows.append([level, _num(ours["requests_per_second"]),
+                         _num(naive["requests_per_second"]),
+                         _ratio(ours["requests_per_second"], naive["requests_per_second"]),
+                         _num(ours["p99_ms"]), _num(naive["p99_ms"])])
+        lines += [f"### RegServe / naive, all {n} variants per request", "",
+                  markdown_table(["concurrency", "RegServe req/s", "naive req/s",
+                                  "RegServe / naive", "RegServe p99 ms", "naive p99 ms"], rows),
+                  ""]
+    rows = []
+    for level in levels:
+        every, one = (_phase(result, "regserve", p, level) for p in servers["regserve"]["paths"])
+        rows.append([level, _num(every["requests_per_second"]), _num(one["requests_per_second"]),
+                     _ratio(one["requests_per_second"], every["requests_per_second"]),
+                     _num(every["p50_ms"]), _num(one["p50_ms"])])
+    lines += [f"### RegServe: all {n} variants vs one ({single}) per request", "",
+              markdown_table(["concurrency", f"all {n} req/s", "one req/s", "one / all",
+                              f"all {n} p50 ms", "one p50 ms"], rows), ""]
+    rows = [[server["title"], _num(server["ready_seconds"]), _num(server["first"]["latency_ms"]),
+             _num(_phase(result, key, "/predict", min(levels))["p50_ms"]),
+             _num(_first_ratio(result, key))] for key, server in servers.items()]
+    lines += ["### First /predict after /readyz turned 200", "",
+              markdown_table(["server", "ready after s", "first request ms",
+                              f"median ms at concurrency {min(levels)}", "first / median"], rows),
+              "", "### Targets", "",
+              markdown_table(TARGET_HEADERS, [t.row() for t in serving_targets(result)])]
+    errors = sum(p["errors"] for server in servers.values() for p in server["phases"])
+    if errors:
+        lines += ["", f"WARNING: {errors} request(s) failed; see error_examples in the JSON."]
+    return "\n".join(lines)
+
+
+def _phase(result: dict[str, Any], key: str, path: str, level: int) -> dict[str, Any] | None:
+    for phase in result["servers"].get(key, {}).get("phases", []):
+        if phase["path"] == path and phase["concurrency"] == level:
+            return phase
+    return None
+
+
+def _first_ratio(result: dict[str, Any], key: str) -> float | None:
+    server = result["servers"].get(key)
+    base = _phase(result, key, "/predict", min(result["settings"]["concurrency"]))
+    if not server or not base or not base["p50_ms"]:
+        return None
+    return server["first"]["latency_ms"] / base["p50_ms"]
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a is not None and b else "n/a"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f}"
