@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import math
 import platform
 import sys
 import time
@@ -19,6 +21,12 @@ from trainer.model import ACTIVATION_LAYERS, build_model, export_saved_model, we
 from trainer.variants import Variant
 
 SCHEMA_VERSION = 1
+#: Images per forward pass when measuring activation sparsity over the whole test set.
+_PROBE_BATCH = 500
+
+
+class TrainingError(ValueError):
+    """The data and settings cannot train a model (e.g. too few images to split)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,15 @@ def train_variant(
     y_train = keras.utils.to_categorical(dataset.y_train[order], NUM_CLASSES)
     x_test = to_model_inputs(dataset.x_test)
     y_test = keras.utils.to_categorical(dataset.y_test, NUM_CLASSES)
+    # Keras keeps the first floor(n * (1 - split)) rows for fitting and validates on the rest.
+    fitted = int(math.floor(len(x_train) * (1 - config.validation_split)))
+    if fitted < 1 or (config.validation_split > 0 and fitted == len(x_train)):
+        raise TrainingError(
+            f"{len(x_train)} training images cannot be split {1 - config.validation_split:.0%}"
+            f" / {config.validation_split:.0%} into training and validation; use more images"
+        )
+    if len(x_test) == 0:
+        raise TrainingError(f"data source {dataset.name!r} has no test images")
 
     model = build_model(variant)
     started = time.perf_counter()
@@ -90,14 +107,14 @@ def train_variant(
     test_loss, test_accuracy = model.evaluate(
         x_test, y_test, batch_size=max(config.batch_size, 500), verbose=0
     )
-    fitted = int(round(len(x_train) * (1 - config.validation_split)))
+    settings = {key: value for key, value in asdict(config).items() if key != "verbose"}
     metadata = {
         "schema_version": SCHEMA_VERSION,
         "variant": variant.to_dict(),
         "labels": label_mapping(),
         "data": dataset.summary(),
         "training": {
-            **asdict(config),
+            **settings,
             "train_samples": fitted,
             "validation_samples": len(x_train) - fitted,
             "optimizer": "adam",
@@ -108,7 +125,8 @@ def train_variant(
         "test": {"loss": float(test_loss), "accuracy": float(test_accuracy)},
         "parameters": int(model.count_params()),
         "weight_sparsity": weight_sparsity(model),
-        "activation_sparsity_test": activation_sparsity(model, x_test[:1000]),
+        "weights_sha256": weights_digest(model),
+        "activation_sparsity_test": activation_sparsity(model, x_test),
         "serving": {
             "signature": "serving_default",
             "input": "image",
@@ -127,12 +145,29 @@ def train_variant(
 
 
 def activation_sparsity(model, images: np.ndarray) -> dict[str, float]:
-    """Mean share of exactly-zero ReLU activations per layer over ``images``."""
+    """Mean share of exactly-zero ReLU activations per layer over all of ``images``."""
     import keras
 
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in ACTIVATION_LAYERS])
-    outputs = [np.asarray(out) for out in probe(images, training=False)]
-    return {name: float(np.mean(out <= 0)) for name, out in zip(ACTIVATION_LAYERS, outputs)}
+    # One input tensor, not a list: the probe is called with a bare array.
+    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in ACTIVATION_LAYERS])
+    zeros = np.zeros(len(ACTIVATION_LAYERS))
+    # Batches keep memory flat: conv1's output alone is 86 KB per image.
+    for start in range(0, len(images), _PROBE_BATCH):
+        batch = images[start : start + _PROBE_BATCH]
+        outputs = probe(batch, training=False)
+        zeros += [float(np.mean(np.asarray(out) <= 0)) * len(batch) for out in outputs]
+    count = max(len(images), 1)
+    return {name: float(z / count) for name, z in zip(ACTIVATION_LAYERS, zeros, strict=True)}
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of every weight array, in order: equal digests mean identical models."""
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        array = np.ascontiguousarray(weights)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str]:
