@@ -1,0 +1,113 @@
+"""Command line of the trainer: ``python -m trainer --all`` (console script ``regserve-train``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from trainer.cli import CliOptions, run
+
+EPILOG = """\
+examples:
+  python -m trainer --all                         the experiment: every variant on EMNIST
+  python -m trainer --all --data synthetic --epochs 1 --limit 2000 --models-dir /tmp/m
+  python -m trainer --variant none --variant l2_activity --data ~/emnist/matlab.zip
+  python -m trainer --custom l1:activity:1e-4 --custom l1:activity:1e-3   (a lambda sweep)
+  python -m trainer --report --models-dir /tmp/m  rebuild the reports, no training
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports misuse in one line (no usage dump) and exits with status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+def _split(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+_positive_int.__name__ = "positive integer"  # argparse names the type in its message
+_split.__name__ = "fraction"
+
+
+def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
+    """The trainer's argument parser; defaults are the original experiment's settings."""
+    from trainer.data.sources import SOURCES_HELP
+
+    defaults = CliOptions()
+    parser = _Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Train the seed's CNN once per weight penalty, export each as a "
+                                 "SavedModel under MODELS_DIR/<variant>/<version>/, and rebuild "
+                                 "the reports in MODELS_DIR/reports/.")
+    pick = parser.add_argument_group("what to do")
+    pick.add_argument("--all", action="store_true", help="train every registered variant")
+    pick.add_argument("--variant", action="append", default=[], metavar="NAME",
+                      help="train this registered variant (repeatable; --list shows them)")
+    pick.add_argument("--custom", action="append", default=[],
+                      metavar="PENALTY:WHERE:LAMBDA[:NAME]",
+                      help="train a custom variant, e.g. l1:activity:1e-4 (repeatable: one flag "
+                           "per point of a lambda sweep); PENALTY l1|l2|elasticnet, "
+                           "WHERE kernel_bias|activity")
+    pick.add_argument("--list", action="store_true", help="list the variants and their penalties")
+    pick.add_argument("--report", action="store_true",
+                      help="rebuild the reports from the models on disk, no training")
+    train = parser.add_argument_group("training (defaults: the original experiment)")
+    train.add_argument("--data", default=defaults.data, metavar="emnist|synthetic|PATH",
+                       help=f"data source: {SOURCES_HELP} (default: %(default)s)")
+    train.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
+                       help="epochs (default: %(default)s)")
+    train.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
+                       help="batch size (default: %(default)s)")
+    train.add_argument("--validation-split", type=_split, default=defaults.validation_split,
+                       help="share of training images held out for validation "
+                            "(default: %(default)s)")
+    train.add_argument("--seed", type=int, default=defaults.seed,
+                       help="random seed for data choice, weights and shuffling "
+                            "(default: %(default)s)")
+    train.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                       help="use at most N training images, class-balanced (quick runs)")
+    parser.add_argument("--models-dir", type=Path, default=defaults.models_dir, metavar="DIR",
+                        help="where models and reports go (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress output, for scripts (errors are still printed)")
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> CliOptions:
+    """Parse the command line straight into :class:`CliOptions`."""
+    args = build_parser(prog).parse_args(argv)
+    return CliOptions(
+        all_variants=args.all, variants=tuple(args.variant), custom=tuple(args.custom),
+        list_variants=args.list, report_only=args.report, data=args.data, epochs=args.epochs,
+        batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
+        limit=args.limit, models_dir=args.models_dir, quiet=args.quiet,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m trainer`` and ``regserve-train``; returns the exit status."""
+    # TensorFlow's C++ log (CUDA probing on CPU-only machines, tf.data notices) drowns the
+    # progress lines; Python errors still surface. TF_CPP_MIN_LOG_LEVEL=0 brings it back.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    script = Path(sys.argv[0]).name
+    prog = script if script == "regserve-train" else "python -m trainer"
+    return run(parse_options(argv, prog), prog=prog)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""What ``python -m trainer`` does once its arguments are parsed: list, train, report."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from trainer import layout
+from trainer.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
+
+
+class UsageError(ValueError):
+    """The command line asks for something impossible; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class CliOptions:
+    """The trainer's command line as typed settings; defaults are the original experiment's."""
+
+    all_variants: bool = False
+    variants: tuple[str, ...] = ()
+    custom: tuple[str, ...] = ()
+    list_variants: bool = False
+    report_only: bool = False
+    data: str = "emnist"
+    epochs: int = 25
+    batch_size: int = 250
+    validation_split: float = 0.2
+    seed: int = 42
+    limit: int | None = None
+    models_dir: Path = field(default_factory=lambda: Path("models"))
+    quiet: bool = False
+
+
+def run(options: CliOptions, out: TextIO | None = None, err: TextIO | None = None,
+        prog: str = "python -m trainer") -> int:
+    """Carry out ``options``; return the exit status. Library errors become one line on ``err``."""
+    out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
+    from trainer.data import DataSourceError
+    from trainer.reports import ReportError
+    from trainer.train import TrainingError
+
+    try:
+        if options.list_variants:
+            out.write(variants_table(VARIANTS + custom_variants(options.custom)) + "\n")
+            return 0
+        if options.report_only:
+            if options.all_variants or options.variants or options.custom:
+                raise UsageError("--report trains nothing; drop --all, --variant and --custom")
+            return report(options, out)
+        return train(options, out, err)
+    except UsageError as exc:
+        err.write(f"{prog}: error: {exc}\n")
+        return 2
+    except (DataSourceError, ReportError, TrainingError) as exc:
+        err.write(f"{prog}: error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        err.write(f"interrupted; finished versions stay in {options.models_dir}\n")
+        return 130
+
+
+def custom_variants(specs: tuple[str, ...]) -> tuple[Variant, ...]:
+    """Parse every ``--custom`` spec, turning a bad one into a :class:`UsageError`."""
+    variants = []
+    for spec in specs:
+        try:
+            variant = parse_custom(spec)
+        except ValueError as exc:
+            message = str(exc) if spec in str(exc) else f"--custom {spec!r}: {exc}"
+            raise UsageError(message) from None
+        if variant.name in VARIANT_NAMES and variant != get_variant(variant.name):
+            raise UsageError(f"--custom {spec!r}: {variant.name!r} is a registered variant "
+                             f"({get_variant(variant.name).label}); give this one another name")
+        variants.append(variant)
+    return tuple(variants)
+
+
+def select_variants(options: CliOptions) -> tuple[Variant, ...]:
+    """The variants to train, in registry order then as given, each name once."""
+    try:
+        chosen = list(VARIANTS if options.all_variants else ())
+        chosen += [get_variant(name) for name in options.variants]
+    except ValueError as exc:  # UnknownVariantError lists the valid names
+        raise UsageError(str(exc)) from None
+    chosen += custom_variants(options.custom)
+    if not chosen:
+        raise UsageError("nothing to train: give --all, --variant NAME or --custom "
+                         "PENALTY:WHERE:LAMBDA[:NAME] (--list shows the variants)")
+    unique: dict[str, Variant] = {}
+    for variant in chosen:
+        known = unique.setdefault(variant.name, variant)
+        if known != variant:
+            raise UsageError(f"the name {variant.name!r} is given to two different penalties "
+                             f"({known.label}; {variant.label}); name the custom variant")
+        check_on_disk(variant, options.models_dir)
+    return tuple(unique.values())
+
+
+def check_on_disk(variant: Variant, models_dir: Path) -> None:
+    """Refuse to add a version whose penalty differs from the variant's versions on disk."""
+    newest = layout.newest_version(Path(models_dir) / variant.name)
+    if newest is None:
+        return
+    try:
+        stored = Variant.from_dict(layout.read_metadata(newest)["variant"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # an unreadable version cannot conflict; the reports will flag it
+    if (stored.penalty, stored.where, stored.lam) != (variant.penalty, variant.where, variant.lam):
+        raise UsageError(f"{newest} already holds {variant.name!r} with another penalty "
+                         f"({stored.label}); give this one another name")
+
+
+def train(options: CliOptions, out: TextIO, err: TextIO) -> int:
+    """Load the data, train every selected variant, rebuild the reports and summarise."""
+    from trainer.data.sources import load_dataset
+    from trainer.reports import build_reports, results_text
+    from trainer.train import TrainConfig, train_variants
+
+    variants = select_variants(options)
+    try:
+        config = TrainConfig(epochs=options.epochs, batch_size=options.batch_size,
+                             validation_split=options.validation_split, seed=options.seed,
+                             limit=options.limit, verbose=keras_verbosity(options.quiet, out))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def log(line: str) -> None:
+        if not options.quiet:
+            err.write(line + "\n")
+            err.flush()
+
+    dataset = load_dataset(options.data, seed=options.seed, limit=options.limit,
+                           progress=not options.quiet)
+    summary = dataset.summary()
+    log(f"data: {summary['name']}: {summary['train_size']:,} training / "
+        f"{summary['test_size']:,} test images")
+    results = train_variants(variants, dataset, config, options.models_dir, log=log)
+    reports = build_reports(options.models_dir)
+    if not options.quiet:
+        out.write(f"\nModels in {options.models_dir}:\n")
+        out.writelines(f"  {result.version_dir}\n" for result in results)
+        out.write(f"Reports in {reports.reports_dir}: "
+                  f"{', '.join(path.name for path in reports.files[-3:])} and curves_*.png\n\n")
+        out.write(results_text(list(reports.rows)) + "\n")
+    return 0
+
+
+def report(options: CliOptions, out: TextIO) -> int:
+    """Rebuild the reports from the newest version of every variant on disk."""
+    from trainer.reports import build_reports, results_text
+
+    reports = build_reports(options.models_dir)
+    if not options.quiet:
+        out.write(f"Reports in {reports.reports_dir} ({len(reports.files)} files) from "
+                  f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
+        out.writelines(f"skipped {why}\n" for why in reports.skipped)
+    return 0
+
+
+def keras_verbosity(quiet: bool, out: TextIO) -> int:
+    """0 when quiet, a live progress bar on a terminal, else one line per epoch (for logs)."""
+    if quiet:
+        return 0
+    return 1 if getattr(out, "isatty", lambda: False)() else 2
+
+
+def variants_table(variants: tuple[Variant, ...]) -> str:
+    """Every variant and its penalties as an aligned text table."""
+    rows = [("name", "penalty", "where", "lambda", "description")]
+    rows += [(v.name, v.penalty, v.where, "-" if v.penalty == "none" else f"{v.lam:g}", v.label)
+             for v in variants]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)

@@ -1,0 +1,289 @@
+"""Reports for people in ``models/reports/``: training curves, a comparison chart, a results table.
+
+Everything here is built from the ``metadata.json`` of the newest version of every variant on
+disk (through :mod:`trainer.layout`), never from a training run in memory, so the reports can be
+rebuilt at any time for any models folder, custom variants included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainer import layout
+from trainer.variants import VARIANT_NAMES
+
+#: The bundled offline set's data source name (trainer.data.synthetic.NAME).
+SYNTHETIC_SOURCE = "synthetic-offline"
+SPARSITY_KEY = "<1e-03"
+RESULTS_MD = "results.md"
+RESULTS_CSV = "results.csv"
+COMPARISON_PNG = "comparison.png"
+CSV_COLUMNS = (
+    "variant", "penalty", "where", "lambda", "version", "data_source", "test_loss",
+    "test_accuracy", "weight_sparsity_lt_1e-3", "weight_sparsity_eq_0",
+    "activation_sparsity_test", "epochs", "train_samples", "training_seconds",
+)
+
+
+class ReportError(Exception):
+    """The reports cannot be built (e.g. there are no trained models)."""
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """What the reports show of one variant's newest version, read from its metadata."""
+
+    variant: str
+    label: str
+    penalty: str
+    where: str
+    lam: float
+    version: int
+    data_source: str
+    data_description: str
+    test_loss: float
+    test_accuracy: float
+    weight_sparsity: float  # share of |w| < 1e-3 over all penalized layers
+    weight_zero: float  # share of weights exactly 0
+    activation_sparsity: float  # mean over the measured layers, on the test set
+    epochs: int
+    train_samples: int
+    training_seconds: float
+    history: dict[str, list[float]]
+
+    @classmethod
+    def from_metadata(cls, version_dir: Path, metadata: dict[str, Any]) -> ResultRow:
+        """Read a row from a version's metadata; missing fields become NaN or 0."""
+        variant = metadata.get("variant", {})
+        data = metadata.get("data", {})
+        training = metadata.get("training", {})
+        overall = metadata.get("weight_sparsity", {}).get("all", {})
+        activations = list(metadata.get("activation_sparsity_test", {}).values())
+        return cls(
+            variant=str(variant.get("name", version_dir.parent.name)),
+            label=str(variant.get("label", "")),
+            penalty=str(variant.get("penalty", "none")),
+            where=str(variant.get("where", "none")),
+            lam=float(variant.get("lam", 0.0)),
+            version=int(version_dir.name),
+            data_source=str(data.get("name", "unknown")),
+            data_description=str(data.get("description", "")),
+            test_loss=float(metadata.get("test", {}).get("loss", math.nan)),
+            test_accuracy=float(metadata.get("test", {}).get("accuracy", math.nan)),
+            weight_sparsity=float(overall.get(SPARSITY_KEY, math.nan)),
+            weight_zero=float(overall.get("==0", math.nan)),
+            activation_sparsity=(sum(activations) / len(activations)) if activations else math.nan,
+            epochs=int(training.get("epochs", 0)),
+            train_samples=int(training.get("train_samples", 0)),
+            training_seconds=float(metadata.get("training_seconds", math.nan)),
+            history={k: [float(v) for v in vs] for k, vs in metadata.get("history", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class Reports:
+    """What :func:`build_reports` wrote."""
+
+    reports_dir: Path
+    rows: tuple[ResultRow, ...]
+    files: tuple[Path, ...]
+    skipped: tuple[str, ...]  # "<folder>: why" for versions whose metadata could not be read
+
+
+def collect_results(models_dir: Path) -> tuple[list[ResultRow], list[str]]:
+    """Rows for the newest version of every variant (registry order, then by name) and skips."""
+    rows, skipped = [], []
+    for variant_dir in layout.variant_dirs(Path(models_dir)):
+        newest = layout.newest_version(variant_dir)
+        try:
+            rows.append(ResultRow.from_metadata(newest, layout.read_metadata(newest)))
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            skipped.append(f"{newest}: unreadable metadata ({type(exc).__name__}: {exc})")
+    order = {name: index for index, name in enumerate(VARIANT_NAMES)}
+    rows.sort(key=lambda row: (order.get(row.variant, len(order)), row.variant))
+    return rows, skipped
+
+
+def build_reports(models_dir: Path, reports_dir: Path | None = None) -> Reports:
+    """Rebuild every report from the models on disk; raise :class:`ReportError` if none."""
+    models_dir = Path(models_dir)
+    reports_dir = Path(reports_dir) if reports_dir else models_dir / layout.REPORTS_DIR
+    rows, skipped = collect_results(models_dir)
+    if not rows:
+        raise ReportError(f"no trained models under {models_dir}; train some first, "
+                          "e.g. python -m trainer --all")
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for row in rows:
+        target = reports_dir / curves_file(row.variant)
+        write_atomic(target, lambda handle, row=row: draw_curves(row, handle))
+        files.append(target)
+    # Curves of variants no longer on disk would mislead; they are ours to remove.
+    for stale in reports_dir.glob("curves_*.png"):
+        if stale not in files:
+            stale.unlink()
+    write_atomic(reports_dir / COMPARISON_PNG, lambda handle: draw_comparison(rows, handle))
+    markdown = results_markdown(rows, models_dir, skipped).encode()
+    write_atomic(reports_dir / RESULTS_MD, lambda handle: handle.write(markdown))
+    table = results_csv(rows).encode()
+    write_atomic(reports_dir / RESULTS_CSV, lambda handle: handle.write(table))
+    files += [reports_dir / name for name in (COMPARISON_PNG, RESULTS_MD, RESULTS_CSV)]
+    return Reports(reports_dir, tuple(rows), tuple(files), tuple(skipped))
+
+
+def curves_file(variant: str) -> str:
+    """File name of a variant's training curves inside the reports folder."""
+    return f"curves_{variant}.png"
+
+
+def data_sources(rows: list[ResultRow]) -> dict[str, str]:
+    """Data source name -> description, in order of first appearance."""
+    found: dict[str, str] = {}
+    for row in rows:
+        found.setdefault(row.data_source, row.data_description)
+    return found
+
+
+def is_synthetic(source: str) -> bool:
+    """Whether a data source name is the bundled offline set (not EMNIST)."""
+    return source == SYNTHETIC_SOURCE
+
+
+def source_notes(rows: list[ResultRow]) -> list[str]:
+    """Markdown lines naming the data source(s), with a warning for the offline set."""
+    sources = data_sources(rows)
+    lines = [f"Data source: **{name}** — {description or 'no description'}"
+             for name, description in sources.items()]
+    if any(is_synthetic(name) for name in sources):
+        lines.append("> **Warning: trained on the synthetic offline set, not EMNIST.** "
+                     "These accuracies say nothing about EMNIST; train with `--data emnist` "
+                     "(or a local EMNIST file) to check the experiment's claims.")
+    if len(sources) > 1:
+        lines.append("> **Note:** the variants below were trained on different data sources; "
+                     "compare them with care.")
+    return lines
+
+
+def results_markdown(rows: list[ResultRow], models_dir: Path, skipped: list[str] = ()) -> str:
+    """The results table for people, with the data source named at the top."""
+    mixed = len(data_sources(rows)) > 1
+    header = ["variant", "penalty", "where", "lambda", "version"] + (["data"] if mixed else [])
+    header += ["test loss", "test accuracy", "weights \\|w\\|<1e-3", "weights ==0",
+               "activation sparsity (test)", "epochs", "train samples", "training s", "curves"]
+    lines = ["# Results", "", *[f"{line}\n" for line in source_notes(rows)],
+             f"Newest version of every variant in `{models_dir}`. Weight sparsity is the share "
+             "of all weights and biases of the four penalized layers below the threshold; "
+             "activation sparsity the mean share of zero ReLU outputs on the test set.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [f"`{row.variant}`", row.penalty, row.where, _lam(row), str(row.version)]
+        cells += [row.data_source] if mixed else []
+        cells += [f"{row.test_loss:.4f}", f"{row.test_accuracy:.4f}",
+                  f"{row.weight_sparsity:.4f}", f"{row.weight_zero:.4f}",
+                  f"{row.activation_sparsity:.4f}", str(row.epochs), f"{row.train_samples:,}",
+                  f"{row.training_seconds:.1f}", f"[png]({curves_file(row.variant)})"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"![test accuracy and weight sparsity]({COMPARISON_PNG})", ""]
+    if skipped:
+        lines += ["Skipped (unreadable):", *[f"- {why}" for why in skipped], ""]
+    return "\n".join(lines)
+
+
+def results_csv(rows: list[ResultRow]) -> str:
+    """The results table as CSV, one row per variant, full precision."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([row.variant, row.penalty, row.where, row.lam, row.version,
+                         row.data_source, row.test_loss, row.test_accuracy, row.weight_sparsity,
+                         row.weight_zero, row.activation_sparsity, row.epochs, row.train_samples,
+                         row.training_seconds])
+    return buffer.getvalue()
+
+
+def results_text(rows: list[ResultRow]) -> str:
+    """A compact plain-text table for the terminal."""
+    header = ("variant", "penalty", "where", "lambda", "ver", "test loss", "test acc",
+              "|w|<1e-3", "act. zero")
+    body = [(row.variant, row.penalty, row.where, _lam(row), str(row.version),
+             f"{row.test_loss:.4f}", f"{row.test_accuracy:.4f}", f"{row.weight_sparsity:.3f}",
+             f"{row.activation_sparsity:.3f}") for row in rows]
+    widths = [max(len(cells[i]) for cells in (header, *body)) for i in range(len(header))]
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+             for cells in (header, *body))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def draw_curves(row: ResultRow, handle) -> None:
+    """Loss and accuracy per epoch, training vs validation, in two panels (as the seed did)."""
+    figure, axes = _figure(1, 2, (11, 4.2))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
+            values = row.history.get(key, [])
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        ax.set(title=metric, xlabel="epoch", ylabel=metric, xlim=(0.5, row.epochs + 0.5))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figure.suptitle(f"{row.variant} (version {row.version}): {row.label}\n"
+                    f"data: {row.data_source}{_synthetic_mark(row.data_source)}")
+    figure.savefig(handle, format="png", dpi=100)
+
+
+def draw_comparison(rows: list[ResultRow], handle) -> None:
+    """Test accuracy and weight sparsity (|w| < 1e-3) of every variant, side by side."""
+    figure, (ax,) = _figure(1, 1, (max(8.0, 1.1 * len(rows) + 2), 5))
+    positions = list(range(len(rows)))
+    for offset, values, label in (
+        (-0.2, [row.test_accuracy for row in rows], "test accuracy"),
+        (0.2, [row.weight_sparsity for row in rows], "weight sparsity (share |w| < 1e-3)"),
+    ):
+        bars = ax.bar([p + offset for p in positions], values, width=0.4, label=label)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.set_xticks(positions, [row.variant for row in rows], rotation=30, ha="right")
+    ax.set(ylim=(0, 1.25), ylabel="share")  # headroom for the legend above 100%
+    ax.legend(loc="upper center", ncols=2)
+    sources = ", ".join(f"{name}{_synthetic_mark(name)}" for name in data_sources(rows))
+    ax.set_title(f"Every variant, newest version; data: {sources}")
+    figure.savefig(handle, format="png", dpi=100, bbox_inches="tight")
+
+
+def _figure(rows: int, columns: int, size: tuple[float, float]):
+    """A figure on the Agg canvas: no display and no pyplot state shared with the caller."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots(rows, columns, squeeze=False).ravel()
+
+
+def _synthetic_mark(source: str) -> str:
+    return " (offline set, NOT EMNIST)" if is_synthetic(source) else ""
+
+
+def _lam(row: ResultRow) -> str:
+    return "-" if row.penalty == "none" else f"{row.lam:g}"
+
+
+def write_atomic(path: Path, write: Callable[[Any], object]) -> None:
+    """Call ``write(binary_handle)`` on a temporary file beside ``path``, then rename it over."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
