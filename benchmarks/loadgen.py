@@ -131,7 +131,7 @@ def run_phase(host: str, port: int, path: str, bodies: list[bytes], concurrency:
 
     def worker(offset: int) -> None:
         client = Client(host, port)
-        for index in range(warmup):  # not counted: opens the connection and wakes every worker
+        for index in range(warmup):  # per thread, not counted: opens the connection
             try:
                 client.call("POST", path, bodies[(offset + index) % len(bodies)])
             except (OSError, http.client.HTTPException):

@@ -36,6 +36,8 @@ from trainer import layout
 GUNICORN_CONFIG = REPO_ROOT / "server" / "gunicorn.conf.py"
 #: Stands for ``127.0.0.1:<port>`` in a server's command until its port is chosen.
 BIND = "{bind}"
+#: Uncounted requests per load thread before each level: opens its connection, wakes a worker.
+WARMUP_PER_THREAD = 1
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def measure_server(spec: ServerSpec, settings: ServingSettings, port: int, input
     """Start one server, run the load generator against it, stop it; return what was measured."""
     env = child_env(MODELS_DIR=str(settings.models_dir), WEB_CONCURRENCY=str(settings.workers))
     phases = [{"path": path, "concurrency": level, "requests": settings.requests,
-               "warmup": max(2, min(level, settings.requests)), "time_cap": settings.time_cap}
+               "warmup": WARMUP_PER_THREAD, "time_cap": settings.time_cap}
               for path in spec.paths for level in settings.concurrency]
     plan = {"label": spec.key, "url": f"http://127.0.0.1:{port}", "first_path": spec.paths[0],
             "inputs": [str(path) for path in inputs], "ready_timeout": settings.ready_timeout,
