@@ -1,0 +1,102 @@
+"""The JSON the API answers with: per-variant predictions, agreement, summaries of variants."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from server.engine import Outputs
+from server.registry import LoadedVariant
+from trainer.imaging import to_png
+from trainer.model import SERVING_PROBABILITIES
+
+ZERO_FRACTION, MEAN = "_zero_fraction", "_mean"
+#: Metadata fields copied into the summary of a variant, as they are.
+SUMMARY_FIELDS = ("test", "weight_sparsity", "activation_sparsity_test", "history", "parameters",
+                  "training_seconds", "created")
+TRAINING_FIELDS = ("epochs", "batch_size", "validation_split", "seed", "limit", "train_samples",
+                   "validation_samples", "optimizer", "loss", "versions")
+
+
+def variant_answer(variant: LoadedVariant, outputs: Outputs, top: int) -> dict[str, Any]:
+    """One variant's answer for one image: ``outputs`` holds that image's row of each output."""
+    probabilities = np.asarray(outputs[SERVING_PROBABILITIES], dtype=np.float64).reshape(-1)
+    order = np.argsort(-probabilities, kind="stable")[:top]
+    return {
+        "prediction": variant.labels[int(order[0])],
+        "top": [
+            {"label": variant.labels[int(i)], "index": int(i),
+             "probability": float(probabilities[i])}
+            for i in order
+        ],
+        "weight_sparsity": variant.metadata.get("weight_sparsity", {}),
+        "activation_sparsity": _per_layer(outputs, ZERO_FRACTION),
+        "activation_mean": _per_layer(outputs, MEAN),
+        "version": variant.version,
+        "label": variant.title,
+    }
+
+
+def _per_layer(outputs: Outputs, suffix: str) -> dict[str, float]:
+    return {key[: -len(suffix)]: float(np.asarray(value).reshape(-1)[0])
+            for key, value in outputs.items() if key.endswith(suffix)}
+
+
+def agreement(answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Which labels the variants chose and how often; ties go to the larger summed probability."""
+    votes = Counter(answer["prediction"] for answer in answers.values())
+    confidence: Counter = Counter()
+    for answer in answers.values():
+        confidence[answer["prediction"]] += answer["top"][0]["probability"]
+    ranked = sorted(votes, key=lambda label: (-votes[label], -confidence[label], label))
+    return {
+        "unanimous": len(votes) == 1,
+        "votes": {label: votes[label] for label in ranked},
+        "majority": ranked[0] if ranked else None,
+    }
+
+
+def input_echo(pixels: np.ndarray, kind: str, preprocessed: bool) -> dict[str, Any]:
+    """The 28x28 image the models saw, as a PNG and as numbers."""
+    return {
+        "image_png_base64": base64.b64encode(to_png(pixels)).decode("ascii"),
+        "pixels": pixels.tolist(),
+        "kind": kind,
+        "preprocessed": preprocessed,
+    }
+
+
+def data_source(variants: list[LoadedVariant]) -> dict[str, Any]:
+    """The data the variants were trained on; says so plainly when they differ."""
+    sources = {variant.name: variant.metadata.get("data") or {"name": "unknown"}
+               for variant in variants}
+    distinct = {str(source.get("name")) for source in sources.values()}
+    if len(distinct) <= 1:
+        return next(iter(sources.values()), {"name": "unknown"})
+    return {"name": "mixed: " + ", ".join(sorted(distinct)),
+            "description": "the variants were trained on different data", "by_variant": sources}
+
+
+def variant_summary(variant: LoadedVariant, detailed: bool = False) -> dict[str, Any]:
+    """What /variants says about a loaded variant (and /variants/<name>, ``detailed``)."""
+    metadata = variant.metadata
+    training = metadata.get("training") or {}
+    summary = {
+        "name": variant.name,
+        "label": variant.title,
+        "version": variant.version,
+        "penalty": metadata.get("variant") or {"name": variant.name},
+        "data_source": metadata.get("data") or {"name": "unknown"},
+        **{key: metadata.get(key) for key in SUMMARY_FIELDS},
+        "training": {key: training.get(key) for key in TRAINING_FIELDS if key in training},
+    }
+    if detailed:
+        summary.update(
+            labels=list(variant.labels),
+            serving=metadata.get("serving"),
+            samples_per_second=metadata.get("samples_per_second"),
+        )
+    return summary

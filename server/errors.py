@@ -1,0 +1,74 @@
+"""Every error as JSON ``{"error", "detail"}`` with the right status; never an HTML page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from trainer.imaging import ImageInputError, ImageTooLargeError
+
+log = logging.getLogger(__name__)
+
+#: Short, stable error codes for the HTTP statuses the API answers with.
+CODES: dict[int, str] = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+    503: "not_ready",
+}
+
+
+class ApiError(Exception):
+    """An error the API answers with: an HTTP status, a code, a sentence, optional extra fields."""
+
+    def __init__(self, status: int, detail: str, error: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error or CODES.get(status, "error")
+        self.detail = detail
+        self.extra = extra
+
+
+def error_response(status: int, error: str, detail: Any, **extra: Any):
+    """A Flask response with the JSON error body."""
+    response = jsonify({"error": error, "detail": detail, **extra})
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Turn API errors, image errors, HTTP errors and anything unexpected into JSON."""
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return error_response(error.status, error.error, error.detail, **error.extra)
+
+    @app.errorhandler(ImageInputError)
+    def image_error(error: ImageInputError):
+        # The subclass first: a too-large image is 413, any other unusable image 400.
+        if isinstance(error, ImageTooLargeError):
+            return error_response(413, "image_too_large", str(error))
+        return error_response(400, "invalid_image", str(error))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        allow = error.get_response().headers.get("Allow")
+        detail = error.description
+        if status == 405 and allow:
+            detail = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
+        response = error_response(status, CODES.get(status, "http_error"), detail)
+        if allow:  # keep the header a 405 must carry
+            response.headers["Allow"] = allow
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error while answering a request")
+        return error_response(500, "internal_error", "the server failed unexpectedly; see its log")

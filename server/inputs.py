@@ -1,0 +1,103 @@
+"""Read the image of a /predict request, in any accepted form, into EMNIST's 28x28 form."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from flask import Request
+
+from server.errors import ApiError
+from trainer.imaging import pixels_to_emnist, preprocess_bytes
+
+#: Content types taken as raw image bytes (besides every ``image/*``).
+RAW_TYPES = ("application/octet-stream",)
+JSON_TYPES = ("application/json",)
+MULTIPART = "multipart/form-data"
+ACCEPTED = ("multipart/form-data (field 'image'), image/*, application/octet-stream "
+            "or application/json")
+_DATA_URL = re.compile(r"^data:[^,]*?;base64,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """The 28x28 uint8 image the models will see, and how it reached the server."""
+
+    pixels: np.ndarray
+    kind: str  # multipart | raw | json_image | json_pixels
+    preprocessed: bool  # True when the caller said the pixels already are in EMNIST form
+
+
+def read_input(request: Request, max_pixels: int) -> InputImage:
+    """Parse the request body; raise :class:`ApiError` or ``ImageInputError`` saying why not."""
+    mimetype = request.mimetype
+    if mimetype == MULTIPART:
+        upload = request.files.get("image")
+        if upload is None:
+            fields = sorted(set(request.files) | set(request.form))
+            raise ApiError(400, "the multipart body has no file field 'image'"
+                           + (f" (fields sent: {', '.join(fields)})" if fields else ""),
+                           "missing_image")
+        return InputImage(preprocess_bytes(upload.read(), max_pixels), "multipart", False)
+    if mimetype.startswith("image/") or mimetype in RAW_TYPES:
+        return InputImage(preprocess_bytes(request.get_data(cache=False), max_pixels), "raw", False)
+    if mimetype in JSON_TYPES or mimetype.endswith("+json"):
+        return _read_json(request.get_data(cache=False), max_pixels)
+    if not mimetype and not request.content_length and not request.get_data(cache=False):
+        raise ApiError(400, f"no image was sent: send {ACCEPTED}", "missing_image")
+    raise ApiError(415, f"content type {mimetype or '(none)'!r} is not accepted: send {ACCEPTED}")
+
+
+def _read_json(body: bytes, max_pixels: int) -> InputImage:
+    if not body:
+        raise ApiError(400, "the JSON body is empty", "missing_image")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise ApiError(400, f"the body is not valid JSON: {error}", "invalid_json") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "the JSON body must be an object with 'image' or 'pixels'",
+                       "invalid_json")
+    has_image, has_pixels = "image" in payload, "pixels" in payload
+    if has_image == has_pixels:
+        raise ApiError(400, "the JSON object needs exactly one of 'image' (base64) and 'pixels' "
+                       "(28x28 array)", "missing_image")
+    if has_image:
+        return InputImage(preprocess_bytes(decode_base64(payload["image"]), max_pixels),
+                          "json_image", False)
+    preprocessed = payload.get("preprocessed", False)
+    if not isinstance(preprocessed, bool):
+        raise ApiError(400, "'preprocessed' must be true or false", "invalid_pixels")
+    pixels = payload["pixels"]
+    if not isinstance(pixels, list) or not all(
+        isinstance(row, list) and all(_is_number(value) for value in row) for row in pixels
+    ):
+        raise ApiError(400, "'pixels' must be a 28x28 array (a list of 28 rows) of numbers 0-255",
+                       "invalid_pixels")
+    return InputImage(pixels_to_emnist(pixels, already_emnist=preprocessed), "json_pixels",
+                      preprocessed)
+
+
+def decode_base64(text: object) -> bytes:
+    """Decode a base64 string, with or without a ``data:image/...;base64,`` prefix."""
+    if not isinstance(text, str):
+        raise ApiError(400, "'image' must be a base64 string", "invalid_base64")
+    text = _DATA_URL.sub("", text.strip(), count=1)
+    if text.startswith("data:"):
+        raise ApiError(400, "a data: URL must be base64-encoded (';base64,')", "invalid_base64")
+    text = "".join(text.split())
+    try:
+        if "-" in text or "_" in text:  # the URL-safe alphabet
+            text = text.replace("-", "+").replace("_", "/")
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ApiError(400, f"'image' is not valid base64: {error}", "invalid_base64") from None
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int in Python, but true/false is no pixel value.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,202 @@
+"""The OpenAPI 3.1 document of the whole API, served at /openapi.json and checked by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from trainer.labels import IMAGE_SIZE, NUM_CLASSES
+
+bp = Blueprint("openapi", __name__)
+
+NUMBER = {"type": "number"}
+SHARE = {"type": "number", "minimum": 0, "maximum": 1}
+INTEGER = {"type": "integer"}
+STRING = {"type": "string"}
+NUMBERS = {"type": "array", "items": NUMBER}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An object schema; extra properties are allowed so the API can grow without breaking."""
+    return {"type": "object", "required": list(required),
+            "properties": {**required, **(optional or {})}}
+
+
+def json_response(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+def error(description: str) -> dict[str, Any]:
+    return json_response(description, "Error")
+
+
+WRONG_METHOD = error("Wrong method for this path (the Allow header lists the right ones).")
+IMAGE_ROW = {"type": "array", "minItems": IMAGE_SIZE, "maxItems": IMAGE_SIZE,
+             "items": {"type": "integer", "minimum": 0, "maximum": 255}}
+PIXELS = {"type": "array", "minItems": IMAGE_SIZE, "maxItems": IMAGE_SIZE, "items": IMAGE_ROW}
+PER_LAYER = {"type": "object", "additionalProperties": NUMBER}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": obj({"error": {**STRING, "description": "Short code, e.g. unknown_variant."},
+                  "detail": {"description": "What was wrong, for people."}},
+                 {"valid_variants": {"type": "array", "items": STRING},
+                  "failed": {"type": "array", "items": ref("Failure")}}),
+    "Failure": obj({"name": STRING, "version": INTEGER, "error": STRING}),
+    "WeightSparsity": {"type": "object", "description": "Per layer and 'all': share of weights "
+                       "with |w| below 1e-2, 1e-3, 1e-4 and exactly 0.",
+                       "additionalProperties": {"type": "object", "additionalProperties": SHARE}},
+    "TopEntry": obj({"label": STRING, "index": {"type": "integer", "minimum": 0},
+                     "probability": SHARE}),
+    "VariantPrediction": obj({
+        "prediction": STRING,
+        "top": {"type": "array", "minItems": 1, "maxItems": NUM_CLASSES, "items": ref("TopEntry")},
+        "weight_sparsity": ref("WeightSparsity"),
+        "activation_sparsity": {**PER_LAYER, "description": "Per layer: share of this input's "
+                                "activations that are exactly zero."},
+        "activation_mean": PER_LAYER,
+        "version": INTEGER,
+        "label": {**STRING, "description": "The penalty in words."},
+    }),
+    "Agreement": obj({"unanimous": {"type": "boolean"},
+                      "votes": {"type": "object", "additionalProperties": INTEGER},
+                      "majority": {"type": ["string", "null"]}}),
+    "InputEcho": obj({"image_png_base64": {**STRING, "contentEncoding": "base64",
+                                           "contentMediaType": "image/png"},
+                      "pixels": PIXELS,
+                      "kind": {"enum": ["multipart", "raw", "json_image", "json_pixels"]},
+                      "preprocessed": {"type": "boolean"}}),
+    "DataSource": obj({"name": STRING},
+                      {"description": STRING, "train_size": INTEGER, "test_size": INTEGER,
+                       "by_variant": {"type": "object"}}),
+    "PredictResponse": obj({
+        "variants": {"type": "object", "additionalProperties": ref("VariantPrediction")},
+        "agreement": ref("Agreement"),
+        "input": ref("InputEcho"),
+        "data_source": ref("DataSource"),
+    }),
+    "Penalty": obj({"name": STRING},
+                   {"penalty": {"enum": ["none", "l1", "l2", "elasticnet"]},
+                    "where": {"enum": ["none", "kernel_bias", "activity"]},
+                    "lam": NUMBER, "l1": NUMBER, "l2": NUMBER, "label": STRING, "title": STRING}),
+    "VariantSummary": obj({
+        "name": STRING, "label": STRING, "version": INTEGER, "penalty": ref("Penalty"),
+        "data_source": ref("DataSource"),
+        "test": {"type": ["object", "null"], "properties": {"loss": NUMBER, "accuracy": SHARE}},
+        "weight_sparsity": {"oneOf": [ref("WeightSparsity"), {"type": "null"}]},
+        "history": {"type": ["object", "null"], "additionalProperties": NUMBERS},
+    }, {
+        "activation_sparsity_test": {"type": ["object", "null"], "additionalProperties": SHARE},
+        "parameters": {"type": ["integer", "null"]},
+        "training_seconds": {"type": ["number", "null"]},
+        "created": {"type": ["string", "null"]},
+        "training": {"type": "object"},
+    }),
+    "VariantDetail": {"allOf": [ref("VariantSummary"), obj(
+        {"labels": {"type": "array", "items": STRING}},
+        {"serving": {"type": ["object", "null"]},
+         "samples_per_second": {"type": ["number", "null"]},
+         "newer_version_failed": ref("Failure")})]},
+    "VariantList": obj({"variants": {"type": "array", "items": ref("VariantSummary")},
+                        "failed": {"type": "array", "items": ref("Failure")}}),
+    "Readiness": obj({"status": {"enum": ["ready", "not ready"]},
+                      "loaded": {"type": "object", "additionalProperties": INTEGER},
+                      "failed": {"type": "array", "items": ref("Failure")},
+                      "generation": INTEGER}),
+    "NotReady": {"allOf": [ref("Readiness"), ref("Error")]},
+    "Health": obj({"status": {"const": "ok"}}),
+    "ReportList": obj({"files": {"type": "array", "items": STRING}}),
+    "JsonImage": obj({"image": {**STRING, "description": "Base64 image bytes; a data: URL "
+                                "prefix (data:image/png;base64,...) is allowed."}}),
+    "JsonPixels": obj({"pixels": {**PIXELS, "items": {"type": "array", "items": NUMBER}}},
+                      {"preprocessed": {"type": "boolean", "default": False, "description":
+                                        "true: already EMNIST form (white on black, centred); "
+                                        "use as is."}}),
+}
+
+PREDICT = {
+    "summary": "Predict the character in one image with one, several or all variants",
+    "description": "One call into TensorFlow runs every requested variant on the image after "
+                   "it is brought to EMNIST's 28x28 form (any size, PNG/JPEG/GIF/BMP/WebP, "
+                   "transparent canvas, dark on light or light on dark).",
+    "parameters": [
+        {"name": "variant", "in": "query", "style": "form", "explode": True,
+         "description": "Variant names, repeated or comma-separated; 'all' or absent: every one.",
+         "schema": {"type": "array", "items": STRING}},
+        {"name": "top", "in": "query", "description": "Labels listed per variant.",
+         "schema": {"type": "integer", "minimum": 1, "maximum": NUM_CLASSES, "default": 3}},
+    ],
+    "requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": obj({"image": {**STRING, "format": "binary",
+                                                         "contentMediaType": "image/*"}})},
+        "image/*": {"schema": {**STRING, "format": "binary"}},
+        "application/octet-stream": {"schema": {**STRING, "format": "binary"}},
+        "application/json": {"schema": {"oneOf": [ref("JsonImage"), ref("JsonPixels")]}},
+    }},
+    "responses": {
+        "200": json_response("Every requested variant's answer.", "PredictResponse"),
+        "400": error("No image, an empty or undecodable one, bad JSON, base64, pixels or top."),
+        "404": error("Unknown variant; valid_variants lists the loaded ones."),
+        "405": WRONG_METHOD,
+        "413": error("Body over the size limit, or an image with too many pixels."),
+        "415": error("A content type the API does not read."),
+        "500": error("An unexpected server fault (logged); never caused by input."),
+        "503": error("No model is loaded yet."),
+    },
+}
+
+
+def get(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"get": {"summary": summary, **extra, "responses": {**responses, "405": WRONG_METHOD}}}
+
+
+NAME_PARAMETER = {"name": "name", "in": "path", "required": True, "schema": STRING}
+FILE_PARAMETER = {"name": "filename", "in": "path", "required": True, "schema": STRING}
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "RegServe", "version": "1.0.0", "description":
+             "One small CNN trained on EMNIST-balanced with different weight penalties, every "
+             "variant served side by side. Every error is JSON {error, detail}; unknown paths "
+             "answer 404 and wrong methods 405, in the same form."},
+    "paths": {
+        "/predict": {"post": PREDICT},
+        "/variants": get("Every loaded variant, and the ones that failed to load",
+                         {"200": json_response("Loaded and failed variants.", "VariantList")}),
+        "/variants/{name}": get(
+            "One loaded variant in detail",
+            {"200": json_response("The variant.", "VariantDetail"),
+             "404": error("Not a loaded variant; valid_variants lists the loaded ones.")},
+            parameters=[NAME_PARAMETER]),
+        "/healthz": get("Liveness", {"200": json_response("The process answers.", "Health")}),
+        "/readyz": get("Readiness: at least one variant loaded", {
+            "200": json_response("Ready; what is loaded and what failed.", "Readiness"),
+            "503": json_response("No variant loaded yet.", "NotReady")}),
+        "/metrics": get("Prometheus metrics", {"200": {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": STRING}}}}),
+        "/openapi.json": get("This document", {"200": {
+            "description": "OpenAPI 3.1.", "content": {"application/json": {"schema":
+                                                                            {"type": "object"}}}}}),
+        "/": get("The drawing page", {"200": {"description": "HTML page.",
+                                              "content": {"text/html": {"schema": STRING}}}}),
+        "/reports": get("Report files the trainer wrote",
+                        {"200": json_response("File names under /reports/.", "ReportList")}),
+        "/reports/{filename}": get(
+            "One report file (comparison.png, curves_<variant>.png, results.md, results.csv)",
+            {"200": {"description": "The file.", "content": {"*/*": {"schema": {
+                **STRING, "format": "binary"}}}},
+             "404": error("No such report.")},
+            parameters=[FILE_PARAMETER]),
+    },
+    "components": {"schemas": SCHEMAS},
+}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The API's OpenAPI 3.1 document."""
+    return jsonify(DOCUMENT)

@@ -1,0 +1,89 @@
+"""POST /predict: one image, any set of variants, one call into TensorFlow."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from flask import Blueprint, current_app, jsonify, request
+
+from server.answers import agreement, data_source, input_echo, variant_answer
+from server.errors import ApiError
+from server.inputs import read_input
+from server.registry import Snapshot
+from server.state import current_state
+from trainer.labels import NUM_CLASSES
+
+bp = Blueprint("predict", __name__)
+ALL = "all"
+
+
+@bp.post("/predict")
+def predict():
+    """Answer one image with every requested variant's prediction and sparsity."""
+    started = time.perf_counter()
+    state = current_state()
+    snapshot = state.registry.snapshot  # this request keeps this model set, even over a reload
+    names = resolve_variants(request.args.getlist("variant"), snapshot)
+    top = parse_top(request.args.get("top"), current_app.config["TOP_K_DEFAULT"])
+    with state.batcher.ticket() as ticket:
+        image = read_input(request, current_app.config["MAX_IMAGE_PIXELS"])
+        batch = (image.pixels.astype(np.float32) / 255.0)[np.newaxis, :, :, np.newaxis]
+        outputs = ticket.run(snapshot.engine, names, batch)
+    answers = {
+        name: variant_answer(snapshot.variants[name],
+                             {key: value[0] for key, value in outputs[name].items()}, top)
+        for name in names
+    }
+    body = {
+        "variants": answers,
+        "agreement": agreement(answers),
+        "input": input_echo(image.pixels, image.kind, image.preprocessed),
+        "data_source": data_source([snapshot.variants[name] for name in names]),
+    }
+    elapsed = time.perf_counter() - started
+    for name in names:
+        state.metrics.predictions.labels(name).inc()
+        state.metrics.prediction_latency.labels(name).observe(elapsed)
+    return jsonify(body)
+
+
+def resolve_variants(requested: list[str], snapshot: Snapshot) -> list[str]:
+    """Loaded variant names from ``?variant=`` values (repeated or comma-separated; ``all``).
+
+    Names are only ever looked up among the loaded variants, never used as paths.
+    """
+    if not snapshot.variants or snapshot.engine is None:
+        raise ApiError(503, "no model is loaded yet: train some with `python -m trainer --all`",
+                       failed=[failure.to_dict() for failure in snapshot.failed.values()])
+    names: list[str] = []
+    for value in requested:
+        names.extend(part.strip() for part in value.split(",") if part.strip())
+    if not names or ALL in names:
+        return list(snapshot.variants)
+    unknown = [name for name in dict.fromkeys(names) if name not in snapshot.variants]
+    if unknown:
+        valid = list(snapshot.variants)
+        reasons = [
+            f"{name!r} failed to load: {snapshot.failed[name].error}" if name in snapshot.failed
+            else f"unknown variant {name!r}"
+            for name in unknown
+        ]
+        raise ApiError(404, "; ".join(reasons) + f"; valid names: {', '.join(valid + [ALL])}",
+                       "unknown_variant", valid_variants=valid)
+    return list(dict.fromkeys(names))
+
+
+def parse_top(value: str | None, default: int) -> int:
+    """``?top=k``: how many labels each variant lists, 1..47."""
+    if value is None or value == "":
+        return int(default)
+    try:
+        top = int(value)
+    except ValueError:
+        raise ApiError(400, f"top must be a whole number from 1 to {NUM_CLASSES}, got {value!r}",
+                       "invalid_parameter") from None
+    if not 1 <= top <= NUM_CLASSES:
+        raise ApiError(400, f"top must lie between 1 and {NUM_CLASSES}, got {top}",
+                       "invalid_parameter")
+    return top

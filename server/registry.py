@@ -1,0 +1,215 @@
+"""The loaded models: newest version of each variant, failures, hot reload by whole-set swaps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from server.engine import FusedEngine
+from trainer import layout
+from trainer.labels import IMAGE_SIZE
+from trainer.model import SERVING_INPUT, SERVING_PROBABILITIES
+from trainer.variants import VARIANT_NAMES
+
+log = logging.getLogger(__name__)
+SIGNATURE = "serving_default"
+#: A version folder's identity: version number and the size and mtime of its two files.
+Fingerprint = tuple
+
+
+class ModelLoadError(Exception):
+    """A version folder cannot be served; the message says why."""
+
+
+@dataclass(frozen=True)
+class LoadedVariant:
+    """One variant's served version: its signature function, labels and metadata."""
+
+    name: str
+    version: int
+    fingerprint: Fingerprint
+    metadata: dict[str, Any] = field(repr=False)
+    labels: tuple[str, ...] = field(repr=False)
+    signature: Callable = field(repr=False)
+    module: Any = field(repr=False)  # the loaded SavedModel; its variables die with it
+
+    @property
+    def title(self) -> str:
+        """Readable description of the penalty, e.g. ``L2 on activations, lambda 0.01``."""
+        return str(self.metadata.get("variant", {}).get("label") or self.name)
+
+
+@dataclass(frozen=True)
+class FailedVariant:
+    """A variant version that could not be loaded, and why."""
+
+    name: str
+    version: int
+    fingerprint: Fingerprint
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "error": self.error}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one request needs, swapped as one reference: in-flight requests keep theirs."""
+
+    variants: dict[str, LoadedVariant]
+    failed: dict[str, FailedVariant]
+    engine: FusedEngine | None
+    generation: int = 0
+
+
+class ModelRegistry:
+    """Loads ``models_dir`` and keeps it current; :attr:`snapshot` is what requests use."""
+
+    def __init__(self, models_dir: Path, warmup_batch_sizes: Iterable[int] = (1,),
+                 subset_cache: int = 16) -> None:
+        self.models_dir = Path(models_dir)
+        self.warmup_batch_sizes = tuple(warmup_batch_sizes)
+        self.subset_cache = subset_cache
+        self.snapshot = Snapshot({}, {}, None)
+        self.listeners: list[Callable[[Snapshot], None]] = []
+        self._reload_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self) -> bool:
+        """Load what changed on disk and swap in a new snapshot; return whether anything changed."""
+        with self._reload_lock:
+            current = self.snapshot
+            variants, failed = {}, {}
+            for variant_dir in layout.variant_dirs(self.models_dir):
+                self._plan(variant_dir, current, variants, failed)
+            variants = dict(sorted(variants.items(), key=lambda item: _order(item[0])))
+            unchanged = failed == current.failed and (
+                [(n, id(v)) for n, v in variants.items()]
+                == [(n, id(v)) for n, v in current.variants.items()]
+            )
+            if unchanged:
+                return False
+            started = time.perf_counter()
+            engine = None
+            if variants:
+                functions = {name: variant.signature for name, variant in variants.items()}
+                engine = FusedEngine(functions, self.subset_cache)
+                engine.warm_up(self.warmup_batch_sizes)
+            self.snapshot = Snapshot(variants, failed, engine, current.generation + 1)
+            log.info("serving %s; failed: %s (fused and warmed in %.2f s)",
+                     ", ".join(f"{n} v{v.version}" for n, v in variants.items()) or "nothing",
+                     ", ".join(f"{n} v{f.version}" for n, f in failed.items()) or "none",
+                     time.perf_counter() - started)
+        for listener in self.listeners:
+            listener(self.snapshot)
+        return True
+
+    def _plan(self, variant_dir: Path, current: Snapshot, variants: dict, failed: dict) -> None:
+        name, found = variant_dir.name, layout.versions(variant_dir)
+        newest = found[-1]
+        fingerprint = version_fingerprint(variant_dir / str(newest), newest)
+        serving, broken = current.variants.get(name), current.failed.get(name)
+        if serving is not None and serving.fingerprint == fingerprint:
+            variants[name] = serving
+            return
+        if broken is not None and broken.fingerprint == fingerprint:  # tried already: keep as is
+            failed[name] = broken
+            if serving is not None:
+                variants[name] = serving
+            return
+        # A variant not served yet falls back to older versions; one served keeps its version.
+        candidates = [newest] if serving is not None else sorted(found, reverse=True)
+        for version in candidates:
+            path = variant_dir / str(version)
+            try:
+                variants[name] = load_variant(name, path, version)
+                log.info("loaded %s version %d from %s", name, version, path)
+                break
+            except ModelLoadError as error:
+                log.error("cannot load %s version %d from %s: %s", name, version, path, error)
+                if version == newest:
+                    failed[name] = FailedVariant(name, newest, fingerprint, str(error))
+        if name not in variants and serving is not None:
+            variants[name] = serving
+
+    def start_polling(self, interval: float) -> None:
+        """Check ``models_dir`` for new versions every ``interval`` seconds, in a daemon thread."""
+        if interval <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._poll, args=(interval,),
+                                        name="model-reloader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling (the thread ends after its current check)."""
+        self._stop.set()
+
+    def _poll(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.refresh()
+            except Exception:  # a bad scan must not kill reloading for good
+                log.exception("reloading models from %s failed", self.models_dir)
+
+
+def version_fingerprint(path: Path, version: int) -> Fingerprint:
+    """Cheap identity of a version folder, so an unchanged folder is never loaded twice."""
+    stats = []
+    for name in (layout.SAVED_MODEL_FILE, layout.METADATA_FILE):
+        try:
+            stat = (path / name).stat()
+            stats.append((stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            stats.append(None)
+    return (version, *stats)
+
+
+def load_variant(name: str, path: Path, version: int) -> LoadedVariant:
+    """Load and check one version folder; raise :class:`ModelLoadError` saying what is wrong."""
+    fingerprint = version_fingerprint(path, version)
+    try:
+        metadata = layout.read_metadata(path)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"metadata.json is unreadable: {error}") from None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("labels"), dict):
+        raise ModelLoadError("metadata.json has no 'labels' mapping (index -> character)")
+    try:
+        import tensorflow as tf
+
+        module = tf.saved_model.load(str(path))
+        signature = module.signatures[SIGNATURE]
+        probe = signature(**{SERVING_INPUT: tf.zeros([1, IMAGE_SIZE, IMAGE_SIZE, 1])})
+    except Exception as error:  # TensorFlow and protobuf raise many kinds for broken files
+        message = " ".join(str(error).split())[:300] or type(error).__name__
+        raise ModelLoadError(f"the SavedModel cannot be loaded: {message}") from None
+    return LoadedVariant(name, version, fingerprint, metadata, _labels(metadata, probe),
+                         signature, module)
+
+
+def _labels(metadata: dict, probe: dict) -> tuple[str, ...]:
+    if SERVING_PROBABILITIES not in probe:
+        raise ModelLoadError(f"the '{SIGNATURE}' signature has no '{SERVING_PROBABILITIES}' output")
+    for key, value in probe.items():
+        rank = 2 if key == SERVING_PROBABILITIES else 1
+        if len(value.shape) != rank or value.shape[0] != 1:
+            raise ModelLoadError(
+                f"output {key!r} has shape {list(value.shape)}, expected rank {rank}"
+            )
+    classes = int(np.shape(probe[SERVING_PROBABILITIES])[1])
+    try:
+        return tuple(str(metadata["labels"][str(index)]) for index in range(classes))
+    except KeyError as error:
+        raise ModelLoadError(f"metadata.json labels lack class {error} of {classes}") from None
+
+
+def _order(name: str) -> tuple[int, str]:
+    """The registry's order first (the experiment's table), then custom variants by name."""
+    return (VARIANT_NAMES.index(name), "") if name in VARIANT_NAMES else (len(VARIANT_NAMES), name)
