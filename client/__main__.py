@@ -11,6 +11,7 @@ from pathlib import Path
 
 from client.api import ClientError, InputFileError, ServerAnswerError, ServerUnreachableError
 from client.cli import DEFAULT_SERVER, SERVER_ENV, ClientConfig, run
+from trainer.labels import NUM_CLASSES
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -29,13 +30,13 @@ list of {{"file": ..., "answer": ...}} objects.
 """
 
 
-def _positive_int(text: str) -> int:
+def _top_k(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if not 1 <= value <= NUM_CLASSES:
+        raise argparse.ArgumentTypeError(f"must lie between 1 and {NUM_CLASSES}, got {value}")
     return value
 
 
@@ -51,8 +52,9 @@ def _positive_float(text: str) -> float:
 
 def parse_args(argv: Sequence[str] | None = None) -> ClientConfig:
     """Parse the command line into a :class:`ClientConfig` (argparse exits 2 on bad usage)."""
+    invoked = Path(sys.argv[0]).name
     parser = argparse.ArgumentParser(
-        prog="python -m client",
+        prog="python -m client" if invoked in ("__main__.py", "-c", "") else invoked,
         description="Ask a RegServe server what every regularizer variant reads in each image.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,8 +66,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ClientConfig:
                              "default: all)")
     parser.add_argument("--server", metavar="URL",
                         help=f"server address (default: ${SERVER_ENV} or {DEFAULT_SERVER})")
-    parser.add_argument("--top", type=_positive_int, default=3, metavar="K",
-                        help="how many most likely characters to show per variant (default 3)")
+    parser.add_argument("--top", type=_top_k, default=3, metavar="K",
+                        help=f"likely characters shown per variant, 1-{NUM_CLASSES} (default 3)")
     parser.add_argument("--json", action="store_true", dest="as_json",
                         help="print the server's answer as JSON instead of tables")
     parser.add_argument("--show-input", action="store_true",

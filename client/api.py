@@ -123,13 +123,20 @@ def _decode_answer(response: requests.Response, server: str) -> dict[str, Any]:
 
 
 def _error_text(body: Any) -> str:
-    """The server's error message and detail as one line."""
-    if not isinstance(body, dict) or "error" not in body:
+    """The server's own words for the failure, as one line.
+
+    The API answers ``{"error": code, "detail": sentence}``: the sentence says what was wrong,
+    the short code names the kind; a structured detail is shown compactly after the code.
+    """
+    if not isinstance(body, dict) or not ({"error", "detail"} & body.keys()):
         return "no error message in the answer"
-    text = str(body["error"])
-    detail = body.get("detail")
-    if detail not in (None, "", [], {}):
-        text += f" ({detail if isinstance(detail, str) else _short(detail)})"
+    error, detail = body.get("error"), body.get("detail")
+    if isinstance(detail, str) and detail.strip():
+        text = detail if not error else f"{detail} ({error})"
+    elif detail not in (None, "", [], {}):
+        text = f"{error}: {_short(detail)}"
+    else:
+        text = str(error)
     return " ".join(text.split())
 
 
