@@ -100,8 +100,10 @@ function showCurves(names) {
   box.replaceChildren();
   for (const name of names) {
     const image = el("img", { alt: `Training curves of ${name}: loss and accuracy per epoch` });
+    const link = el("a", { href: `/reports/curves_${encodeURIComponent(name)}.png`,
+                           title: "Open the full-size chart" }, image);
     const figure = el("figure", { class: "chart", hidden: true, dataset: { curvesOf: name } },
-      image, el("figcaption", {}, el("code", { text: name })));
+      link, el("figcaption", {}, el("code", { text: name })));
     image.addEventListener("load", () => {
       figure.hidden = false;
       $("curves-heading").hidden = false;

@@ -30,13 +30,14 @@ function setStatus(message, busy = false) {
   $("status").dataset.busy = String(busy);
 }
 
+// The API answers {"error": code, "detail": sentence}: the sentence first, the code after it.
 function serverErrorText(response, body) {
   const status = `The server answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
-  if (!body || typeof body.error !== "string") return `${status}.`;
-  let detail = "";
-  if (typeof body.detail === "string" && body.detail) detail = ` (${body.detail})`;
-  else if (body.detail && typeof body.detail === "object") detail = ` (${JSON.stringify(body.detail)})`;
-  return `${status}: ${body.error}${detail}`;
+  if (!body || (body.error === undefined && body.detail === undefined)) return `${status}.`;
+  const { error, detail } = body;
+  if (typeof detail === "string" && detail.trim()) return `${status}: ${detail}${error ? ` (${error})` : ""}`;
+  if (detail && typeof detail === "object") return `${status}: ${error}: ${JSON.stringify(detail)}`;
+  return `${status}: ${error}`;
 }
 
 function cancelPending() {

@@ -18,9 +18,11 @@ function makeCard(name, label) {
       el("span", { class: "confidence", "data-testid": "confidence" })),
     el("ol", { class: "topk", "data-testid": "topk", "aria-label": `${name}: top ${TOP_K}` }),
     el("div", { class: "facts" },
-      el("p", { class: "facts-title", text: "Weights near zero" }),
+      el("p", { class: "facts-title", text: "Weights near zero",
+                 title: "Share of the model's weights below 1e-3 in size, and exactly zero" }),
       el("dl", { class: "weights", "data-testid": "weight-sparsity" }),
-      el("p", { class: "facts-title", text: "Zero activations (this input)" }),
+      el("p", { class: "facts-title", text: "Zero activations",
+                 title: "Share of each layer's activations that are exactly zero for this input" }),
       el("div", { class: "activations", "data-testid": "activation-sparsity" }, waiting())),
     el("p", { class: "card-meta", "data-testid": "meta" }));
 }
