@@ -1,0 +1,213 @@
+"""The command-line client against a real server: tables, JSON, terminal art and clear failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image, ImageDraw
+
+from client.render import SHADES, agreement_line
+from tests._client_helpers import server_message
+from tests._live import REPO_ROOT, free_port
+from trainer.labels import LABELS, char_to_label
+from trainer.variants import VARIANT_NAMES
+
+EXIT_USAGE, EXIT_INPUT, EXIT_UNREACHABLE, EXIT_SERVER = 2, 3, 4, 5
+
+
+def run_client(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m client ARGS`` as a user would, with no server set in the environment."""
+    base = {key: value for key, value in os.environ.items() if key != "REGSERVE_SERVER"}
+    return subprocess.run(
+        [sys.executable, "-m", "client", *map(str, args)], cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=120, env={**base, **(env or {})},
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, code: int) -> str:
+    """The run failed with ``code``, one line on stderr, nothing on stdout, no traceback."""
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def character_png(tmp_path_factory, request) -> Path:
+    """A PNG of one handwritten 'A': real EMNIST from the shared sample, else one drawn here."""
+    path = tmp_path_factory.mktemp("client") / "character.png"
+    try:
+        sample = request.getfixturevalue("real_sample")
+    except pytest.skip.Exception:
+        image = Image.new("L", (200, 200), 255)
+        ImageDraw.Draw(image).line([(40, 180), (100, 20), (160, 180)], fill=0, width=18)
+        ImageDraw.Draw(image).line([(65, 115), (135, 115)], fill=0, width=18)
+    else:
+        index = int(np.flatnonzero(sample["y_test"] == char_to_label("A"))[0])
+        image = Image.fromarray(sample["x_test"][index])
+    image.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def answer(live_server, character_png) -> dict:
+    """What ``--json`` prints for the character, parsed."""
+    result = run_client(character_png, "--server", live_server.url, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_json_is_the_servers_answer_for_every_variant(answer):
+    """--json prints valid JSON with one result per registered variant and its top 3."""
+    assert set(answer["variants"]) == set(VARIANT_NAMES)
+    for result in answer["variants"].values():
+        assert result["prediction"] in LABELS
+        assert len(result["top"]) == 3
+        assert result["top"][0]["label"] == result["prediction"]
+        assert all(0.0 <= item["probability"] <= 1.0 for item in result["top"])
+    assert len(answer["input"]["pixels"]) == 28
+
+
+def test_table_shows_every_variant_its_answer_and_the_agreement(live_server, character_png, answer):
+    """The table has a row per variant with its prediction, label, sparsity and a vote line."""
+    result = run_client(character_png, "--server", live_server.url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for name, variant in answer["variants"].items():
+        row = next(line for line in lines if line.startswith(name + " "))
+        cells = row.split()
+        assert cells[1] == variant["prediction"], row
+        assert cells[2].endswith("%")
+        assert variant["label"] in result.stdout
+    header = next(line for line in lines if line.startswith("variant "))
+    for layer in answer["variants"]["none"]["activation_sparsity"]:
+        assert layer in header
+    assert agreement_line(answer) in lines
+    assert re.search(r"(All 8 variants agree|\d of 8 variants say)", result.stdout)
+
+
+def test_top_and_variant_options_reach_the_server(live_server, character_png):
+    """--variant (repeatable or comma-separated) and --top K shape the server's answer."""
+    result = run_client(character_png, "--server", live_server.url, "--json", "--top", "5",
+                        "--variant", "none", "--variant", "l2_activity,l1_activity")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer["variants"]) == {"none", "l2_activity", "l1_activity"}
+    assert all(len(variant["top"]) == 5 for variant in answer["variants"].values())
+
+
+def test_show_input_draws_the_28x28_the_models_saw(live_server, character_png, answer):
+    """--show-input prints the answer's 28x28 pixels, framed, one shade per brightness level."""
+    result = run_client(character_png, "--server", live_server.url, "--show-input")
+    assert result.returncode == 0, result.stderr
+    art = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert len(art) == 28
+    assert all(len(line) == 2 * 28 + 2 for line in art)
+    pixels = answer["input"]["pixels"]
+    # Each pixel is two characters of the shade for its brightness, darkest first.
+    expected = ["|" + "".join(2 * SHADES[int(v) * len(SHADES) // 256] for v in row) + "|"
+                for row in pixels]
+    assert art == expected
+    assert SHADES[-1] in "".join(art)
+
+
+def test_server_comes_from_the_environment_unless_given(live_server, character_png):
+    """REGSERVE_SERVER is used without --server; --server wins over it."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    from_env = run_client(character_png, "--json", env={"REGSERVE_SERVER": live_server.url})
+    assert from_env.returncode == 0, from_env.stderr
+    overridden = run_client(character_png, "--json", "--server", live_server.url,
+                            env={"REGSERVE_SERVER": dead})
+    assert overridden.returncode == 0, overridden.stderr
+
+
+def test_stopped_server_is_one_clear_line_and_exit_code(character_png):
+    """Nothing listening on the port: exit 4 and a message naming the address."""
+    url = f"http://127.0.0.1:{free_port()}"
+    line = assert_clean_failure(run_client(character_png, "--server", url), EXIT_UNREACHABLE)
+    assert "cannot connect" in line and url in line
+
+
+def test_server_that_never_answers_times_out(character_png):
+    """A server that accepts the connection but never answers: exit 4 after --timeout."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # the kernel completes the handshake; nobody ever reads or writes
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        result = run_client(character_png, "--server", url, "--timeout", "1")
+    line = assert_clean_failure(result, EXIT_UNREACHABLE)
+    assert "did not answer within 1 s" in line
+
+
+def test_text_file_is_refused_before_any_upload(tmp_path):
+    """A text file is rejected locally (no server needed): exit 3, the file named."""
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a picture of a character\n")
+    dead = f"http://127.0.0.1:{free_port()}"
+    line = assert_clean_failure(run_client(text, "--server", dead), EXIT_INPUT)
+    assert str(text) in line and "not an image" in line
+
+
+def test_missing_file_is_one_clear_line(tmp_path):
+    """A file that does not exist: exit 3 and 'no such file'."""
+    missing = tmp_path / "nowhere.png"
+    line = assert_clean_failure(run_client(missing), EXIT_INPUT)
+    assert str(missing) in line and "no such file" in line
+
+
+def test_unknown_variant_shows_the_servers_message(live_server, character_png):
+    """The server's 404 for an unknown variant is shown with its own error text: exit 5."""
+    expected = requests.post(f"{live_server.url}/predict", params={"variant": "no_such_variant"},
+                             files={"image": character_png.read_bytes()}, timeout=60)
+    assert expected.status_code == 404
+    line = assert_clean_failure(
+        run_client(character_png, "--server", live_server.url, "--variant", "no_such_variant"),
+        EXIT_SERVER,
+    )
+    assert "404" in line and server_message(expected) in line
+
+
+def test_image_the_server_refuses_shows_its_400(live_server, tmp_path):
+    """A blank image decodes locally, but the server finds no ink: its 400 text, exit 5."""
+    blank = tmp_path / "blank.png"
+    Image.new("L", (64, 64), 255).save(blank)
+    expected = requests.post(f"{live_server.url}/predict", files={"image": blank.read_bytes()},
+                             timeout=60)
+    assert expected.status_code == 400
+    line = assert_clean_failure(run_client(blank, "--server", live_server.url), EXIT_SERVER)
+    assert "400" in line and server_message(expected) in line
+
+
+def test_help_documents_the_exit_codes():
+    """--help lists every exit code the client uses; bad usage exits 2."""
+    result = run_client("--help")
+    assert result.returncode == 0
+    for code in (EXIT_USAGE, EXIT_INPUT, EXIT_UNREACHABLE, EXIT_SERVER):
+        assert re.search(rf"^\s+{code}\s+\S", result.stdout, re.MULTILINE), code
+    usage = run_client("--top", "0", "x.png")
+    assert usage.returncode == EXIT_USAGE and "Traceback" not in usage.stderr
+
+
+@pytest.mark.parametrize(
+    ("votes", "expected"),
+    [
+        ({"A": 8}, "All 8 variants agree: 'A'."),
+        ({"A": 5, "4": 3}, "5 of 8 variants say 'A'; also: '4' x3"),
+        ({"B": 2, "E": 3, "N": 3}, "3 of 8 variants say 'E'; also: 'N' x3, 'B' x2 "
+                                   "(no clear majority)"),
+    ],
+)
+def test_agreement_line_reads_as_a_sentence(votes, expected):
+    """The vote line names the majority, the count, and every other answer."""
+    assert agreement_line({"variants": {}, "agreement": {"votes": votes}}) == expected
