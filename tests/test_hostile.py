@@ -17,9 +17,12 @@ import os
 import pickle
 import shutil
 import socket
+import subprocess
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -203,6 +206,48 @@ def test_variant_names_are_looked_up_never_opened(live_server, evil_paths, loade
     for path in ["..%2F..%2Fetc%2Fpasswd", "%2e%2e", "reports", evil_paths[0].replace("/", "%2F")]:
         answer = requests.get(f"{live_server.url}/variants/{path}", timeout=10)
         assert answer.status_code == 404 and answer.json()["error"], (path, answer.text[:200])
+
+
+def test_variant_names_never_reach_a_filesystem_call(live_server, tmp_path):
+    """strace on the worker: path-shaped variant names appear in no file system call, while a
+    static file's name (the control) does."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    worker = min(worker_rss(live_server.process.pid))
+    trace = tmp_path / "trace.txt"
+    tracer = subprocess.Popen([strace, "-f", "-qq", "-s", "4096", "-e", "trace=%file",
+                               "-o", str(trace), "-p", str(worker)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = f"SENTINEL{uuid.uuid4().hex}"
+
+    def control_seen(times: int) -> bool:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            requests.get(f"{live_server.url}/static/style.css", timeout=10)
+            text = trace.read_text(errors="replace") if trace.exists() else ""
+            if text.count("style.css") >= times:
+                return True
+            time.sleep(0.2)
+        return False
+
+    try:
+        if not control_seen(1):
+            pytest.skip("strace cannot trace the gunicorn worker here (ptrace not allowed?)")
+        seen_before = trace.read_text(errors="replace").count("style.css")
+        png = encode(glyph(), "PNG")
+        for name in (marker, f"../../{marker}", f"/tmp/{marker}", f"..%2F{marker}",
+                     f"{marker}/../none", f"none,{marker}"):
+            answer = requests.post(f"{live_server.url}/predict", params={"variant": name},
+                                   data=png, headers={"Content-Type": "image/png"}, timeout=30)
+            assert answer.status_code == 404
+            listed = requests.get(f"{live_server.url}/variants/{quote(name, safe='')}", timeout=10)
+            assert listed.status_code == 404
+        assert control_seen(seen_before + 1), "the trace stopped before the test's requests"
+    finally:
+        tracer.terminate()
+        tracer.wait(timeout=10)
+    assert marker not in trace.read_text(errors="replace")
 
 
 def test_bodies_over_the_limit_get_413_without_being_read(live_server):
