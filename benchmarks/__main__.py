@@ -93,7 +93,8 @@ def run(options: Options, name: str) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     models_dir = options.models_dir.resolve()
     if name == "serving":
-        from benchmarks.serving import ServingSettings, render_serving, run_serving
+        from benchmarks.serving import ServingSettings, run_serving
+        from benchmarks.serving_report import render_serving
 
         result = run_serving(ServingSettings(
             models_dir, options.requests, options.concurrency, options.workers, options.time_cap,

@@ -197,7 +197,7 @@ def run_plan(plan: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ready_monotonic": ready_at,
         "first": {"path": plan["first_path"], "status": status, "latency_ms": round(first_ms, 2),
-                  "answer_excerpt": body[:300].decode(errors="replace")},
+                  "answer": body.decode(errors="replace")},
         "phases": [],
     }
     for phase in plan["phases"]:

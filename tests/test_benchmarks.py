@@ -176,17 +176,19 @@ def test_training_benchmark_compares_trainer_and_bare_fit(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_serving_benchmark_measures_both_servers(models_dir, tmp_path, capsys):
-    """Both servers at each level, the ratio, one vs all, the first request and the targets."""
+    """Both servers at each level, the ratio, one vs all, first request, targets, agreement."""
     if not (REPO_ROOT / "server" / "gunicorn.conf.py").exists():
         pytest.skip("the server's gunicorn config is not in this checkout yet")
     args = ["serving", "--models-dir", str(models_dir), "--requests", "6", "--concurrency",
             "1,2", "--workers", "1", "--results-dir", str(tmp_path)]
     assert main(args) == 0
-    measured, ratio, one_vs_all, first, targets = tables(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    measured, ratio, one_vs_all, first, targets = tables(out)
     for table in (measured, ratio, one_vs_all, first, targets):
         assert_rectangular(table)
     assert len(measured) == 1 + 2 * 2 + 2  # RegServe all/one at 2 levels, naive all at 2
     assert len(ratio) == len(one_vs_all) == 3 and len(first) == 3 and len(targets) == 5
     assert all(row[4] == "0" for row in measured[1:]), "no request may fail"
+    assert "the two servers agreed on" in out, "both answers must name each variant's prediction"
     saved = json.loads(next(tmp_path.glob("serving-*.json")).read_text())
     assert set(saved["servers"]) == {"regserve", "naive"}
