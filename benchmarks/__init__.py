@@ -1,0 +1,1 @@
+"""RegServe benchmarks: python -m benchmarks serving|training|accuracy|all (see README.md)."""
