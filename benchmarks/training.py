@@ -144,6 +144,9 @@ def run_training(settings: TrainingSettings) -> dict[str, Any]:
     """Alternate trainer and bare runs in fresh processes; return every run and the medians."""
     if min(settings.images, settings.epochs, settings.batch_size, settings.repeats) < 1:
         raise BenchmarkError("images, epochs, batch size and repeats must be at least 1")
+    from trainer.variants import get_variant
+
+    get_variant(settings.variant)  # an unknown name fails here, in one line, not in a child
     arrays, source = load_arrays(settings.images)
     machine = machine_info()
     runs: list[dict[str, Any]] = []
