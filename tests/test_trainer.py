@@ -297,3 +297,13 @@ def test_list_shows_every_variant_with_its_penalty(capsys):
         lam = "-" if variant.penalty == "none" else f"{variant.lam:g}"
         assert rows[variant.name] == [variant.penalty, variant.where, lam]
     assert rows["l2_sweep"] == ["l2", "activity", "0.05"]
+
+
+def test_too_few_images_to_split_is_one_line_not_a_traceback(tmp_path, capsys):
+    """--limit 1 leaves nothing to validate on: exit 1 with one line saying so, no version."""
+    archive = _archives.write_npz(tmp_path / "tiny.npz", _archives.small_arrays(1, 1))
+    code, out, err = cli("--variant", "none", "--data", archive, "--limit", "1", *QUICK,
+                         "--models-dir", tmp_path / "models", capsys=capsys)
+    assert (code, out) == (1, "")
+    assert len(err.strip().splitlines()) == 1 and "use more images" in err, err
+    assert layout.variant_dirs(tmp_path / "models") == []
