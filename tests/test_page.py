@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -123,6 +124,24 @@ def test_uploading_a_file_replaces_the_answers(page, upload_png):
     body = answered(page, lambda: page.get_by_test_id("file-input").set_input_files(upload_png))
     cards_match(page, body)
     assert upload_png.name in page.get_by_test_id("status").inner_text()
+
+
+def test_a_newer_drawing_wins_over_a_slower_answer(page):
+    """While the first drawing's request hangs, a second stroke's answer is the one shown."""
+    from playwright.sync_api import Error
+
+    held = []
+    page.route("**/predict*", lambda route: held.append(route) if not held else route.continue_())
+    draw(page, SEVEN)
+    while not held:
+        page.wait_for_timeout(50)
+    body = answered(page, lambda: draw(page, ELL))
+    with contextlib.suppress(Error):  # the page may have aborted it already: that is the point
+        held[0].continue_()
+    page.wait_for_timeout(1000)
+    assert page.get_attribute("#cards", "data-answers") == "1"
+    cards_match(page, body)
+    assert page.get_by_test_id("error").text_content() == ""
 
 
 def test_server_errors_are_shown_in_the_alert_area(page, live_server, tmp_path):
