@@ -14,7 +14,7 @@ function makeCard(name, label) {
       el("h3", { id: titleId, class: "card-name" }, el("code", {}, ...breakable(name))),
       el("p", { class: "card-label", "data-testid": "label", text: label || "" })),
     el("div", { class: "answer" },
-      el("output", { class: "prediction", "data-testid": "prediction", "aria-label": `${name} reads` }),
+      el("span", { class: "prediction", "data-testid": "prediction" }),
       el("span", { class: "confidence", "data-testid": "confidence" })),
     el("ol", { class: "topk", "data-testid": "topk", "aria-label": `${name}: top ${TOP_K}` }),
     el("div", { class: "facts" },
