@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,24 +124,40 @@ ARCHIVES = {
 }
 
 
-@pytest.mark.parametrize("file_name", ARCHIVES)
-def test_local_archive_trains_and_is_recorded(file_name, tmp_path, capsys):
-    """--data PATH with an archive in an official layout trains quietly and names its source
-    in metadata.json and in the results table."""
-    write, what = ARCHIVES[file_name]
-    arrays = _archives.small_arrays(train_per_class=3, test_per_class=1)
-    archive = write(tmp_path / file_name, arrays)
-    models = tmp_path / "models"
-    status, out, err = cli("--variant", "none", "--data", archive, *QUICK,
-                           "--models-dir", models, capsys=capsys)
-    assert (status, out, err) == (0, "", "")
+def assert_source_recorded(models: Path, file_name: str, arrays) -> None:
+    """metadata.json and results.md name the local file the model was trained on."""
     metadata = layout.read_metadata(models / "none" / "1")
     assert file_name in metadata["data"]["name"]
-    assert what in metadata["data"]["description"]
+    assert ARCHIVES[file_name][1] in metadata["data"]["description"]
     assert metadata["data"]["train_size"] == len(arrays[0])
     assert metadata["data"]["test_size"] == len(arrays[2])
     results = (models / layout.REPORTS_DIR / "results.md").read_text()
     assert metadata["data"]["name"] in results and "not EMNIST" not in results
+
+
+@pytest.mark.parametrize("file_name", ["matlab.zip", "gzip.zip"])
+def test_local_archive_trains_and_is_recorded(file_name, tmp_path, capsys):
+    """--data PATH with EMNIST's matlab.zip or gzip.zip layout trains and names its source
+    in metadata.json and in the results table."""
+    arrays = _archives.small_arrays(train_per_class=3, test_per_class=1)
+    archive = ARCHIVES[file_name][0](tmp_path / file_name, arrays)
+    status, out, err = cli("--variant", "none", "--data", archive, *QUICK,
+                           "--models-dir", tmp_path / "models", capsys=capsys)
+    assert (status, out, err) == (0, "", "")
+    assert_source_recorded(tmp_path / "models", file_name, arrays)
+
+
+def test_npz_trains_and_quiet_means_silent(tmp_path):
+    """A real process with --data x.npz --quiet writes nothing at all to stdout or stderr
+    (not even TensorFlow's start-up notes) and records the .npz as the source."""
+    arrays = _archives.small_arrays(train_per_class=3, test_per_class=1)
+    archive = _archives.write_npz(tmp_path / "emnist.npz", arrays)
+    process = subprocess.run(
+        [sys.executable, "-m", "trainer", "--variant", "none", "--data", str(archive), *QUICK,
+         "--models-dir", str(tmp_path / "models")],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+    assert (process.returncode, process.stdout, process.stderr) == (0, "", "")
+    assert_source_recorded(tmp_path / "models", "emnist.npz", arrays)
 
 
 def small_real_or_synthetic(size: int, seed: int = 0) -> Dataset:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,8 @@ def train(options: CliOptions, out: TextIO, err: TextIO) -> int:
             err.write(line + "\n")
             err.flush()
 
+    if options.quiet:
+        import_tensorflow_silently()
     dataset = load_dataset(options.data, seed=options.seed, limit=options.limit,
                            progress=not options.quiet)
     summary = dataset.summary()
@@ -158,6 +161,22 @@ def report(options: CliOptions, out: TextIO) -> int:
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
         out.writelines(f"skipped {why}\n" for why in reports.skipped)
     return 0
+
+
+def import_tensorflow_silently() -> None:
+    """Import TensorFlow with file descriptor 2 muted: its C++ start-up notes (CUDA probing)
+    ignore TF_CPP_MIN_LOG_LEVEL, and --quiet promises scripts a clean stderr."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401  (an import error still raises, with its message)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def keras_verbosity(quiet: bool, out: TextIO) -> int:
