@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trainer.cli import CliOptions, run
+from trainer.data.sources import SOURCES_HELP
 
 EPILOG = """\
 examples:
@@ -47,8 +48,6 @@ _split.__name__ = "fraction"
 
 def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     """The trainer's argument parser; defaults are the original experiment's settings."""
-    from trainer.data.sources import SOURCES_HELP
-
     defaults = CliOptions()
     parser = _Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Train the seed's CNN once per weight penalty, export each as "

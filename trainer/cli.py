@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import TextIO
 
 from trainer import layout
+from trainer.data import DataSourceError
+from trainer.data.sources import load_dataset
+from trainer.reports import ReportError, build_reports, results_text
+from trainer.train import TrainConfig, TrainingError, train_variants
 from trainer.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
 
 
@@ -26,10 +30,10 @@ class CliOptions:
     list_variants: bool = False
     report_only: bool = False
     data: str = "emnist"
-    epochs: int = 25
-    batch_size: int = 250
-    validation_split: float = 0.2
-    seed: int = 42
+    epochs: int = TrainConfig.epochs
+    batch_size: int = TrainConfig.batch_size
+    validation_split: float = TrainConfig.validation_split
+    seed: int = TrainConfig.seed
     limit: int | None = None
     models_dir: Path = field(default_factory=lambda: Path("models"))
     quiet: bool = False
@@ -39,10 +43,6 @@ def run(options: CliOptions, out: TextIO | None = None, err: TextIO | None = Non
         prog: str = "python -m trainer") -> int:
     """Carry out ``options``; return the exit status. Library errors become one line on ``err``."""
     out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
-    from trainer.data import DataSourceError
-    from trainer.reports import ReportError
-    from trainer.train import TrainingError
-
     try:
         if options.list_variants:
             out.write(variants_table(VARIANTS + custom_variants(options.custom)) + "\n")
@@ -116,10 +116,6 @@ def check_on_disk(variant: Variant, models_dir: Path) -> None:
 
 def train(options: CliOptions, out: TextIO, err: TextIO) -> int:
     """Load the data, train every selected variant, rebuild the reports and summarise."""
-    from trainer.data.sources import load_dataset
-    from trainer.reports import build_reports, results_text
-    from trainer.train import TrainConfig, train_variants
-
     variants = select_variants(options)
     try:
         config = TrainConfig(epochs=options.epochs, batch_size=options.batch_size,
@@ -153,8 +149,6 @@ def train(options: CliOptions, out: TextIO, err: TextIO) -> int:
 
 def report(options: CliOptions, out: TextIO) -> int:
     """Rebuild the reports from the newest version of every variant on disk."""
-    from trainer.reports import build_reports, results_text
-
     reports = build_reports(options.models_dir)
     if not options.quiet:
         out.write(f"Reports in {reports.reports_dir} ({len(reports.files)} files) from "
