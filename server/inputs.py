@@ -12,7 +12,7 @@ import numpy as np
 from flask import Request
 
 from server.errors import ApiError
-from trainer.imaging import pixels_to_emnist, preprocess_bytes
+from trainer.imaging import ImageInputError, pixels_to_emnist, preprocess_bytes
 
 #: Content types taken as raw image bytes (besides every ``image/*``).
 RAW_TYPES = ("application/octet-stream",)
@@ -63,9 +63,11 @@ def _read_json(body: bytes, max_pixels: int) -> InputImage:
         raise ApiError(400, "the JSON body must be an object with 'image' or 'pixels'",
                        "invalid_json")
     has_image, has_pixels = "image" in payload, "pixels" in payload
-    if has_image == has_pixels:
-        raise ApiError(400, "the JSON object needs exactly one of 'image' (base64) and 'pixels' "
-                       "(28x28 array)", "missing_image")
+    if has_image and has_pixels:
+        raise ApiError(400, "send either 'image' or 'pixels', not both", "invalid_json")
+    if not has_image and not has_pixels:
+        raise ApiError(400, "the JSON object needs 'image' (base64) or 'pixels' (28x28 array)",
+                       "missing_image")
     if has_image:
         return InputImage(preprocess_bytes(decode_base64(payload["image"]), max_pixels),
                           "json_image", False)
@@ -78,8 +80,11 @@ def _read_json(body: bytes, max_pixels: int) -> InputImage:
     ):
         raise ApiError(400, "'pixels' must be a 28x28 array (a list of 28 rows) of numbers 0-255",
                        "invalid_pixels")
-    return InputImage(pixels_to_emnist(pixels, already_emnist=preprocessed), "json_pixels",
-                      preprocessed)
+    try:
+        emnist = pixels_to_emnist(pixels, already_emnist=preprocessed)
+    except ImageInputError as error:
+        raise ApiError(400, str(error), "invalid_pixels") from None
+    return InputImage(emnist, "json_pixels", preprocessed)
 
 
 def decode_base64(text: object) -> bytes:
