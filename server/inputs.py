@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.errors import ApiError
 from trainer.imaging import ImageInputError, pixels_to_emnist, preprocess_bytes
@@ -44,12 +45,25 @@ def read_input(request: Request, max_pixels: int) -> InputImage:
                            "missing_image")
         return InputImage(preprocess_bytes(upload.read(), max_pixels), "multipart", False)
     if mimetype.startswith("image/") or mimetype in RAW_TYPES:
-        return InputImage(preprocess_bytes(request.get_data(cache=False), max_pixels), "raw", False)
+        return InputImage(preprocess_bytes(read_body(request), max_pixels), "raw", False)
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
-        return _read_json(request.get_data(cache=False), max_pixels)
-    if not mimetype and not request.content_length and not request.get_data(cache=False):
+        return _read_json(read_body(request), max_pixels)
+    if not mimetype and not request.content_length and not read_body(request):
         raise ApiError(400, f"no image was sent: send {ACCEPTED}", "missing_image")
     raise ApiError(415, f"content type {mimetype or '(none)'!r} is not accepted: send {ACCEPTED}")
+
+
+def read_body(request: Request) -> bytes:
+    """The whole body, or 413 when it is over MAX_CONTENT_LENGTH, chunked bodies included.
+
+    Werkzeug stops reading a body without Content-Length at the limit without a word; a body
+    that reached the limit is taken as over it, rather than answered as a cut-off image.
+    """
+    data = request.get_data(cache=False)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(data) >= limit:
+        raise RequestEntityTooLarge(f"the body reached the limit of {limit} bytes")
+    return data
 
 
 def _read_json(body: bytes, max_pixels: int) -> InputImage:

@@ -295,6 +295,23 @@ def test_a_body_over_the_size_limit_is_413(app, client, monkeypatch):
         assert answer.status_code == 413 and answer.get_json()["error"] == "payload_too_large"
 
 
+@pytest.mark.parametrize("content_type", ["image/png", "application/json"])
+def test_a_chunked_body_over_the_size_limit_is_413_not_a_cut_off_image(
+        app, client, monkeypatch, content_type):
+    """Without Content-Length (chunked) the limit holds too; a small chunked body is read whole."""
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1000)
+    # How gunicorn hands a chunked body to the app: no Content-Length, a terminated stream.
+    terminated = {"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"}
+    answer = client.post("/predict", input_stream=io.BytesIO(b"x" * 5000),
+                         content_type=content_type, environ_overrides=terminated)
+    assert answer.status_code == 413 and answer.get_json()["error"] == "payload_too_large"
+    small = encode(draw("L", 40))
+    assert len(small) < 1000
+    answer = client.post("/predict?variant=none", input_stream=io.BytesIO(small),
+                         content_type="image/png", environ_overrides=terminated)
+    assert answer.status_code == 200, answer.get_json()
+
+
 def test_the_pixel_limit_and_the_decompression_bomb_guard_are_413(app, client, monkeypatch):
     """A small file that decodes to too many pixels is refused from its header."""
     monkeypatch.setitem(app.config, "MAX_IMAGE_PIXELS", 100 * 100)
