@@ -1,8 +1,8 @@
 """A trainer killed while exporting leaves no version a server would load; the next run succeeds.
 
 Each child process trains one tiny variant and is SIGKILLed at a chosen point inside
-``layout.new_version``: while the SavedModel is half written, while metadata.json is half
-written, or with everything written but just before the rename. The hooks are monkeypatched in
+``layout.new_version``: while the SavedModel is half written, or with everything written but
+just before the rename. The hooks are monkeypatched in
 the child only; production code has no test hooks.
 """
 
@@ -23,14 +23,14 @@ from trainer import layout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VARIANT = "none"
-DEATHS = ("half-written SavedModel", "half-written metadata", "before the rename")
+#: A SIGKILL while files are half written, and one with the whole model written but hidden.
+DEATHS = ("half-written SavedModel", "before the rename")
 
 CHILD = textwrap.dedent(
     """
     import json, os, signal, sys
     from pathlib import Path
 
-    import trainer.layout as layout
     import trainer.train as train
     from trainer.data.synthetic import load_synthetic
     from trainer.train import TrainConfig, train_variant
@@ -60,11 +60,6 @@ CHILD = textwrap.dedent(
         pb.write_bytes(pb.read_bytes()[: pb.stat().st_size // 2])
         die()
 
-    def half_json(path, data):
-        # What a dying write leaves: the temporary file, partly written, never renamed.
-        (Path(path).parent / f".{Path(path).name}.partial").write_text('{"variant": {"na')
-        die()
-
     def rename_then_die(src, dst, *args, **kwargs):
         if Path(src).name.startswith(".staging-"):
             die()
@@ -72,8 +67,6 @@ CHILD = textwrap.dedent(
 
     if death == "half-written SavedModel":
         train.export_saved_model = half_export
-    elif death == "half-written metadata":
-        layout.write_json_atomic = half_json
     elif death == "before the rename":
         os.rename = rename_then_die
     else:
@@ -117,7 +110,7 @@ def reported(output: str, tag: str) -> dict:
 
 @pytest.mark.slow
 def test_killed_exports_leave_no_version_and_the_next_run_succeeds(models_dir, tmp_path):
-    """SIGKILL at three points inside new_version: versions() is unchanged, only hidden staging
+    """SIGKILL at two points inside new_version: versions() is unchanged, only hidden staging
     folders remain (one a whole model), the server's loader serves version 1 and ignores
     them, and the next run adds version 2, which the loader then serves."""
     models = tmp_path / "models"
@@ -128,6 +121,16 @@ def test_killed_exports_leave_no_version_and_the_next_run_succeeds(models_dir, t
     script.write_text(CHILD)
 
     clean = run_child(script, models, "none")  # imports meanwhile; trains on "go"
+    try:
+        check_deaths_and_next_run(script, models, clean)
+    finally:
+        if clean.poll() is None:
+            clean.kill()
+            clean.communicate()
+
+
+def check_deaths_and_next_run(script: Path, models: Path, clean: subprocess.Popen) -> None:
+    """Let each dying trainer die, check what it left, then let ``clean`` train and report."""
     children = {death: run_child(script, models, death) for death in DEATHS}
     for death, child in children.items():
         output = finish(child)

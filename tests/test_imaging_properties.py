@@ -69,18 +69,28 @@ def test_any_bytes_give_an_emnist_image_or_an_input_error(data):
     assert result.max() == 255
 
 
-JSON_LIKE = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
-    lambda children: st.lists(children, max_size=30),
-    max_leaves=900,
-)
+JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4)
+JSON_LIKE = st.recursive(JSON_SCALARS, lambda children: st.lists(children, max_size=30),
+                         max_leaves=60)
+
+
+@st.composite
+def json_grids(draw) -> list:
+    """28x28 nested lists of numbers, sometimes with one cell swapped for any JSON value."""
+    grid = draw(hnp.arrays(np.float64, (28, 28), elements=st.floats(-5, 300) | st.floats()))
+    grid = grid.tolist()
+    if draw(st.booleans()):
+        grid[draw(st.integers(0, 27))][draw(st.integers(0, 27))] = draw(JSON_LIKE)
+    return grid
+
+
 REAL_DTYPES = (hnp.boolean_dtypes() | hnp.integer_dtypes() | hnp.unsigned_integer_dtypes()
                | hnp.floating_dtypes())
 SHAPES = st.just((28, 28)) | hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=29)
 
 
 @PROPERTY
-@given(st.one_of(hnp.arrays(REAL_DTYPES, SHAPES), JSON_LIKE), st.booleans())
+@given(st.one_of(hnp.arrays(REAL_DTYPES, SHAPES), JSON_LIKE, json_grids()), st.booleans())
 def test_any_pixel_array_gives_an_emnist_image_or_an_input_error(pixels, already_emnist):
     """Any shape, dtype or values (NaN, inf, negative, huge, ragged, strings) -> 28x28 or 400.
 
