@@ -275,10 +275,6 @@ def chunks(data: bytes, size: int = 2**20):
     return (data[start : start + size] for start in range(0, len(data), size))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server/inputs.py reads raw and JSON bodies with request.get_data(), and Werkzeug's "
-    "LimitedStream.readall stops silently at MAX_CONTENT_LENGTH for a chunked body: it is "
-    "truncated to 10 MiB and answered 400 (not an image / invalid JSON) instead of 413"))
 @pytest.mark.parametrize("content_type", ["image/png", "application/json"])
 def test_chunked_bodies_over_the_limit_get_413(live_server, content_type):
     """Without a Content-Length the limit must hold too: 413, not a body cut at 10 MiB."""
