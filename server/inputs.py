@@ -21,6 +21,8 @@ JSON_TYPES = ("application/json",)
 MULTIPART = "multipart/form-data"
 ACCEPTED = ("multipart/form-data (field 'image'), image/*, application/octet-stream "
             "or application/json")
+#: What JSON numbers become; exact types, because true/false (bool, an int) is no pixel value.
+NUMBER_TYPES = frozenset({int, float})
 _DATA_URL = re.compile(r"^data:[^,]*?;base64,", re.IGNORECASE)
 
 
@@ -89,8 +91,8 @@ def _read_json(body: bytes, max_pixels: int) -> InputImage:
     if not isinstance(preprocessed, bool):
         raise ApiError(400, "'preprocessed' must be true or false", "invalid_pixels")
     pixels = payload["pixels"]
-    if not isinstance(pixels, list) or not all(
-        isinstance(row, list) and all(_is_number(value) for value in row) for row in pixels
+    if not isinstance(pixels, list) or not all(type(row) is list for row in pixels) or not (
+        {type(value) for row in pixels for value in row} <= NUMBER_TYPES
     ):
         raise ApiError(400, "'pixels' must be a 28x28 array (a list of 28 rows) of numbers 0-255",
                        "invalid_pixels")
@@ -116,7 +118,3 @@ def decode_base64(text: object) -> bytes:
     except (binascii.Error, ValueError) as error:
         raise ApiError(400, f"'image' is not valid base64: {error}", "invalid_base64") from None
 
-
-def _is_number(value: object) -> bool:
-    # bool is an int in Python, but true/false is no pixel value.
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

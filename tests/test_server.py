@@ -245,6 +245,8 @@ BAD_REQUESTS = [
     ("pixels of the wrong shape", {"json": {"pixels": [[0] * 27] * 28}}, 400, "invalid_pixels"),
     ("ragged pixels", {"json": {"pixels": [[0] * 28] * 27 + [[0] * 5]}}, 400, "invalid_pixels"),
     ("pixels that are strings", {"json": {"pixels": [["1"] * 28] * 28}}, 400, "invalid_pixels"),
+    ("pixels that are booleans", {"json": {"pixels": [[True] * 28] * 28}}, 400, "invalid_pixels"),
+    ("pixels nested too deep", {"json": {"pixels": [[[0]] * 28] * 28}}, 400, "invalid_pixels"),
     ("pixels out of range", {"json": {"pixels": [[300] * 28] * 28}}, 400, "invalid_pixels"),
     ("NaN pixels", {"data": json.dumps({"pixels": [[float("nan")] * 28] * 28}),
                     "content_type": "application/json"}, 400, "invalid_pixels"),
