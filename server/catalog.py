@@ -17,7 +17,7 @@ def list_variants():
     snapshot = current_state().registry.snapshot
     return jsonify({
         "variants": [variant_summary(variant) for variant in snapshot.variants.values()],
-        "failed": [failure.to_dict() for failure in snapshot.failed.values()],
+        "failed": snapshot.failures(),
     })
 
 

@@ -21,7 +21,7 @@ def readyz():
     snapshot = current_state().registry.snapshot
     body = {
         "loaded": {name: variant.version for name, variant in snapshot.variants.items()},
-        "failed": [failure.to_dict() for failure in snapshot.failed.values()],
+        "failed": snapshot.failures(),
         "generation": snapshot.generation,
     }
     if snapshot.variants and snapshot.engine is not None:

@@ -46,7 +46,9 @@ SCHEMAS: dict[str, Any] = {
                   "detail": {"description": "What was wrong, for people."}},
                  {"valid_variants": {"type": "array", "items": STRING},
                   "failed": {"type": "array", "items": ref("Failure")}}),
-    "Failure": obj({"name": STRING, "version": INTEGER, "error": STRING}),
+    "Failure": obj({"name": STRING, "version": INTEGER, "error": STRING},
+                   {"serving_version": {"type": ["integer", "null"], "description":
+                                        "An older version that still serves, or null."}}),
     "WeightSparsity": {"type": "object", "description": "Per layer and 'all': share of weights "
                        "with |w| below 1e-2, 1e-3, 1e-4 and exactly 0.",
                        "additionalProperties": {"type": "object", "additionalProperties": SHARE}},

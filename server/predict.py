@@ -55,7 +55,7 @@ def resolve_variants(requested: list[str], snapshot: Snapshot) -> list[str]:
     """
     if not snapshot.variants or snapshot.engine is None:
         raise ApiError(503, "no model is loaded yet: train some with `python -m trainer --all`",
-                       failed=[failure.to_dict() for failure in snapshot.failed.values()])
+                       failed=snapshot.failures())
     names: list[str] = []
     for value in requested:
         names.extend(part.strip() for part in value.split(",") if part.strip())

@@ -68,6 +68,14 @@ class Snapshot:
     engine: FusedEngine | None
     generation: int = 0
 
+    def failures(self) -> list[dict[str, Any]]:
+        """Failed versions as JSON; ``serving_version`` says if an older version still serves."""
+        return [
+            {**failure.to_dict(),
+             "serving_version": self.variants[name].version if name in self.variants else None}
+            for name, failure in self.failed.items()
+        ]
+
 
 class ModelRegistry:
     """Loads ``models_dir`` and keeps it current; :attr:`snapshot` is what requests use."""

@@ -72,6 +72,8 @@ def test_a_broken_newer_version_leaves_the_older_one_serving(models, what):
     registry.refresh()
     assert registry.snapshot.variants["none"].version == 1
     assert registry.snapshot.failed["none"].version == 2
+    assert registry.snapshot.failures() == [{"name": "none", "version": 2, "serving_version": 1,
+                                             "error": registry.snapshot.failed["none"].error}]
     # Starting afresh, the server falls back to the newest version that loads.
     fresh = ModelRegistry(models)
     fresh.refresh()
@@ -123,7 +125,8 @@ def test_gunicorn_serves_a_new_version_without_a_restart_and_reports_broken_ones
         assert ready["loaded"] == {"none": 1, "l2_activity": 1}
         assert [failure["name"] for failure in ready["failed"]] == ["broken"]
         listed = requests.get(f"{url}/variants", timeout=10).json()
-        assert [failure["name"] for failure in listed["failed"]] == ["broken"]
+        assert listed["failed"][0]["name"] == "broken"
+        assert listed["failed"][0]["serving_version"] is None
         answer = requests.post(f"{url}/predict", data=png, timeout=30,
                                headers={"Content-Type": "image/png"})
         assert answer.status_code == 200 and list(answer.json()["variants"]) == SERVED
