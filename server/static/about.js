@@ -42,9 +42,14 @@ export async function loadVariants(showError) {
 
 function showFailed(failed) {
   if (!failed.length) return;
-  const names = failed.map((item) => (typeof item === "string" ? item
-    : `${item.name}${item.error ? ` (${item.error})` : ""}`));
-  $("failed-variants").textContent = `Not loaded: ${names.join("; ")}`;
+  // A broken newer version leaves an older one serving (serving_version): say which.
+  const names = failed.map((item) => {
+    if (typeof item === "string") return item;
+    const which = item.version ? ` version ${item.version}` : "";
+    const fallback = item.serving_version ? `; version ${item.serving_version} still serves` : "";
+    return `${item.name}${which}${item.error ? ` (${item.error}${fallback})` : fallback}`;
+  });
+  $("failed-variants").textContent = `Failed to load: ${names.join("; ")}`;
   $("failed-variants").hidden = false;
 }
 
