@@ -29,7 +29,9 @@ from trainer import layout
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "artifacts"
 LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_TIME_CAP = 2_000, 16, 150.0
-KILL_REQUESTS, KILL_CONCURRENCY, KILL_TIME_CAP = 800, 8, 150.0
+# The requests in flight on the killed worker (at most 8 threads) fail; 1,500 requests keep
+# that well inside 1% while the run stays short.
+KILL_REQUESTS, KILL_CONCURRENCY, KILL_TIME_CAP = 1500, 8, 150.0
 MAX_FAILED_SHARE = 0.01
 #: Drawn characters of a few sizes, so requests are not byte-identical.
 IMAGES = [encode(glyph((size, size)).rotate(angle, fillcolor=255), "PNG")
