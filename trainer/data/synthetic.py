@@ -15,7 +15,16 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from trainer.data import Dataset, DataSourceError
-from trainer.data.strokes import Glyph, bend, elastic, glyph_table, resample, smooth, trim
+from trainer.data.strokes import (
+    Glyph,
+    bend,
+    elastic,
+    glyph_table,
+    overshoot,
+    resample,
+    smooth,
+    trim,
+)
 from trainer.imaging import ink_to_emnist
 from trainer.labels import IMAGE_SIZE, NUM_CLASSES
 
@@ -47,6 +56,7 @@ class PenStyle:
     aspect: float  # horizontal stretch
     elastic: float  # amplitude of the smooth warp, in capital heights
     jitter: float  # per-stroke offset, in capital heights
+    overshoot: float  # longest run past a stroke's ends, in capital heights
     rounding: int  # corner-rounding window, in resampled points
     trim_start: float  # share of the first stroke left out (script lead-ins)
     trim_end: float  # share of the last stroke left out (script tails)
@@ -64,12 +74,13 @@ class PenStyle:
         """
         trims = rng.uniform(0.0, 0.12, 2) * (rng.random(2) < 0.7) * script
         return cls(
-            pen_width=float(np.exp(rng.uniform(np.log(0.065), np.log(0.28)))),
+            pen_width=float(np.clip(np.exp(rng.normal(np.log(0.15), 0.3)), 0.06, 0.3)),
             slant=float(rng.normal(0.15, 0.3)),
             rotation=float(np.deg2rad(rng.normal(0.0, 9.0))),
             aspect=float(np.exp(rng.normal(0.0, 0.2))),
             elastic=float(rng.uniform(0.0, 0.15)),
             jitter=float(rng.uniform(0.0, 0.07)),
+            overshoot=float(rng.uniform(0.0, 0.1)),
             rounding=int(rng.integers(0, 7)),
             trim_start=float(trims[0]),
             trim_end=float(trims[1]),
@@ -82,7 +93,8 @@ class PenStyle:
 
 def warp_glyph(glyph: Glyph, style: PenStyle, rng: np.random.Generator) -> Glyph:
     """Apply the pen style to a glyph's strokes; the result is still in capital heights."""
-    strokes = [resample(s, _SPACING) for s in glyph]
+    ends = rng.uniform(0.0, style.overshoot, (len(glyph), 2))
+    strokes = [resample(overshoot(s, *e), _SPACING) for s, e in zip(glyph, ends, strict=True)]
     if len(strokes[0]) > 6:
         strokes[0] = trim(strokes[0], style.trim_start, 0.0)
     if len(strokes[-1]) > 6:
