@@ -52,7 +52,7 @@ def machine_info() -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             versions[package] = "not installed"
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu": cpu,
         "cores": usable,
         "load_average": load_average(),
@@ -140,7 +140,7 @@ TARGET_HEADERS = ["target", "measured", "goal", "verdict"]
 def save_results(name: str, data: dict[str, Any], markdown: str,
                  results_dir: Path = RESULTS_DIR) -> Path:
     """Write ``<name>-<UTC time>.json`` and ``.md`` (atomically) and return the JSON's path."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = Path(results_dir) / f"{name}-{stamp}.json"
     write_json_atomic(json_path, data)
     md_path = json_path.with_suffix(".md")

@@ -109,7 +109,7 @@ def write_artifact(name: str, data: dict) -> Path:
     """Write figures to artifacts/``name`` (git-ignored), stamped with the time and the machine."""
     path = ARTIFACTS / name
     layout.write_json_atomic(path, {
-        **data, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **data, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu_cores": len(os.sched_getaffinity(0)), "load_average": os.getloadavg(),
     })
     return path

@@ -45,7 +45,8 @@ def test_docker_command_runs_the_app_factory_with_the_projects_gunicorn_config()
 
 def test_docker_copies_every_package_and_ignores_none_of_them():
     """Each package in pyproject is copied into the image and not excluded by .dockerignore."""
-    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = pyproject["tool"]["setuptools"]["packages"]
     copied = {rest.split()[0] for rest in instruction("COPY")}
     ignored = set((REPO / ".dockerignore").read_text().split())
     for package in packages:

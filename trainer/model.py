@@ -61,10 +61,13 @@ def weight_sparsity(model) -> dict[str, dict[str, float]]:
 
 
 def _shares(magnitudes: np.ndarray) -> dict[str, float]:
-    return {
-        ("==0" if t == 0 else f"<{t:.0e}"): float(np.mean(magnitudes == 0 if t == 0 else magnitudes < t))
-        for t in SPARSITY_THRESHOLDS
-    }
+    shares = {}
+    for threshold in SPARSITY_THRESHOLDS:
+        if threshold == 0:
+            shares["==0"] = float(np.mean(magnitudes == 0))
+        else:
+            shares[f"<{threshold:.0e}"] = float(np.mean(magnitudes < threshold))
+    return shares
 
 
 def export_saved_model(model, path: Path) -> None:
@@ -87,7 +90,7 @@ def export_saved_model(model, path: Path) -> None:
     def serve(image):
         probabilities, *activations = probe(image, training=False)
         outputs = {SERVING_PROBABILITIES: probabilities}
-        for name, activation in zip(ACTIVATION_LAYERS, activations):
+        for name, activation in zip(ACTIVATION_LAYERS, activations, strict=True):
             flat = tf.reshape(activation, [tf.shape(activation)[0], -1])
             outputs[f"{name}_zero_fraction"] = tf.reduce_mean(
                 tf.cast(flat <= ACTIVATION_ZERO, tf.float32), axis=1

@@ -135,7 +135,7 @@ def train_variant(
         },
         "training_seconds": round(seconds, 3),
         "samples_per_second": round(fitted * config.epochs / seconds, 1),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     with layout.new_version(models_dir, variant.name) as staged:
         export_saved_model(model, staged.path)
