@@ -106,7 +106,9 @@ def warp_glyph(glyph: Glyph, style: PenStyle, rng: np.random.Generator) -> Glyph
     linear = np.array([[cos, -sin], [sin, cos]]) @ np.array([[style.aspect, -style.slant], [0, 1]])
     centre = np.concatenate(strokes).mean(axis=0)
     warped = [(s - centre) @ linear.T for s in strokes]
-    return [elastic(s, rng, style.elastic) if style.elastic > 0 else s for s in warped]
+    # One smooth field for the whole glyph, so strokes that meet still meet.
+    points = elastic(np.concatenate(warped), rng, style.elastic)
+    return np.split(points, np.cumsum([len(s) for s in warped])[:-1])
 
 
 def _nudge(stroke: np.ndarray, jitter: float, rng: np.random.Generator) -> np.ndarray:
