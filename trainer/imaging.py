@@ -24,6 +24,7 @@ FRAME = 128
 PAD = 9
 BLUR_SIGMA = 1.0
 DEFAULT_MAX_PIXELS = 4096 * 4096
+EXIF_ORIENTATION = 0x0112
 #: Below this share of the strongest ink level a pixel counts as paper, not ink.
 INK_THRESHOLD = 0.1
 #: Longest crop side squared at full size; longer crops are block-averaged down first.
@@ -195,7 +196,10 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
         image = Image.fromarray((np.clip(array, 0, None) * (255.0 / top)).astype(np.uint8), "L")
     if image.mode == "CMYK":
         image = image.convert("RGB")
-    return ImageOps.exif_transpose(image)
+    # exif_transpose copies the image even when there is nothing to turn: ask first.
+    if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        return ImageOps.exif_transpose(image)
+    return image
 
 
 def _has_alpha(image: Image.Image) -> bool:
