@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trainer.data import Dataset, DataSourceError, validate
-from trainer.data.strokes import forms_for_class, glyph_table
+from trainer.data.strokes import forms_for_class, glyph_table, overshoot, resample, trim
 from trainer.data.synthetic import balanced_labels, generate, load_synthetic
 from trainer.labels import LABELS, NUM_CLASSES
 
@@ -69,6 +69,17 @@ def test_merged_classes_draw_both_cases():
     assert forms_for_class("7") == ["7"]
 
 
+def test_pen_helpers_keep_closed_strokes_closed_and_run_open_ones_on():
+    """Trimming never opens an O (it would become a C or a U); overshoot lengthens a line."""
+    angles = np.linspace(0, 2 * np.pi, 40)
+    ring = np.stack([np.cos(angles), np.sin(angles)], 1) * 0.5
+    assert np.array_equal(trim(ring, 0.2, 0.2), ring)
+    line = resample(np.array([[0.0, 0.0], [0.0, 1.0]]), 0.03)
+    assert len(trim(line, 0.2, 0.2)) < len(line)
+    longer = overshoot(line, 0.1, 0.1)
+    assert np.isclose(np.ptp(longer[:, 1]), 1.2)
+
+
 def test_white_ink_on_black_that_does_not_fill_the_frame(small):
     """Borders are dark, every image has full-strength ink, and ink covers a minority of pixels."""
     images = np.concatenate([small.x_train, small.x_test]).astype(np.float64)
@@ -80,7 +91,7 @@ def test_white_ink_on_black_that_does_not_fill_the_frame(small):
 
 
 def test_same_seed_gives_the_same_images_and_another_seed_does_not():
-    """Generation is deterministic for a seed, whatever the size asked for."""
+    """Generation is deterministic for a seed and size; another seed draws other images."""
     first, labels_first = generate(20, seed=7)
     again, labels_again = generate(20, seed=7)
     other, _ = generate(20, seed=8)
@@ -127,4 +138,4 @@ def test_statistics_are_close_to_real_emnist(small):
 
     real_stats, fake_stats = stats(real), stats(fake)
     for key, value in real_stats.items():
-        assert 0.75 * value <= fake_stats[key] <= 1.3 * value, (key, fake_stats, real_stats)
+        assert 0.85 * value <= fake_stats[key] <= 1.18 * value, (key, fake_stats, real_stats)

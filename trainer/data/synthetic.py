@@ -30,8 +30,9 @@ from trainer.labels import IMAGE_SIZE, NUM_CLASSES
 
 NAME = "synthetic-offline"
 DESCRIPTION = (
-    "RegServe's bundled offline set: Hershey single-stroke glyphs drawn with random pen, "
-    "slant, rotation, scale and elastic distortion, put through EMNIST's preprocessing. "
+    "RegServe's bundled offline set: Hershey single-stroke glyphs and hand-made handwritten "
+    "forms drawn with random pen, slant, rotation, scale and elastic distortion, put through "
+    "EMNIST's preprocessing. "
     "NOT EMNIST: accuracy on it says nothing about EMNIST."
 )
 _SPLIT_STREAMS = {"train": 0, "test": 1}
@@ -138,7 +139,7 @@ def render(strokes: Glyph, style: PenStyle, rng: np.random.Generator | None = No
     for stroke in strokes:
         pixels = stroke * scale + offset
         starts = np.arange(0, max(len(pixels) - 1, 1), _PRESSURE_STEP)
-        drift = rng.normal(0.0, style.pressure, len(starts)) if rng else np.zeros(len(starts))
+        drift = np.zeros(len(starts)) if rng is None else rng.normal(0, style.pressure, len(starts))
         widths = (np.exp(np.cumsum(drift)).clip(0.6, 1.6) * width).clip(1, _WIDEST).astype(int)
         _draw_stroke(draw, pixels, starts, widths.tolist())
     ink = np.asarray(canvas, dtype=np.float32) / 255.0
@@ -206,6 +207,8 @@ def generate(
         raise DataSourceError(f"split must be one of {sorted(_SPLIT_STREAMS)}, got {split!r}")
     if size < 0:
         raise DataSourceError(f"the number of images must be >= 0, got {size}")
+    if seed < 0:
+        raise DataSourceError(f"seed must be >= 0, got {seed}")
     stream = _SPLIT_STREAMS[split]
     labels = balanced_labels(size, np.random.default_rng([seed, stream, 0]))
     images = np.empty((size, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
@@ -219,8 +222,6 @@ def generate(
 
 def load_synthetic(train_size: int = 18800, test_size: int = 3760, seed: int = 0) -> Dataset:
     """The bundled offline set: class-balanced, deterministic for ``seed``, no network."""
-    if seed < 0:
-        raise DataSourceError(f"seed must be >= 0, got {seed}")
     x_train, y_train = generate(train_size, seed, "train")
     x_test, y_test = generate(test_size, seed, "test")
     return Dataset(NAME, DESCRIPTION, x_train, y_train, x_test, y_test)
