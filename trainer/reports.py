@@ -7,22 +7,18 @@ rebuilt at any time for any models folder, custom variants included.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import math
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer import layout
+from trainer import layout, plots
+from trainer.plots import is_synthetic
 from trainer.variants import VARIANT_NAMES
 
 #: The bundled offline set's data source name (trainer.data.synthetic.NAME).
-SYNTHETIC_SOURCE = "synthetic-offline"
 SPARSITY_KEY = "<1e-03"
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
@@ -125,17 +121,19 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None) -> Reports:
     files = []
     for row in rows:
         target = reports_dir / curves_file(row.variant)
-        write_atomic(target, lambda handle, row=row: draw_curves(row, handle))
+        layout.write_atomic(target, lambda handle, row=row: plots.draw_curves(row, handle))
         files.append(target)
     # Curves of variants no longer on disk would mislead; they are ours to remove.
     for stale in reports_dir.glob("curves_*.png"):
         if stale not in files:
             stale.unlink()
-    write_atomic(reports_dir / COMPARISON_PNG, lambda handle: draw_comparison(rows, handle))
+    sources = list(data_sources(rows))
+    layout.write_atomic(reports_dir / COMPARISON_PNG,
+                        lambda handle: plots.draw_comparison(rows, sources, handle))
     markdown = results_markdown(rows, models_dir, skipped).encode()
-    write_atomic(reports_dir / RESULTS_MD, lambda handle: handle.write(markdown))
+    layout.write_atomic(reports_dir / RESULTS_MD, lambda handle: handle.write(markdown))
     table = results_csv(rows).encode()
-    write_atomic(reports_dir / RESULTS_CSV, lambda handle: handle.write(table))
+    layout.write_atomic(reports_dir / RESULTS_CSV, lambda handle: handle.write(table))
     files += [reports_dir / name for name in (COMPARISON_PNG, RESULTS_MD, RESULTS_CSV)]
     return Reports(reports_dir, tuple(rows), tuple(files), tuple(skipped))
 
@@ -151,11 +149,6 @@ def data_sources(rows: list[ResultRow]) -> dict[str, str]:
     for row in rows:
         found.setdefault(row.data_source, row.data_description)
     return found
-
-
-def is_synthetic(source: str) -> bool:
-    """Whether a data source name is the bundled offline set (not EMNIST)."""
-    return source == SYNTHETIC_SOURCE
 
 
 def source_notes(rows: list[ResultRow]) -> list[str]:
@@ -224,66 +217,5 @@ def results_text(rows: list[ResultRow]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def draw_curves(row: ResultRow, handle) -> None:
-    """Loss and accuracy per epoch, training vs validation, in two panels (as the seed did)."""
-    figure, axes = _figure(1, 2, (11, 4.2))
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
-            values = row.history.get(key, [])
-            ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
-        ax.set(title=metric, xlabel="epoch", ylabel=metric, xlim=(0.5, row.epochs + 0.5))
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    figure.suptitle(f"{row.variant} (version {row.version}): {row.label}\n"
-                    f"data: {row.data_source}{_synthetic_mark(row.data_source)}")
-    figure.savefig(handle, format="png", dpi=100)
-
-
-def draw_comparison(rows: list[ResultRow], handle) -> None:
-    """Test accuracy and weight sparsity (|w| < 1e-3) of every variant, side by side."""
-    figure, (ax,) = _figure(1, 1, (max(8.0, 1.1 * len(rows) + 2), 5))
-    positions = list(range(len(rows)))
-    for offset, values, label in (
-        (-0.2, [row.test_accuracy for row in rows], "test accuracy"),
-        (0.2, [row.weight_sparsity for row in rows], "weight sparsity (share |w| < 1e-3)"),
-    ):
-        bars = ax.bar([p + offset for p in positions], values, width=0.4, label=label)
-        ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    ax.set_xticks(positions, [row.variant for row in rows], rotation=30, ha="right")
-    ax.set(ylim=(0, 1.25), ylabel="share")  # headroom for the legend above 100%
-    ax.legend(loc="upper center", ncols=2)
-    sources = ", ".join(f"{name}{_synthetic_mark(name)}" for name in data_sources(rows))
-    ax.set_title(f"Every variant, newest version; data: {sources}")
-    figure.savefig(handle, format="png", dpi=100, bbox_inches="tight")
-
-
-def _figure(rows: int, columns: int, size: tuple[float, float]):
-    """A figure on the Agg canvas: no display and no pyplot state shared with the caller."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure, figure.subplots(rows, columns, squeeze=False).ravel()
-
-
-def _synthetic_mark(source: str) -> str:
-    return " (offline set, NOT EMNIST)" if is_synthetic(source) else ""
-
-
 def _lam(row: ResultRow) -> str:
     return "-" if row.penalty == "none" else f"{row.lam:g}"
-
-
-def write_atomic(path: Path, write: Callable[[Any], object]) -> None:
-    """Call ``write(binary_handle)`` on a temporary file beside ``path``, then rename it over."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

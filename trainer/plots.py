@@ -1,0 +1,67 @@
+"""Charts for the reports: per-variant training curves and the comparison of every variant.
+
+Drawn on matplotlib's Agg canvas, never pyplot, so no display is needed and no global figure
+state is shared with the caller.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trainer.reports import ResultRow
+
+SYNTHETIC_SOURCE = "synthetic-offline"
+
+
+def is_synthetic(source: str) -> bool:
+    """Whether a data source name is the bundled offline set (not EMNIST)."""
+    return source == SYNTHETIC_SOURCE
+
+
+def draw_curves(row: ResultRow, handle) -> None:
+    """Loss and accuracy per epoch, training vs validation, in two panels (as the seed did)."""
+    figure, axes = _figure(1, 2, (11, 4.2))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
+            values = row.history.get(key, [])
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        ax.set(title=metric, xlabel="epoch", ylabel=metric, xlim=(0.5, row.epochs + 0.5))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figure.suptitle(f"{row.variant} (version {row.version}): {row.label}\n"
+                    f"data: {row.data_source}{_synthetic_mark(row.data_source)}")
+    figure.savefig(handle, format="png", dpi=100)
+
+
+def draw_comparison(rows: list[ResultRow], sources: list[str], handle) -> None:
+    """Test accuracy and weight sparsity (|w| < 1e-3) of every variant, side by side."""
+    figure, (ax,) = _figure(1, 1, (max(8.0, 1.1 * len(rows) + 2), 5))
+    positions = list(range(len(rows)))
+    for offset, values, label in (
+        (-0.2, [row.test_accuracy for row in rows], "test accuracy"),
+        (0.2, [row.weight_sparsity for row in rows], "weight sparsity (share |w| < 1e-3)"),
+    ):
+        bars = ax.bar([p + offset for p in positions], values, width=0.4, label=label)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.set_xticks(positions, [row.variant for row in rows], rotation=30, ha="right")
+    ax.set(ylim=(0, 1.25), ylabel="share")  # headroom for the legend above 100%
+    ax.legend(loc="upper center", ncols=2)
+    names = ", ".join(f"{name}{_synthetic_mark(name)}" for name in sources)
+    ax.set_title(f"Every variant, newest version; data: {names}")
+    figure.savefig(handle, format="png", dpi=100, bbox_inches="tight")
+
+
+def _figure(rows: int, columns: int, size: tuple[float, float]):
+    """A figure on the Agg canvas: no display and no pyplot state shared with the caller."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots(rows, columns, squeeze=False).ravel()
+
+
+def _synthetic_mark(source: str) -> str:
+    return " (offline set, NOT EMNIST)" if is_synthetic(source) else ""
