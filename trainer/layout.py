@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 METADATA_FILE = "metadata.json"
 SAVED_MODEL_FILE = "saved_model.pb"
 REPORTS_DIR = "reports"
+#: Models are written once and read by servers that may run as another user.
+READABLE_DIR, READABLE_FILE = 0o755, 0o644
 
 
 def versions(variant_dir: Path) -> list[int]:
@@ -79,6 +81,8 @@ def new_version(models_dir: Path, variant: str) -> Iterator[StagedVersion]:
     variant_dir = Path(models_dir) / variant
     variant_dir.mkdir(parents=True, exist_ok=True)
     staged = StagedVersion(Path(tempfile.mkdtemp(prefix=".staging-", dir=variant_dir)))
+    # mkdtemp makes it 0700; a server running as another user (the Docker image's) must read it.
+    os.chmod(staged.path, READABLE_DIR)
     try:
         yield staged
         while staged.final is None:
@@ -100,6 +104,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, READABLE_FILE)  # mkstemp's 0600 would hide it from other users
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         os.replace(tmp, path)
