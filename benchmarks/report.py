@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer.layout import write_json_atomic
+from trainer.layout import write_atomic, write_json_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -144,9 +144,7 @@ def save_results(name: str, data: dict[str, Any], markdown: str,
     json_path = Path(results_dir) / f"{name}-{stamp}.json"
     write_json_atomic(json_path, data)
     md_path = json_path.with_suffix(".md")
-    tmp = md_path.with_name(f".{md_path.name}.tmp")
-    tmp.write_text(markdown + "\n", encoding="utf-8")
-    os.replace(tmp, md_path)
+    write_atomic(md_path, lambda handle: handle.write((markdown + "\n").encode("utf-8")))
     return json_path
 
 

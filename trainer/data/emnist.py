@@ -13,6 +13,7 @@ import numpy as np
 import requests
 from tqdm import tqdm
 
+from trainer import layout
 from trainer.data import Dataset, DataSourceError, validate
 
 OFFICIAL_URL = "https://biometrics.nist.gov/cs_links/EMNIST/matlab.zip"
@@ -179,16 +180,10 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, ...]:
 
 
 def _write_arrays(path: Path, dataset: Dataset) -> None:
-    """Write the decoded arrays uncompressed (fast to read back) via temp file + rename."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            np.savez(out, format=np.int64(_CACHE_FORMAT), x_train=dataset.x_train,
-                     y_train=dataset.y_train, x_test=dataset.x_test, y_test=dataset.y_test)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    """Write the decoded arrays uncompressed (fast to read back), atomically."""
+    layout.write_atomic(path, lambda out: np.savez(
+        out, format=np.int64(_CACHE_FORMAT), x_train=dataset.x_train, y_train=dataset.y_train,
+        x_test=dataset.x_test, y_test=dataset.y_test))
 
 
 def _html_message(origin: str) -> str:
