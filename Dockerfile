@@ -9,6 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY regserve_contracts ./regserve_contracts
 COPY trainer ./trainer
 COPY server ./server
 COPY client ./client

@@ -32,7 +32,7 @@ serve: $(VENV)/.installed
 ## test: set up (with the test extra and Debian's chromium), lint, then run the whole suite.
 test: $(VENV)/.installed
 	bash scripts/ensure-chromium.sh
-	$(VENV)/bin/ruff check trainer server client tests benchmarks
+	$(VENV)/bin/ruff check regserve_contracts trainer server client tests benchmarks
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.report import REPO_ROOT, RESULTS_DIR, BenchmarkError, log, save_results
+from regserve_contracts.variants import UnknownVariantError
 from trainer.data import DataSourceError
-from trainer.variants import UnknownVariantError
 
 COMMANDS = ("serving", "training", "accuracy", "all")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import REPO_ROOT, BenchmarkError, log, machine_info, markdown_table
-from trainer import layout
-from trainer.variants import VARIANT_NAMES
+from regserve_contracts import layout
+from regserve_contracts.variants import VARIANT_NAMES
 
 #: The seed's published results on the EMNIST balanced test set: (loss, accuracy, words).
 #: A number is ``None`` where the seed only described the result in words.

@@ -69,7 +69,7 @@ def _typed_characters(count: int):
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
-    from trainer.labels import LABELS
+    from regserve_contracts.labels import LABELS
 
     font = ImageFont.load_default(size=22)
     images = []

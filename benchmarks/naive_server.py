@@ -3,8 +3,9 @@
 This is how such demos are usually deployed, and what the serving benchmark compares against:
 ``gunicorn --workers N --worker-class sync 'benchmarks.naive_server:create_app()'`` with
 ``MODELS_DIR`` set. Each worker loads every variant with ``tf.saved_model.load`` and, per
-request, preprocesses the PNG with the project's own ``trainer.imaging.preprocess_bytes`` (so
-both servers do the same image work) and calls the models in turn, batch of one each.
+request, preprocesses the PNG with the project's own
+``regserve_contracts.imaging.preprocess_bytes`` (so both servers do the same image work) and
+calls the models in turn, batch of one each.
 """
 
 from __future__ import annotations
@@ -15,10 +16,17 @@ from pathlib import Path
 import numpy as np
 from flask import Flask, jsonify, request
 
-from trainer import layout
-from trainer.imaging import ImageInputError, preprocess_bytes
-from trainer.labels import LABELS
-from trainer.model import ACTIVATION_LAYERS, SERVING_INPUT, SERVING_PROBABILITIES
+from regserve_contracts import layout
+from regserve_contracts.imaging import ImageInputError, preprocess_bytes
+from regserve_contracts.labels import LABELS
+from regserve_contracts.signature import (
+    ACTIVATION_LAYERS,
+    SERVING_INPUT,
+    SERVING_PROBABILITIES,
+    SIGNATURE_KEY,
+    to_model_input,
+    zero_fraction_output,
+)
 
 TOP_K = 5
 
@@ -65,10 +73,10 @@ def create_app(models_dir: str | os.PathLike | None = None) -> Flask:
             pixels = preprocess_bytes(request.get_data())
         except ImageInputError as error:
             return jsonify(error=str(error)), 400
-        image = tf.constant(pixels[np.newaxis, :, :, np.newaxis].astype(np.float32) / 255.0)
+        image = tf.constant(to_model_input(pixels))
         answers = {}
         for name in names:  # one model after another, as the naive demo does
-            outputs = models[name].signatures["serving_default"](**{SERVING_INPUT: image})
+            outputs = models[name].signatures[SIGNATURE_KEY](**{SERVING_INPUT: image})
             probabilities = outputs[SERVING_PROBABILITIES].numpy()[0]
             top = np.argsort(probabilities)[::-1][:TOP_K]
             answers[name] = {
@@ -76,7 +84,7 @@ def create_app(models_dir: str | os.PathLike | None = None) -> Flask:
                 "top": [{"char": LABELS[int(i)], "probability": float(probabilities[i])}
                         for i in top],
                 "activation_zero_fraction": {
-                    layer: float(outputs[f"{layer}_zero_fraction"].numpy()[0])
+                    layer: float(outputs[zero_fraction_output(layer)].numpy()[0])
                     for layer in ACTIVATION_LAYERS
                 },
             }

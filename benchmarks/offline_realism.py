@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from regserve_contracts.labels import NUM_CLASSES
+from regserve_contracts.signature import to_model_input
 from trainer.data.synthetic import NAME, generate
-from trainer.labels import NUM_CLASSES
 
 DEFAULT_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/emnist_balanced_sample.npz"
 TIMING_SIZE = 10_000
@@ -73,13 +74,13 @@ def train_and_score(x, y, settings: Settings, evaluations: dict) -> dict[str, fl
     """Train the ``none`` CNN on ``x, y``; return its accuracy on each named ``(x, y)`` pair."""
     import keras
 
+    from regserve_contracts.variants import get_variant
     from trainer.model import build_model
-    from trainer.variants import get_variant
 
     keras.utils.set_random_seed(settings.seed)
     model = build_model(get_variant("none"))
     model.fit(
-        x[..., None].astype("float32") / 255.0,
+        to_model_input(x),
         keras.utils.to_categorical(y, NUM_CLASSES),
         batch_size=settings.batch_size,
         epochs=settings.epochs,
@@ -88,7 +89,7 @@ def train_and_score(x, y, settings: Settings, evaluations: dict) -> dict[str, fl
     )
     scores = {}
     for name, (ex, ey) in evaluations.items():
-        probabilities = model.predict(ex[..., None].astype("float32") / 255.0, verbose=0)
+        probabilities = model.predict(to_model_input(ex), verbose=0)
         scores[name] = float(np.mean(probabilities.argmax(axis=1) == ey))
     return scores
 

@@ -28,7 +28,7 @@ from benchmarks.report import (
     stop_process,
     tail,
 )
-from trainer import layout
+from regserve_contracts import layout
 
 GUNICORN_CONFIG = REPO_ROOT / "server" / "gunicorn.conf.py"
 #: Stands for ``127.0.0.1:<port>`` in a server's command until its port is chosen.

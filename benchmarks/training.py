@@ -77,11 +77,11 @@ def measure(mode: str, arrays_path: Path, settings: TrainingSettings) -> dict[st
     import keras
     import numpy as np
 
+    from regserve_contracts.labels import NUM_CLASSES
+    from regserve_contracts.variants import get_variant
     from trainer.data import Dataset
-    from trainer.labels import NUM_CLASSES
     from trainer.model import build_model
     from trainer.train import TrainConfig, to_model_inputs, train_variant
-    from trainer.variants import get_variant
 
     variant = get_variant(settings.variant)
     epoch_seconds = _clock_epochs(keras)
@@ -144,7 +144,7 @@ def run_training(settings: TrainingSettings) -> dict[str, Any]:
     """Alternate trainer and bare runs in fresh processes; return every run and the medians."""
     if min(settings.images, settings.epochs, settings.batch_size, settings.repeats) < 1:
         raise BenchmarkError("images, epochs, batch size and repeats must be at least 1")
-    from trainer.variants import get_variant
+    from regserve_contracts.variants import get_variant
 
     get_variant(settings.variant)  # an unknown name fails here, in one line, not in a child
     arrays, source = load_arrays(settings.images)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from client.api import ClientError, InputFileError, ServerAnswerError, ServerUnreachableError
 from client.cli import DEFAULT_SERVER, SERVER_ENV, ClientConfig, run
-from trainer.labels import NUM_CLASSES
+from regserve_contracts.labels import NUM_CLASSES
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from trainer.variants import VARIANT_NAMES
+from regserve_contracts.variants import VARIANT_NAMES
 
 #: Dark to bright; a pixel of value v (0-255) gets SHADES[v * len(SHADES) // 256].
 SHADES = " .:-=+*#%@"

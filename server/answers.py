@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from regserve_contracts.imaging import to_png
+from regserve_contracts.signature import MEAN_SUFFIX, SERVING_PROBABILITIES, ZERO_FRACTION_SUFFIX
 from server.engine import Outputs
 from server.registry import LoadedVariant
-from trainer.imaging import to_png
-from trainer.model import SERVING_PROBABILITIES
 
-ZERO_FRACTION, MEAN = "_zero_fraction", "_mean"
 #: Metadata fields copied into the summary of a variant, as they are.
 SUMMARY_FIELDS = ("test", "weight_sparsity", "activation_sparsity_test", "history", "parameters",
                   "training_seconds", "created")
@@ -33,8 +32,8 @@ def variant_answer(variant: LoadedVariant, outputs: Outputs, top: int) -> dict[s
             for i in order
         ],
         "weight_sparsity": variant.metadata.get("weight_sparsity", {}),
-        "activation_sparsity": _per_layer(outputs, ZERO_FRACTION),
-        "activation_mean": _per_layer(outputs, MEAN),
+        "activation_sparsity": _per_layer(outputs, ZERO_FRACTION_SUFFIX),
+        "activation_mean": _per_layer(outputs, MEAN_SUFFIX),
         "version": variant.version,
         "label": variant.title,
     }

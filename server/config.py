@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from trainer.imaging import DEFAULT_MAX_PIXELS
-from trainer.labels import NUM_CLASSES
+from regserve_contracts.imaging import DEFAULT_MAX_PIXELS
+from regserve_contracts.labels import NUM_CLASSES
 
 #: Every setting, its default, and the environment variable that overrides it.
 DEFAULTS: dict[str, Any] = {

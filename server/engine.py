@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from trainer.labels import IMAGE_SIZE
-from trainer.model import SERVING_INPUT, SERVING_PROBABILITIES
+from regserve_contracts.labels import IMAGE_SIZE
+from regserve_contracts.signature import INPUT_SHAPE, SERVING_INPUT, SERVING_PROBABILITIES
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def input_spec():
     """The serving signature's input: float32 (batch, 28, 28, 1) in [0, 1]."""
     import tensorflow as tf
 
-    return tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 1], tf.float32, name=SERVING_INPUT)
+    return tf.TensorSpec([None, *INPUT_SHAPE], tf.float32, name=SERVING_INPUT)
 
 
 class FusedEngine:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from trainer.imaging import ImageInputError, ImageTooLargeError
+from regserve_contracts.imaging import ImageInputError, ImageTooLargeError
 
 log = logging.getLogger(__name__)
 

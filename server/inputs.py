@@ -12,8 +12,8 @@ import numpy as np
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from regserve_contracts.imaging import ImageInputError, pixels_to_emnist, preprocess_bytes
 from server.errors import ApiError
-from trainer.imaging import ImageInputError, pixels_to_emnist, preprocess_bytes
 
 #: Content types taken as raw image bytes (besides every ``image/*``).
 RAW_TYPES = ("application/octet-stream",)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from trainer.labels import IMAGE_SIZE, NUM_CLASSES
+from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 
 bp = Blueprint("openapi", __name__)
 

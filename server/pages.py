@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, send_from_directory
 
-from trainer.layout import REPORTS_DIR
+from regserve_contracts.layout import REPORTS_DIR
 
 bp = Blueprint("pages", __name__)
 

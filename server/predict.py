@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
+from regserve_contracts.labels import NUM_CLASSES
+from regserve_contracts.signature import to_model_input
 from server.answers import agreement, data_source, input_echo, variant_answer
 from server.errors import ApiError
 from server.inputs import read_input
 from server.registry import Snapshot
 from server.state import current_state
-from trainer.labels import NUM_CLASSES
 
 bp = Blueprint("predict", __name__)
 ALL = "all"
@@ -28,7 +28,7 @@ def predict():
     top = parse_top(request.args.get("top"), current_app.config["TOP_K_DEFAULT"])
     with state.batcher.ticket() as ticket:
         image = read_input(request, current_app.config["MAX_IMAGE_PIXELS"])
-        batch = (image.pixels.astype(np.float32) / 255.0)[np.newaxis, :, :, np.newaxis]
+        batch = to_model_input(image.pixels)
         outputs = ticket.run(snapshot.engine, names, batch)
     answers = {
         name: variant_answer(snapshot.variants[name],

@@ -12,14 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from regserve_contracts import layout
+from regserve_contracts.signature import (
+    INPUT_SHAPE,
+    SERVING_INPUT,
+    SERVING_PROBABILITIES,
+    SIGNATURE_KEY,
+)
+from regserve_contracts.variants import VARIANT_NAMES
 from server.engine import FusedEngine
-from trainer import layout
-from trainer.labels import IMAGE_SIZE
-from trainer.model import SERVING_INPUT, SERVING_PROBABILITIES
-from trainer.variants import VARIANT_NAMES
 
 log = logging.getLogger(__name__)
-SIGNATURE = "serving_default"
 #: A version folder's identity: version number and the size and mtime of its two files.
 Fingerprint = tuple
 
@@ -193,8 +196,8 @@ def load_variant(name: str, path: Path, version: int) -> LoadedVariant:
         import tensorflow as tf
 
         module = tf.saved_model.load(str(path))
-        signature = module.signatures[SIGNATURE]
-        probe = signature(**{SERVING_INPUT: tf.zeros([1, IMAGE_SIZE, IMAGE_SIZE, 1])})
+        signature = module.signatures[SIGNATURE_KEY]
+        probe = signature(**{SERVING_INPUT: tf.zeros([1, *INPUT_SHAPE])})
     except Exception as error:  # TensorFlow and protobuf raise many kinds for broken files
         message = " ".join(str(error).split())[:300] or type(error).__name__
         raise ModelLoadError(f"the SavedModel cannot be loaded: {message}") from None
@@ -204,7 +207,9 @@ def load_variant(name: str, path: Path, version: int) -> LoadedVariant:
 
 def _labels(metadata: dict, probe: dict) -> tuple[str, ...]:
     if SERVING_PROBABILITIES not in probe:
-        raise ModelLoadError(f"the '{SIGNATURE}' signature has no '{SERVING_PROBABILITIES}' output")
+        raise ModelLoadError(
+            f"the '{SIGNATURE_KEY}' signature has no '{SERVING_PROBABILITIES}' output"
+        )
     for key, value in probe.items():
         rank = 2 if key == SERVING_PROBABILITIES else 1
         if len(value.shape) != rank or value.shape[0] != 1:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import savemat
 
-from trainer.labels import LABELS, NUM_CLASSES
+from regserve_contracts.labels import LABELS, NUM_CLASSES
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "emnist_balanced_sample.npz"
 L_LABEL = LABELS.index("L")

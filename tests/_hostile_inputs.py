@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image, ImageDraw
 
-from trainer.imaging import (
+from regserve_contracts.imaging import (
     DEFAULT_MAX_PIXELS,
     ImageInputError,
     ImageTooLargeError,
@@ -291,7 +291,7 @@ def not_images() -> list[tuple[str, bytes]]:
 
 
 def library_verdict(data: bytes) -> frozenset[int]:
-    """The status trainer.imaging implies for ``data``: 200, 400 or 413 (default pixel limit)."""
+    """The status the imaging contract implies for ``data``: 200, 400 or 413 (default limit)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # as in the server, where a warning is no error

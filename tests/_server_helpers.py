@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from trainer import layout
+from regserve_contracts import layout
 
 #: Settings for in-process test apps: no reload thread, a short warm-up.
 TEST_CONFIG = {"RELOAD_INTERVAL": 0, "WARMUP_BATCH_SIZES": (1, 4)}

@@ -24,9 +24,9 @@ def models_dir(tmp_path_factory) -> Path:
     reuse = os.environ.get("REGSERVE_TEST_MODELS_DIR")
     if reuse:
         return Path(reuse)
+    from regserve_contracts.variants import VARIANTS
     from trainer.data.synthetic import load_synthetic
     from trainer.train import TrainConfig, train_variants
-    from trainer.variants import VARIANTS
 
     target = tmp_path_factory.mktemp("models")
     dataset = load_synthetic(train_size=TINY_TRAIN_SIZE, test_size=94, seed=0)

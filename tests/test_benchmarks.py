@@ -14,8 +14,8 @@ from benchmarks.__main__ import main
 from benchmarks.accuracy import PUBLISHED
 from benchmarks.loadgen import canvas_png, percentile, run_phase, run_plan, sample_characters
 from benchmarks.report import Target, markdown_table
-from trainer.imaging import preprocess_bytes
-from trainer.variants import VARIANT_NAMES
+from regserve_contracts.imaging import preprocess_bytes
+from regserve_contracts.variants import VARIANT_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

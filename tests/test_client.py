@@ -16,10 +16,10 @@ import requests
 from PIL import Image, ImageDraw
 
 from client.render import SHADES, agreement_line
+from regserve_contracts.labels import LABELS, char_to_label
+from regserve_contracts.variants import VARIANT_NAMES
 from tests._client_helpers import server_message
 from tests._live import REPO_ROOT, free_port
-from trainer.labels import LABELS, char_to_label
-from trainer.variants import VARIANT_NAMES
 
 EXIT_USAGE, EXIT_INPUT, EXIT_UNREACHABLE, EXIT_SERVER = 2, 3, 4, 5
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from regserve_contracts.labels import NUM_CLASSES
 from tests._archives import (
     L_LABEL,
     is_upright_l,
@@ -26,7 +27,6 @@ from tests._archives import (
 from trainer.data import DataSourceError
 from trainer.data.emnist import ARCHIVE_NAME, ARRAYS_NAME, URL_ENV, download_archive
 from trainer.data.sources import balanced_indices, load_dataset
-from trainer.labels import NUM_CLASSES
 
 WRITERS = {
     "matlab.zip": write_matlab_zip,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer import layout
+from regserve_contracts import layout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VARIANT = "none"
@@ -34,7 +34,7 @@ CHILD = textwrap.dedent(
     import trainer.train as train
     from trainer.data.synthetic import load_synthetic
     from trainer.train import TrainConfig, train_variant
-    from trainer.variants import get_variant
+    from regserve_contracts.variants import get_variant
 
     models_dir, death, variant = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 

@@ -28,6 +28,8 @@ import numpy as np
 import pytest
 import requests
 
+from regserve_contracts import layout
+from regserve_contracts.labels import LABELS
 from server.config import DEFAULTS
 from tests._hostile_inputs import (
     BAD,
@@ -46,8 +48,6 @@ from tests._hostile_inputs import (
     send,
     truncated_images,
 )
-from trainer import layout
-from trainer.labels import LABELS
 
 MAX_CONTENT_LENGTH = int(DEFAULTS["MAX_CONTENT_LENGTH"])
 #: RSS a worker may gain over one repeat of the whole corpus once warmed up.
@@ -156,7 +156,7 @@ def assert_still_serving(url: str, loaded: list[str]) -> None:
 
 
 def test_declared_image_verdicts_match_the_preprocessing_library():
-    """The corpus's hand-made expectations agree with trainer.imaging, the server's one path."""
+    """The corpus's hand-made expectations agree with the imaging contract (the server's path)."""
     declared = [(name, data, expect) for name, data, expect in odd_images()]
     declared += [(name, data, BAD) for name, data in
                  truncated_images() + corrupt_images() + not_images()]

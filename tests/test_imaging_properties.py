@@ -1,4 +1,4 @@
-"""Properties of trainer.imaging: any input gives EMNIST's 28x28 form or an ImageInputError.
+"""Properties of the imaging contract: any input gives EMNIST's 28x28 form or an ImageInputError.
 
 The server passes request bytes and JSON pixel arrays straight to these functions, so any other
 exception here would be an HTTP 500 there.
@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from tests._hostile_inputs import glyph
-from trainer.imaging import (
+from regserve_contracts.imaging import (
     ImageInputError,
     ImageTooLargeError,
     pixels_to_emnist,
     preprocess_bytes,
 )
+from tests._hostile_inputs import glyph
 
 PROPERTY = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

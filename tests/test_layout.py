@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from trainer import layout
+from regserve_contracts import layout
 
 
 def test_a_new_version_is_numbered_after_the_last_and_readable_by_others(tmp_path):

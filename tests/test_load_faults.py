@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 import requests
 
+from regserve_contracts import layout
 from tests._hostile_inputs import encode, glyph
 from tests._live import LiveServer, start_gunicorn
-from trainer import layout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "artifacts"

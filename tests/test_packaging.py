@@ -44,12 +44,20 @@ def test_docker_command_runs_the_app_factory_with_the_projects_gunicorn_config()
 
 
 def test_docker_copies_every_package_and_ignores_none_of_them():
-    """Each package in pyproject is copied into the image and not excluded by .dockerignore."""
+    """Each package pyproject installs is copied into the image and not excluded by .dockerignore,
+    and the wheel holds every subpackage (trainer.data included)."""
+    from setuptools import find_packages
+
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    packages = pyproject["tool"]["setuptools"]["packages"]
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    installed = set(find_packages(str(REPO), include=include))
+    roots = {pattern.rstrip("*") for pattern in include}
+    on_disk = {str(init.parent.relative_to(REPO)).replace("/", ".")
+               for root in roots for init in (REPO / root).rglob("__init__.py")}
+    assert on_disk <= installed, f"not installed: {sorted(on_disk - installed)}"
     copied = {rest.split()[0] for rest in instruction("COPY")}
     ignored = set((REPO / ".dockerignore").read_text().split())
-    for package in packages:
+    for package in roots:
         assert package in copied, f"{package} is not copied into the image"
         assert package not in ignored
         assert (REPO / package / "__init__.py").is_file()

@@ -10,10 +10,10 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
+from regserve_contracts.labels import LABELS
 from tests._browser import ELL, SEVEN, chromium_browser, draw, draw_with_finger
 from tests._client_helpers import server_message
 from tests._live import REPO_ROOT
-from trainer.labels import LABELS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

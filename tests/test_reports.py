@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer import layout
+from regserve_contracts import layout
+from regserve_contracts.variants import VARIANT_NAMES, VARIANTS
 from trainer.reports import (
     COMPARISON_PNG,
     CSV_COLUMNS,
@@ -20,7 +21,6 @@ from trainer.reports import (
     build_reports,
     collect_results,
 )
-from trainer.variants import VARIANT_NAMES, VARIANTS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

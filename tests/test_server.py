@@ -13,12 +13,12 @@ import pytest
 import requests
 from PIL import Image
 
+from regserve_contracts import layout
+from regserve_contracts.imaging import to_png
+from regserve_contracts.labels import LABELS, NUM_CLASSES, char_to_label
+from regserve_contracts.signature import ACTIVATION_LAYERS
+from regserve_contracts.variants import VARIANT_NAMES
 from tests._server_helpers import draw, encode, shared_app
-from trainer import layout
-from trainer.imaging import to_png
-from trainer.labels import LABELS, NUM_CLASSES, char_to_label
-from trainer.model import ACTIVATION_LAYERS
-from trainer.variants import VARIANT_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import requests
 
+from regserve_contracts import layout
 from server.registry import ModelRegistry
 from tests._live import start_gunicorn
 from tests._server_helpers import copy_models, draw, encode, publish_version
-from trainer import layout
 
 SERVED = ["none", "l2_activity"]
 IMAGE = np.zeros((1, 28, 28, 1), dtype=np.float32)

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from regserve_contracts import layout
+from regserve_contracts.labels import NUM_CLASSES
+from regserve_contracts.signature import SIGNATURE_KEY, to_model_input
+from regserve_contracts.variants import VARIANT_NAMES, VARIANTS, get_variant
 from tests import _archives
-from trainer import layout
 from trainer.__main__ import main
 from trainer.data import Dataset
-from trainer.labels import NUM_CLASSES
-from trainer.variants import VARIANT_NAMES, VARIANTS, get_variant
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 QUICK = ["--epochs", "1", "--batch-size", "32", "--quiet"]
@@ -58,12 +59,14 @@ def test_all_variants_become_savedmodels_that_load_without_project_code(user_com
         import json, sys
         class Block:  # prove the models need none of the project's modules
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("trainer", "server", "client", "tests"):
+                if name.split(".")[0] in ("trainer", "server", "client", "tests",
+                                          "regserve_contracts"):
                     raise ImportError(f"project module {name} must not be needed")
         sys.meta_path.insert(0, Block())
         import tensorflow as tf
         answers = {}
         for folder in sys.argv[1:]:
+            # TF Serving's default key, spelled out: what any other client would use.
             serve = tf.saved_model.load(folder).signatures["serving_default"]
             probs = serve(image=tf.zeros([1, 28, 28, 1], tf.float32))["probabilities"].numpy()
             answers[folder] = [list(probs.shape), float(probs.sum()), float(probs.min())]
@@ -231,8 +234,8 @@ def test_synthetic_trained_model_reads_real_handwriting_above_chance(real_sample
     [result] = train_variants([get_variant("none")], dataset,
                               TrainConfig(epochs=2, batch_size=16, verbose=0), tmp_path,
                               log=lambda line: None)
-    serve = tf.saved_model.load(str(result.version_dir)).signatures["serving_default"]
-    images = real_sample["x_test"][..., None].astype(np.float32) / 255.0
+    serve = tf.saved_model.load(str(result.version_dir)).signatures[SIGNATURE_KEY]
+    images = to_model_input(real_sample["x_test"])
     predicted = serve(image=tf.constant(images))["probabilities"].numpy().argmax(axis=1)
     correct = int((predicted == real_sample["y_test"]).sum())
     # Chance is 1/47; demand five binomial standard deviations above it.

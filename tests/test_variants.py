@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trainer.variants import (
+from regserve_contracts.variants import (
     VARIANT_NAMES,
     VARIANTS,
     UnknownVariantError,
@@ -53,10 +53,12 @@ def test_each_variant_has_the_experiments_penalty(variant):
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_NAMES)
-def test_layer_kwargs_attach_the_right_keras_regularizers(variant):
+def test_regularizer_kwargs_attach_the_right_keras_regularizers(variant):
     """kernel_bias -> kernel and bias regularizers; activity -> activity regularizer only;
     each a fresh Keras object of the right class with the right coefficients."""
-    kwargs = variant.layer_kwargs()
+    from trainer.model import regularizer_kwargs
+
+    kwargs = regularizer_kwargs(variant)
     if variant.penalty == "none":
         assert kwargs == {}
         return
@@ -68,16 +70,16 @@ def test_layer_kwargs_attach_the_right_keras_regularizers(variant):
         regularizer = kwargs[place]
         assert type(regularizer).__name__ == class_name
         assert regularizer.get_config() == pytest.approx(config(variant.lam))
-    assert variant.layer_kwargs()[places[0]] is not kwargs[places[0]]
+    assert regularizer_kwargs(variant)[places[0]] is not kwargs[places[0]]
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_NAMES)
 def test_build_model_puts_the_penalty_on_all_four_weighted_layers(variant):
     """The shared CNN carries the variant's regularizers on conv1, conv2, dense1 and output."""
-    from trainer.model import PENALIZED_LAYERS, build_model
+    from trainer.model import PENALIZED_LAYERS, build_model, regularizer_kwargs
 
     model = build_model(variant)
-    expected = {key: value.get_config() for key, value in variant.layer_kwargs().items()}
+    expected = {key: value.get_config() for key, value in regularizer_kwargs(variant).items()}
     for name in PENALIZED_LAYERS:
         layer = model.get_layer(name)
         for place in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):

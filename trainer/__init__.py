@@ -1,5 +1,5 @@
 """Trainer: builds, trains, evaluates and exports one CNN per regularizer variant.
 
-The light modules here (``labels``, ``variants``, ``imaging``) are the project's contracts and
-never import TensorFlow, so the server and the client can share them cheaply.
+What it shares with the server and the clients (labels, the EMNIST image form, the models
+layout, the variant registry, the serving signature) lives in :mod:`regserve_contracts`.
 """

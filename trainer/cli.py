@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from trainer import layout
+from regserve_contracts import layout
+from regserve_contracts.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
 from trainer.data import DataSourceError
 from trainer.data.sources import load_dataset
 from trainer.reports import ReportError, build_reports, results_text
 from trainer.train import TrainConfig, TrainingError, train_variants
-from trainer.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
 
 
 class UsageError(ValueError):

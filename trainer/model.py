@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from trainer.labels import IMAGE_SIZE, NUM_CLASSES
-from trainer.variants import Variant
+from regserve_contracts.labels import NUM_CLASSES
+from regserve_contracts.signature import (
+    ACTIVATION_LAYERS,
+    INPUT_SHAPE,
+    SERVING_INPUT,
+    SERVING_PROBABILITIES,
+    SIGNATURE_KEY,
+    mean_output,
+    zero_fraction_output,
+)
+from regserve_contracts.variants import Variant
 
-#: Layers whose ReLU outputs are measured for activation sparsity, in forward order.
-ACTIVATION_LAYERS: tuple[str, ...] = ("conv1", "conv2", "dense1")
 #: Layers that carry the penalty (every Conv2D/Dense layer), in forward order.
 PENALIZED_LAYERS: tuple[str, ...] = ("conv1", "conv2", "dense1", "output")
 #: |w| below each threshold counts as near zero; 0.0 means exactly zero.
 SPARSITY_THRESHOLDS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 0.0)
 #: Activations at or below this are counted as "off" (ReLU outputs exact zeros).
 ACTIVATION_ZERO = 0.0
-SERVING_INPUT = "image"
-SERVING_PROBABILITIES = "probabilities"
 
 
 def build_model(variant: Variant, dropout_rate: float = 0.25):
@@ -26,9 +32,10 @@ def build_model(variant: Variant, dropout_rate: float = 0.25):
     import keras
     from keras import layers
 
-    penalty = variant.layer_kwargs
+    def penalty():
+        return regularizer_kwargs(variant)
 
-    inputs = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), name=SERVING_INPUT)
+    inputs = keras.Input(shape=INPUT_SHAPE, name=SERVING_INPUT)
     x = layers.Conv2D(32, 3, activation="relu", name="conv1", **penalty())(inputs)
     x = layers.MaxPooling2D(2, name="pool1")(x)
     x = layers.Dropout(dropout_rate, name="dropout1")(x)
@@ -43,6 +50,27 @@ def build_model(variant: Variant, dropout_rate: float = 0.25):
         loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(), metrics=["accuracy"]
     )
     return model
+
+
+def regularizer_kwargs(variant: Variant) -> dict[str, Any]:
+    """Keras keyword arguments that attach ``variant``'s penalty to a Conv2D or Dense layer.
+
+    Each call makes new regularizer objects, so no two layers share one.
+    """
+    if variant.penalty == "none":
+        return {}
+    from keras import regularizers
+
+    def make():
+        if variant.penalty == "l1":
+            return regularizers.L1(variant.lam)
+        if variant.penalty == "l2":
+            return regularizers.L2(variant.lam)
+        return regularizers.L1L2(l1=variant.lam, l2=variant.lam)
+
+    if variant.where == "activity":
+        return {"activity_regularizer": make()}
+    return {"kernel_regularizer": make(), "bias_regularizer": make()}
 
 
 def weight_sparsity(model) -> dict[str, dict[str, float]]:
@@ -92,19 +120,19 @@ def export_saved_model(model, path: Path) -> None:
         outputs = {SERVING_PROBABILITIES: probabilities}
         for name, activation in zip(ACTIVATION_LAYERS, activations, strict=True):
             flat = tf.reshape(activation, [tf.shape(activation)[0], -1])
-            outputs[f"{name}_zero_fraction"] = tf.reduce_mean(
+            outputs[zero_fraction_output(name)] = tf.reduce_mean(
                 tf.cast(flat <= ACTIVATION_ZERO, tf.float32), axis=1
             )
-            outputs[f"{name}_mean"] = tf.reduce_mean(flat, axis=1)
+            outputs[mean_output(name)] = tf.reduce_mean(flat, axis=1)
         return outputs
 
     archive = keras.export.ExportArchive()
     archive.track(probe)
     archive.add_endpoint(
-        name="serving_default",
+        name=SIGNATURE_KEY,
         fn=serve,
         input_signature=[
-            tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 1], tf.float32, name=SERVING_INPUT)
+            tf.TensorSpec([None, *INPUT_SHAPE], tf.float32, name=SERVING_INPUT)
         ],
     )
     archive.write_out(str(path), verbose=False)

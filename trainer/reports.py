@@ -1,8 +1,8 @@
 """Reports for people in ``models/reports/``: training curves, a comparison chart, a results table.
 
 Everything here is built from the ``metadata.json`` of the newest version of every variant on
-disk (through :mod:`trainer.layout`), never from a training run in memory, so the reports can be
-rebuilt at any time for any models folder, custom variants included.
+disk (through :mod:`regserve_contracts.layout`), never from a training run in memory, so the
+reports can be rebuilt at any time for any models folder, custom variants included.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer import layout, plots
+from regserve_contracts import layout
+from regserve_contracts.variants import VARIANT_NAMES
+from trainer import plots
 from trainer.plots import is_synthetic
-from trainer.variants import VARIANT_NAMES
 
 #: The bundled offline set's data source name (trainer.data.synthetic.NAME).
 SPARSITY_KEY = "<1e-03"

@@ -14,11 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import layout
+from regserve_contracts import layout
+from regserve_contracts.labels import NUM_CLASSES, label_mapping
+from regserve_contracts.signature import (
+    ACTIVATION_LAYERS,
+    INPUT_SHAPE,
+    SERVING_INPUT,
+    SIGNATURE_KEY,
+    to_model_input,
+)
+from regserve_contracts.variants import Variant
 from trainer.data import Dataset
-from trainer.labels import NUM_CLASSES, label_mapping
-from trainer.model import ACTIVATION_LAYERS, build_model, export_saved_model, weight_sparsity
-from trainer.variants import Variant
+from trainer.model import build_model, export_saved_model, weight_sparsity
 
 SCHEMA_VERSION = 1
 #: Images per forward pass when measuring activation sparsity over the whole test set.
@@ -64,7 +71,7 @@ class TrainResult:
 
 def to_model_inputs(images: np.ndarray) -> np.ndarray:
     """uint8 ``(N, 28, 28)`` -> float32 ``(N, 28, 28, 1)`` in [0, 1], the serving input."""
-    return (np.asarray(images, dtype=np.float32) / 255.0)[..., np.newaxis]
+    return to_model_input(images)
 
 
 def train_variant(
@@ -128,9 +135,9 @@ def train_variant(
         "weights_sha256": weights_digest(model),
         "activation_sparsity_test": activation_sparsity(model, x_test),
         "serving": {
-            "signature": "serving_default",
-            "input": "image",
-            "input_shape": [None, 28, 28, 1],
+            "signature": SIGNATURE_KEY,
+            "input": SERVING_INPUT,
+            "input_shape": [None, *INPUT_SHAPE],
             "activation_layers": list(ACTIVATION_LAYERS),
         },
         "training_seconds": round(seconds, 3),

@@ -39,7 +39,7 @@ class Dataset:
 
 def validate(dataset: Dataset) -> Dataset:
     """Check shapes, dtypes and label range; raise :class:`DataSourceError` naming the problem."""
-    from trainer.labels import IMAGE_SIZE, NUM_CLASSES
+    from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 
     for split in ("train", "test"):
         x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")

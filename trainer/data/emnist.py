@@ -13,7 +13,7 @@ import numpy as np
 import requests
 from tqdm import tqdm
 
-from trainer import layout
+from regserve_contracts import layout
 from trainer.data import Dataset, DataSourceError, validate
 
 OFFICIAL_URL = "https://biometrics.nist.gov/cs_links/EMNIST/matlab.zip"

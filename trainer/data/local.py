@@ -13,10 +13,10 @@ import numpy as np
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
 
+from regserve_contracts.labels import IMAGE_SIZE, LABELS
 from trainer.data import Dataset, DataSourceError, validate
-from trainer.labels import IMAGE_SIZE, LABELS
+from trainer.data.emnist import MATLAB_MEMBER
 
-MATLAB_MEMBER = "matlab/emnist-balanced.mat"
 IDX_NAMES = {
     "x_train": "emnist-balanced-train-images-idx3-ubyte",
     "y_train": "emnist-balanced-train-labels-idx1-ubyte",

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trainer.labels import LABELS
+from regserve_contracts.labels import LABELS
 
 Glyph = list[np.ndarray]
 

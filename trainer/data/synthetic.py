@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from regserve_contracts.imaging import ink_to_emnist
+from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from trainer.data import Dataset, DataSourceError
 from trainer.data.strokes import (
     Glyph,
@@ -25,8 +27,6 @@ from trainer.data.strokes import (
     smooth,
     trim,
 )
-from trainer.imaging import ink_to_emnist
-from trainer.labels import IMAGE_SIZE, NUM_CLASSES
 
 NAME = "synthetic-offline"
 DESCRIPTION = (

@@ -65,23 +65,6 @@ class Variant:
         place = {"kernel_bias": "kernels and biases", "activity": "activations"}[self.where]
         return f"{kind} on {place}, lambda {self.lam:g}"
 
-    def layer_kwargs(self) -> dict[str, Any]:
-        """Keras keyword arguments that attach this penalty to a Conv2D or Dense layer."""
-        if self.penalty == "none":
-            return {}
-        from keras import regularizers  # imported here so the registry stays TensorFlow-free
-
-        def make():
-            if self.penalty == "l1":
-                return regularizers.L1(self.lam)
-            if self.penalty == "l2":
-                return regularizers.L2(self.lam)
-            return regularizers.L1L2(l1=self.lam, l2=self.lam)
-
-        if self.where == "activity":
-            return {"activity_regularizer": make()}
-        return {"kernel_regularizer": make(), "bias_regularizer": make()}
-
     def to_dict(self) -> dict[str, Any]:
         """The penalty as stored in ``metadata.json`` and served by ``/variants``."""
         data = asdict(self)

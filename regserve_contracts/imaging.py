@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from trainer.labels import IMAGE_SIZE
+from regserve_contracts.labels import IMAGE_SIZE
 
 #: Side of the square working frame, as in NIST's 128x128 scans.
 FRAME = 128

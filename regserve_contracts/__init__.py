@@ -1,0 +1,7 @@
+"""RegServe's contracts: what the trainer, the server, the clients and the benchmarks agree on.
+
+The label map (``labels``), the EMNIST form an image is brought to (``imaging``), the models
+folder layout (``layout``), the variant registry (``variants``) and the SavedModel's serving
+signature (``signature``). Nothing here imports TensorFlow, the trainer or the server, so a
+client installs and imports it with numpy and Pillow alone.
+"""
