@@ -8,6 +8,7 @@ from typing import Any
 
 from regserve_contracts.imaging import DEFAULT_MAX_PIXELS
 from regserve_contracts.labels import NUM_CLASSES
+from server.selection import SelectionError, parse_variant_patterns, parse_version_policy
 
 #: Every setting, its default, and the environment variable that overrides it.
 DEFAULTS: dict[str, Any] = {
@@ -31,6 +32,12 @@ DEFAULTS: dict[str, Any] = {
     "TF_INTER_OP_THREADS": 0,
     # Warm every loaded model with these batch sizes so first requests are not slow.
     "WARMUP_BATCH_SIZES": (1, 2, 4, 8, 16, 32),
+    # Versions loaded per variant, as TF Serving's: latest, latest:N, all, specific:1,3.
+    "VERSION_POLICY": "latest",
+    # Variants loaded: comma-separated names or globs (none,l1_*); empty means every variant.
+    "VARIANTS": "",
+    # At most this many variants load (a sweep can put hundreds on disk); the rest are noted.
+    "MAX_VARIANTS": 64,
 }
 
 #: Environment variable for each setting (MODELS_DIR keeps its plain, documented name).
@@ -46,6 +53,9 @@ ENVIRONMENT: dict[str, str] = {
     "TF_INTRA_OP_THREADS": "REGSERVE_TF_INTRA_OP_THREADS",
     "TF_INTER_OP_THREADS": "REGSERVE_TF_INTER_OP_THREADS",
     "WARMUP_BATCH_SIZES": "REGSERVE_WARMUP_BATCH_SIZES",
+    "VERSION_POLICY": "REGSERVE_VERSION_POLICY",
+    "VARIANTS": "REGSERVE_VARIANTS",
+    "MAX_VARIANTS": "REGSERVE_MAX_VARIANTS",
 }
 
 
@@ -80,7 +90,8 @@ def _parse(key: str, text: str) -> Any:
 
 
 def _check(settings: dict[str, Any]) -> None:
-    positive = ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "MAX_BATCH", "SUBSET_CACHE")
+    positive = ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "MAX_BATCH", "SUBSET_CACHE",
+                "MAX_VARIANTS")
     for key in positive:
         if int(settings[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {settings[key]}")
@@ -91,3 +102,8 @@ def _check(settings: dict[str, Any]) -> None:
         raise ConfigError(
             f"TOP_K_DEFAULT must lie in 1..{NUM_CLASSES}, got {settings['TOP_K_DEFAULT']}"
         )
+    try:
+        parse_version_policy(str(settings["VERSION_POLICY"]))
+        parse_variant_patterns(str(settings["VARIANTS"]))
+    except SelectionError as error:
+        raise ConfigError(str(error)) from None
