@@ -21,12 +21,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Models are loaded here, so under gunicorn (``preload_app = False``) each worker loads its own
     after the fork; TensorFlow does not survive a fork.
     """
-    from server import catalog, health, openapi, pages, predict
+    from server import catalog, health, openapi, pages, predict, v2
     from server.batcher import MicroBatcher
     from server.engine import configure_tensorflow
     from server.errors import register_error_handlers
     from server.metrics import Metrics
     from server.registry import ModelRegistry
+    from server.selection import selection_settings
     from server.state import EXTENSION, ServerState
 
     app = Flask(__name__)
@@ -37,7 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_tensorflow(app.config["TF_INTRA_OP_THREADS"], app.config["TF_INTER_OP_THREADS"])
     models_dir = Path(app.config["MODELS_DIR"])
     registry = ModelRegistry(models_dir, app.config["WARMUP_BATCH_SIZES"],
-                             app.config["SUBSET_CACHE"])
+                             app.config["SUBSET_CACHE"], **selection_settings(app.config))
     metrics = Metrics()
     registry.listeners.append(metrics.observe_snapshot)
     started = time.perf_counter()
@@ -53,7 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                            int(app.config["MAX_BATCH"]), metrics.batch_size.observe)
     app.extensions[EXTENSION] = ServerState(registry, batcher, metrics)
 
-    for module in (predict, catalog, health, openapi, pages):
+    for module in (predict, catalog, health, openapi, pages, v2):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     _count_requests(app, metrics)
