@@ -13,6 +13,7 @@ import pytest
 
 from server.openapi import DOCUMENT
 from tests._server_helpers import draw, encode, shared_app
+from tests._v2_openapi_cases import V2_CASES
 
 PNG = encode(draw("A"))
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -84,11 +85,13 @@ CASES: dict[tuple[str, str, str], Callable[[Context], object]] = {
     ("/reports", "get", "200"): lambda c: with_reports(c, "/reports"),
     ("/reports/{filename}", "get", "200"): lambda c: with_reports(c, "/reports/comparison.png"),
     ("/reports/{filename}", "get", "404"): lambda c: c.client.get("/reports/missing.png"),
+    **V2_CASES,
 }
 
 
 def wrong_method(path: str) -> Callable[[Context], object]:
     concrete = path.replace("{name}", "none").replace("{filename}", "comparison.png")
+    concrete = concrete.replace("{version}", "1")
     return lambda c: c.client.open(concrete, method="PATCH")
 
 
