@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 #: ``name@version`` addresses one loaded version of a variant.
 VERSION_SEPARATOR = "@"
@@ -122,11 +121,3 @@ def version_key(name: str, version: int) -> str:
     """The address of one version: ``name@version``."""
     return f"{name}{VERSION_SEPARATOR}{version}"
 
-
-def selection_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The registry's selection arguments from the app's settings (already checked)."""
-    return {
-        "version_policy": parse_version_policy(str(config["VERSION_POLICY"])),
-        "variant_patterns": parse_variant_patterns(str(config["VARIANTS"])),
-        "max_variants": int(config["MAX_VARIANTS"]),
-    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from regserve_contracts.imaging import ImageInputError, ImageTooLargeError, preprocess_bytes
@@ -132,7 +132,7 @@ def infer(name: str, version: str | None = None):
     with state.batcher.ticket() as ticket:
         parsed = parse_request(read_body(request), request.headers.get(HEADER_LENGTH))
         wanted = _check_outputs(parsed, specs)
-        images = model_images(parsed.inputs, current_app.config["MAX_IMAGE_PIXELS"])
+        images = model_images(parsed.inputs, state.settings.max_image_pixels)
         outputs = ticket.run(snapshot.engine, [key], images)[key]
     state.metrics.predictions.labels(key).inc(len(images))
     tensors = [_tensor(output, outputs, variant, parsed.binary_output) for output in wanted]

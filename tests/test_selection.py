@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from server.config import ConfigError, load_settings
 from server.selection import (
     VersionPolicy,
     choose_variants,
@@ -12,6 +11,7 @@ from server.selection import (
     parse_version_policy,
     split_key,
 )
+from server.settings import ConfigError, load_settings
 
 ON_DISK = [1, 2, 3, 5]
 
@@ -69,5 +69,6 @@ def test_selection_settings_come_from_the_environment():
     settings = load_settings(environ={"REGSERVE_VERSION_POLICY": "all",
                                       "REGSERVE_VARIANTS": "none,l2_*",
                                       "REGSERVE_MAX_VARIANTS": "8"})
-    assert (settings["VERSION_POLICY"], settings["VARIANTS"], settings["MAX_VARIANTS"]) == (
-        "all", "none,l2_*", 8)
+    assert (str(settings.version_policy), settings.variants, settings.max_variants) == (
+        "all", ("none", "l2_*"), 8)
+    assert load_settings(environ={}).variants == ("*",)
