@@ -161,6 +161,8 @@ class ModelRegistry:
                              for name, variant in [*variants.items(), *older.items()]}
                 engine = FusedEngine(functions, self.subset_cache)
                 engine.warm_up(self.warmup_batch_sizes)
+                if older:  # plain /predict asks for the newest versions: trace that set now too
+                    engine.run(np.zeros((1, *INPUT_SHAPE), np.float32), list(variants))
             self.snapshot = Snapshot(variants, failed, engine, current.generation + 1, older,
                                      on_disk, note)
             if note:

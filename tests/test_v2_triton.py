@@ -23,7 +23,7 @@ httpclient = pytest.importorskip("tritonclient.http")
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
 pytestmark = pytest.mark.slow
-CHARACTERS = "A7kT"
+CHARACTERS = "A7Kt"
 
 
 @pytest.fixture(scope="module")
