@@ -149,7 +149,7 @@ def repository_index():
     body = read_body(request)
     try:
         options = json.loads(body) if body.strip() else {}
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise V2Error(f"the body is not valid JSON: {error}") from None
     if not isinstance(options, dict) or not isinstance(options.get("ready", False), bool):
         raise V2Error("the body must be an object; 'ready', if given, true or false")

@@ -188,3 +188,67 @@ def test_the_openapi_document_with_the_v2_routes_is_valid_openapi():
 
     assert any(path.startswith("/v2/") for path in DOCUMENT["paths"])
     validator.validate(json.loads(json.dumps(DOCUMENT)))
+
+
+def _image(**changes) -> dict:
+    return {"name": "image", "datatype": "FP32", "shape": [1, 28, 28, 1], "data": [0.0] * 784,
+            **changes}
+
+
+DEEP = "[" * 5000 + "]" * 5000
+HOSTILE = {
+    "empty": b"", "null": b"null", "a list": b"[]", "deep nesting": DEEP.encode(),
+    "inputs not a list": b'{"inputs": {}}',
+    "huge shape": {"inputs": [_image(shape=[10**12, 28, 28, 1])]},
+    "shape past 64 bits": {"inputs": [_image(shape=[2**64, 28, 28, 1])]},
+    "strings as FP32": {"inputs": [_image(data=["x"] * 784)]},
+    "nulls as FP32": {"inputs": [_image(data=[None] * 784)]},
+    "booleans as FP32": {"inputs": [_image(data=[True] * 784)]},
+    "NaN": b'{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 28, 28, 1], '
+           b'"data": [NaN]}]}',
+    "UINT8 image": {"inputs": [_image(datatype="UINT8")]},
+    "empty batch": {"inputs": [_image(shape=[0, 28, 28, 1], data=[])]},
+    "scalar shape": {"inputs": [_image(shape=[], data=[0.5])]},
+    "two images": {"inputs": [_image(), _image()]},
+    "BYTES not strings": {"inputs": [{"name": "image_bytes", "datatype": "BYTES", "shape": [1],
+                                      "data": [123]}]},
+    "id not a string": {"id": 5, "inputs": [_image()]},
+    "classification beyond 47": {"inputs": [_image()], "outputs": [
+        {"name": SERVING_PROBABILITIES, "parameters": {"classification": 99}}]},
+    "classification of a statistic": {"inputs": [_image()], "outputs": [
+        {"name": zero_fraction_output("conv1"), "parameters": {"classification": 2}}]},
+    "outputs not a list": {"inputs": [_image()], "outputs": "all"},
+}
+BINARY = {
+    "BYTES length past the end": ({"name": "image_bytes", "datatype": "BYTES", "shape": [1]},
+                                  struct.pack("<I", 100) + b"abcd"),
+    "BYTES cut in its length": ({"name": "image_bytes", "datatype": "BYTES", "shape": [1]}, b"ab"),
+    "FP32 wrong size": ({"name": "image", "datatype": "FP32", "shape": [1, 28, 28, 1]}, b"ab"),
+    "FP32 NaN bytes": ({"name": "image", "datatype": "FP32", "shape": [1, 28, 28, 1]},
+                       b"\xff" * 3136),
+    "truncated GIF": ({"name": "image_bytes", "datatype": "BYTES", "shape": [1]},
+                      struct.pack("<I", 5) + b"GIF89"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE) + list(BINARY))
+def test_hostile_bodies_get_a_4xx_error_never_a_500(client, case):
+    if case in HOSTILE:
+        body = HOSTILE[case]
+        data, headers = (body if isinstance(body, bytes) else json.dumps(body).encode()), {}
+    else:
+        tensor, raw = BINARY[case]
+        header = json.dumps({"inputs": [{**tensor, "parameters": {
+            "binary_data_size": len(raw)}}]}).encode()
+        data, headers = header + raw, {HEADER_LENGTH: str(len(header))}
+    answer = client.post("/v2/models/none/infer", data=data, headers=headers,
+                         content_type="application/json")
+    assert 400 <= answer.status_code < 500 and set(answer.get_json()) == {"error"}
+
+
+def test_the_repository_index_refuses_a_bad_body_with_a_400(client):
+    for body in (DEEP, "[]", '{"ready": "yes"}', "{"):
+        answer = client.post("/v2/repository/index", data=body, content_type="application/json")
+        assert answer.status_code == 400 and "error" in answer.get_json()
+    ready = client.post("/v2/repository/index", json={"ready": True}).get_json()
+    assert ready and all(entry["state"] == "READY" for entry in ready)
