@@ -252,3 +252,12 @@ def test_the_repository_index_refuses_a_bad_body_with_a_400(client):
         assert answer.status_code == 400 and "error" in answer.get_json()
     ready = client.post("/v2/repository/index", json={"ready": True}).get_json()
     assert ready and all(entry["state"] == "READY" for entry in ready)
+
+
+def test_a_v2_batch_runs_through_the_micro_batcher(models_dir, client, images, monkeypatch):
+    """The batch is one job of the micro-batcher (which joins it with concurrent requests)."""
+    batcher = shared_app(str(models_dir)).extensions["regserve"].batcher
+    seen: list[int] = []
+    monkeypatch.setattr(batcher, "on_batch", seen.append)
+    assert infer(client, {"inputs": [image_input(images)]}).status_code == 200
+    assert seen == [len(images)]
