@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from regserve_contracts.variants import VARIANT_NAMES
-from tests._live import REPO_ROOT
+from server.launcher import PROJECT_ROOT as REPO_ROOT
 from tests._server_helpers import draw, encode
 
 pytestmark = pytest.mark.slow

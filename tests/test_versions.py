@@ -11,8 +11,8 @@ import requests
 from regserve_contracts import layout
 from regserve_contracts.signature import SERVING_INPUT, SERVING_PROBABILITIES, to_model_input
 from regserve_contracts.variants import get_variant
+from server.launcher import start
 from tests._browser import SEVEN, chromium_browser, draw
-from tests._live import start_gunicorn
 from tests._server_helpers import draw as draw_character
 from tests._server_helpers import encode
 
@@ -41,10 +41,9 @@ def two_versions(models_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(two_versions, tmp_path_factory):
-    live = start_gunicorn(two_versions, tmp_path_factory.mktemp("all") / "server.log",
-                          extra_env={"REGSERVE_VERSION_POLICY": "all"})
-    yield live
-    live.stop()
+    with start(tmp_path_factory.mktemp("all") / "server.log", models_dir=two_versions,
+               env={"REGSERVE_VERSION_POLICY": "all"}) as live:
+        yield live
 
 
 def direct_probabilities(version_dir, pixels) -> np.ndarray:
