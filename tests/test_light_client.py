@@ -15,7 +15,7 @@ import pytest
 
 from regserve_contracts.variants import VARIANT_NAMES
 from server.launcher import PROJECT_ROOT as REPO_ROOT
-from tests._server_helpers import draw, encode
+from tests.support.drawing import draw, encode
 
 pytestmark = pytest.mark.slow
 #: The client's dependencies and theirs: all a light install may hold.

@@ -12,8 +12,9 @@ import jsonschema
 import pytest
 
 from server.openapi import DOCUMENT
-from tests._server_helpers import draw, encode, override_settings, shared_app
-from tests._v2_openapi_cases import V2_CASES
+from tests.support.api import override_settings
+from tests.support.drawing import draw, encode
+from tests.support.v2_openapi_cases import V2_CASES
 
 PNG = encode(draw("A"))
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -93,11 +94,6 @@ def wrong_method(path: str) -> Callable[[Context], object]:
     concrete = path.replace("{name}", "none").replace("{filename}", "comparison.png")
     concrete = concrete.replace("{version}", "1")
     return lambda c: c.client.open(concrete, method="PATCH")
-
-
-@pytest.fixture(scope="module")
-def app(models_dir):
-    return shared_app(str(models_dir))
 
 
 @pytest.fixture(scope="module")

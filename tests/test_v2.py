@@ -18,14 +18,9 @@ from regserve_contracts.signature import (
     zero_fraction_output,
 )
 from server.v2_codec import HEADER_LENGTH
-from tests._server_helpers import draw, encode, shared_app
+from tests.support.drawing import draw, encode
 
 SHAPES = ("A", "L", "T", "O")
-
-
-@pytest.fixture(scope="module")
-def client(models_dir):
-    return shared_app(str(models_dir)).test_client()
 
 
 @pytest.fixture(scope="module")
@@ -254,9 +249,9 @@ def test_the_repository_index_refuses_a_bad_body_with_a_400(client):
     assert ready and all(entry["state"] == "READY" for entry in ready)
 
 
-def test_a_v2_batch_runs_through_the_micro_batcher(models_dir, client, images, monkeypatch):
+def test_a_v2_batch_runs_through_the_micro_batcher(app, client, images, monkeypatch):
     """The batch is one job of the micro-batcher (which joins it with concurrent requests)."""
-    batcher = shared_app(str(models_dir)).extensions["regserve"].batcher
+    batcher = app.extensions["regserve"].batcher
     seen: list[int] = []
     monkeypatch.setattr(batcher, "on_batch", seen.append)
     assert infer(client, {"inputs": [image_input(images)]}).status_code == 200

@@ -17,7 +17,7 @@ from regserve_contracts.signature import (
     zero_fraction_output,
 )
 from regserve_contracts.variants import VARIANT_NAMES
-from tests._server_helpers import draw, encode
+from tests.support.drawing import draw, encode
 
 httpclient = pytest.importorskip("tritonclient.http")
 from tritonclient.utils import InferenceServerException  # noqa: E402

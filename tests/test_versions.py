@@ -12,9 +12,9 @@ from regserve_contracts import layout
 from regserve_contracts.signature import SERVING_INPUT, SERVING_PROBABILITIES, to_model_input
 from regserve_contracts.variants import get_variant
 from server.launcher import start
-from tests._browser import SEVEN, chromium_browser, draw
-from tests._server_helpers import draw as draw_character
-from tests._server_helpers import encode
+from tests.support.browser import SEVEN, chromium_browser, draw
+from tests.support.drawing import draw as draw_character
+from tests.support.drawing import encode
 
 pytestmark = pytest.mark.slow
 VARIANT = "l2_activity"
