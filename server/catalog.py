@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
+from server import insight
 from server.answers import variant_summary
 from server.errors import ApiError
 from server.state import current_state
@@ -25,6 +26,29 @@ def list_variants():
 def show_variant(name: str):
     """One loaded variant in detail; 404 listing the valid names when it is not served."""
     snapshot = current_state().registry.snapshot
+    variant = _loaded(snapshot, name)
+    summary = variant_summary(variant, detailed=True)
+    summary.update(insight.variant_views(variant))
+    if name in snapshot.failed:  # an older version serves while the newest one is broken
+        summary["newer_version_failed"] = snapshot.failed[name].to_dict()
+    return jsonify(summary)
+
+
+@bp.get("/variants/<name>/filters.png")
+def variant_filters(name: str):
+    """conv1's 32 filters as a PNG grid, drawn from the loaded SavedModel's variables."""
+    variant = _loaded(current_state().registry.snapshot, name)
+    try:
+        kernel = insight.filter_kernel(variant)
+    except insight.FiltersUnavailableError as error:
+        raise ApiError(404, str(error), "no_filters") from None
+    response = current_app.response_class(insight.filters_png(kernel), mimetype="image/png")
+    response.headers["Cache-Control"] = "no-cache"  # a new version may replace it any time
+    return response
+
+
+def _loaded(snapshot, name: str):
+    """The loaded variant called ``name``; 404 listing the valid names when it is not served."""
     variant = snapshot.variants.get(name)
     if variant is None:
         valid = list(snapshot.variants)
@@ -32,7 +56,4 @@ def show_variant(name: str):
                   if name in snapshot.failed else f"unknown variant {name!r}")
         raise ApiError(404, f"{reason}; valid names: {', '.join(valid) or '(none loaded)'}",
                        "unknown_variant", valid_variants=valid)
-    summary = variant_summary(variant, detailed=True)
-    if name in snapshot.failed:  # an older version serves while the newest one is broken
-        summary["newer_version_failed"] = snapshot.failed[name].to_dict()
-    return jsonify(summary)
+    return variant

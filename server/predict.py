@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
+from server import insight
 from server.answers import agreement, data_source, input_echo, variant_answer
 from server.errors import ApiError
 from server.inputs import read_input
@@ -26,6 +27,7 @@ def predict():
     snapshot = state.registry.snapshot  # this request keeps this model set, even over a reload
     names = resolve_variants(request.args.getlist("variant"), snapshot)
     top = parse_top(request.args.get("top"), current_app.config["TOP_K_DEFAULT"])
+    include = insight.parse_include(request.args.getlist("include"))
     with state.batcher.ticket() as ticket:
         image = read_input(request, current_app.config["MAX_IMAGE_PIXELS"])
         batch = to_model_input(image.pixels)
@@ -35,6 +37,8 @@ def predict():
                              {key: value[0] for key, value in outputs[name].items()}, top)
         for name in names
     }
+    if include:  # the plain path does no extra work
+        insight.add_views(answers, snapshot, image.pixels, include)
     body = {
         "variants": answers,
         "agreement": agreement(answers),
