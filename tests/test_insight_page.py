@@ -69,8 +69,9 @@ def check_views(page, body: dict, details: dict) -> None:
     assert set(names) == set(details)
     for name, result in body["variants"].items():
         row = page.locator(f'[data-testid=stability-row][data-variant="{name}"]')
-        assert row.locator(".stability-p").inner_text() == \
-            f"{100 * result['stability']['agreement']:.0f}%"
+        shown = row.locator(".stability-p").inner_text()
+        assert shown.endswith("%")
+        assert abs(float(shown[:-1]) - 100 * result["stability"]["agreement"]) <= 0.5
         maps = page.locator(f'[data-testid=maps-row][data-variant="{name}"]')
         for layer, view in result["activations"].items():
             figure = maps.locator(f".maps-{layer}")

@@ -70,7 +70,7 @@ export function lineChart(series, { xLabel, yLabel, yMax = 1 }) {
   for (let tick = 0; tick <= 4; tick += 1) {
     const value = (tick / 4) * yMax;
     root.append(svg("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), stroke: "#edf0f5" }));
-    root.append(text(left - 4, y(value) + 4, `${Math.round(100 * value)}%`, { "text-anchor": "end" }));
+    root.append(text(left - 4, y(value) + 4, `${(100 * value).toFixed(yMax < 0.2 ? 1 : 0)}%`, { "text-anchor": "end" }));
     root.append(text(x(tick / 4), height - bottom + 14, `${tick * 25}%`, { "text-anchor": "middle" }));
   }
   root.append(text(x(0.5), height - 4, xLabel, { "text-anchor": "middle" }));

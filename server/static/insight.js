@@ -131,7 +131,7 @@ function showFilters() {
   const figures = models.names.map((name) => el("figure", { class: "filters", dataset: { variant: name } },
     el("img", { src: models.details[name]?.filters || `/variants/${encodeURIComponent(name)}/filters.png`,
                 alt: `${name}: conv1's 32 filters, 3×3 each`, "data-testid": "filters-img",
-                loading: "lazy", width: 206, height: 106 }),
+                width: 206, height: 106 }),
     el("figcaption", {}, el("code", { text: name }))));
   $("filters").replaceChildren(...(figures.length ? figures : [placeholder("No models loaded.")]));
 }
