@@ -77,7 +77,8 @@ def check_views(page, body: dict, details: dict) -> None:
             figure = maps.locator(f".maps-{layer}")
             height, width, channels = view["shape"]
             columns, gap = view["columns"], view["gap"]
-            expected = [columns * (width + gap) - gap, -(-channels // columns) * (height + gap) - gap]
+            rows = -(-channels // columns)
+            expected = [columns * (width + gap) - gap, rows * (height + gap) - gap]
             assert figure.locator("img").evaluate(
                 "i => [i.naturalWidth, i.naturalHeight]") == expected
             assert figure.get_by_test_id("silent").inner_text() == \

@@ -26,7 +26,7 @@ from regserve_contracts.signature import (
 from regserve_contracts.variants import VARIANTS
 from server import insight, perturb
 from server.openapi import DOCUMENT
-from tests._server_helpers import TEST_CONFIG, draw, encode, shared_app
+from tests._server_helpers import TEST_SETTINGS, draw, encode, shared_app
 
 SHAPES = ("A", "L", "T", "O")
 PNGS = {shape: encode(draw(shape)) for shape in SHAPES}
@@ -99,7 +99,7 @@ def built_app(models_dir, tmp_path_factory):
     export(target, models_dir, "constant", constant)
     export(target, models_dir, "silent", silent)
     export(target, models_dir, "legacy", lambda model: None, with_maps=False)
-    yield create_app({**TEST_CONFIG, "MODELS_DIR": str(target)})
+    yield create_app(**TEST_SETTINGS, models_dir=str(target))
     shutil.rmtree(target, ignore_errors=True)
 
 
