@@ -68,11 +68,11 @@ def check_views(page, body: dict, details: dict) -> None:
     names = list(body["variants"])
     assert set(names) == set(details)
     for name, result in body["variants"].items():
-        row = page.locator(f'[data-testid=stability-row][data-variant="{name}"]')
+        row = page.locator(f'[data-testid=stability-row][data-view-of="{name}"]')
         shown = row.locator(".stability-p").inner_text()
         assert shown.endswith("%")
         assert abs(float(shown[:-1]) - 100 * result["stability"]["agreement"]) <= 0.5
-        maps = page.locator(f'[data-testid=maps-row][data-variant="{name}"]')
+        maps = page.locator(f'[data-testid=maps-row][data-view-of="{name}"]')
         for layer, view in result["activations"].items():
             figure = maps.locator(f".maps-{layer}")
             height, width, channels = view["shape"]
@@ -87,9 +87,9 @@ def check_views(page, body: dict, details: dict) -> None:
         layers = detail["weight_histogram"].values()
         summed = [sum(counts) for counts in zip(*(layer["counts"] for layer in layers),
                                                 strict=True)]
-        row = page.locator(f'[data-testid=histogram-row][data-variant="{name}"]')
+        row = page.locator(f'[data-testid=histogram-row][data-view-of="{name}"]')
         assert row.locator("rect.bin").count() == sum(1 for count in summed if count)
-        assert page.locator(f'.filters[data-variant="{name}"] img').evaluate(
+        assert page.locator(f'.filters[data-view-of="{name}"] img').evaluate(
             "i => i.complete && i.naturalWidth") > 0
     assert page.locator("#pruning path.series").count() == len(details)
     order = page.evaluate("""ids => ids.map(id => document.getElementById(id))
@@ -104,7 +104,7 @@ def test_every_view_is_drawn_from_the_json_in_the_learners_order(open_page, deta
     body = answer_with_views(page, SEVEN)
     check_views(page, body, details)
     page.get_by_role("button", name="conv1", exact=True).click()
-    row = page.locator('[data-testid=histogram-row][data-variant="none"]')
+    row = page.locator('[data-testid=histogram-row][data-view-of="none"]')
     conv1 = details["none"]["weight_histogram"]["conv1"]["counts"]
     assert row.locator("rect.bin").count() == sum(1 for count in conv1 if count)
     page.get_by_role("button", name="all", exact=True).click()

@@ -19,7 +19,7 @@ export function showInputViews(answer) {
   const entries = Object.entries(answer.variants || {});
   const stable = entries.filter(([, result]) => result.stability);
   $("stability").replaceChildren(...(stable.length ? stable.map(([name, result], index) =>
-    el("div", { class: "stability-row", dataset: { variant: name, testid: "stability-row" } },
+    el("div", { class: "stability-row", dataset: { viewOf: name, testid: "stability-row" } },
       el("code", { class: "view-name", text: name }),
       bar(result.stability.agreement, "bar-stability"),
       el("span", { class: "stability-p", text: percent(result.stability.agreement, 0),
@@ -34,7 +34,7 @@ export function showInputViews(answer) {
 }
 
 function mapsRow(name, activations) {
-  const row = el("div", { class: "maps-row", dataset: { variant: name, testid: "maps-row" } },
+  const row = el("div", { class: "maps-row", dataset: { viewOf: name, testid: "maps-row" } },
     el("code", { class: "view-name", text: name }));
   if (activations.available === false) {
     row.append(el("p", { class: "muted", text: activations.detail }));
@@ -120,7 +120,7 @@ function showHistograms() {
   }));
   const withData = shown.filter(([, h]) => h);
   const rows = shown.map(([name, h], index) => el("div",
-    { class: "histogram-row", dataset: { variant: name, testid: "histogram-row" } },
+    { class: "histogram-row", dataset: { viewOf: name, testid: "histogram-row" } },
     el("code", { class: "view-name", text: name }),
     h ? histogram(h, peak, colourOf(index), name === withData[withData.length - 1]?.[0])
       : el("p", { class: "muted", text: "not stored for this version (exported before histograms)" })));
@@ -128,7 +128,7 @@ function showHistograms() {
 }
 
 function showFilters() {
-  const figures = models.names.map((name) => el("figure", { class: "filters", dataset: { variant: name } },
+  const figures = models.names.map((name) => el("figure", { class: "filters", dataset: { viewOf: name } },
     el("img", { src: models.details[name]?.filters || `/variants/${encodeURIComponent(name)}/filters.png`,
                 alt: `${name}: conv1's 32 filters, 3×3 each`, "data-testid": "filters-img",
                 width: 206, height: 106 }),
@@ -157,7 +157,7 @@ function showPruning() {
 // The variant's colour on the rows of the per-input views too, matching the charts.
 function colourRows() {
   for (const row of document.querySelectorAll(".stability-row, .maps-row")) {
-    const index = models.names.indexOf(row.dataset.variant);
+    const index = models.names.indexOf(row.dataset.viewOf);
     if (index >= 0) row.style.setProperty("--variant", colourOf(index));
   }
 }
