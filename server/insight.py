@@ -49,8 +49,10 @@ def parse_include(values: Iterable[str]) -> frozenset[str]:
     wanted = {part.strip() for value in values for part in value.split(",") if part.strip()}
     unknown = sorted(wanted - set(INCLUDE_OPTIONS))
     if unknown:
+        # Echo a few, shortened: a hostile query string must not come back at full length.
+        named = ", ".join(repr(u[:40]) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise ApiError(400, f"include takes a comma list of {', '.join(INCLUDE_OPTIONS)}; "
-                       f"unknown: {', '.join(repr(u) for u in unknown)}", "invalid_parameter")
+                       f"unknown: {named}", "invalid_parameter")
     return frozenset(wanted)
 
 
