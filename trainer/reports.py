@@ -134,15 +134,15 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None) -> Reports:
     sources = list(data_sources(rows))
     layout.write_atomic(reports_dir / COMPARISON_PNG,
                         lambda handle: plots.draw_comparison(rows, sources, handle))
+    if any(row.pruning for row in rows):
+        layout.write_atomic(reports_dir / PRUNING_PNG,
+                            lambda handle: plots.draw_pruning(rows, sources, handle))
+        files.append(reports_dir / PRUNING_PNG)
     markdown = results_markdown(rows, models_dir, skipped).encode()
     layout.write_atomic(reports_dir / RESULTS_MD, lambda handle: handle.write(markdown))
     table = results_csv(rows).encode()
     layout.write_atomic(reports_dir / RESULTS_CSV, lambda handle: handle.write(table))
     files += [reports_dir / name for name in (COMPARISON_PNG, RESULTS_MD, RESULTS_CSV)]
-    if any(row.pruning for row in rows):
-        layout.write_atomic(reports_dir / PRUNING_PNG,
-                            lambda handle: plots.draw_pruning(rows, sources, handle))
-        files.append(reports_dir / PRUNING_PNG)
     return Reports(reports_dir, tuple(rows), tuple(files), tuple(skipped))
 
 
