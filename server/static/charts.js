@@ -62,7 +62,7 @@ export function histogram({ edges, counts, zeros }, peak, colour, showAxis) {
 
 // Lines of (x, y) points in [0, 1] x [0, yMax], one per series {name, colour, points}.
 export function lineChart(series, { xLabel, yLabel, yMax = 1 }) {
-  const width = 420, height = 260, left = 40, right = 10, top = 10, bottom = 36;
+  const width = 420, height = 260, left = 40, right = 22, top = 10, bottom = 36;
   const x = (value) => left + value * (width - left - right);
   const y = (value) => top + (1 - value / yMax) * (height - top - bottom);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img",
