@@ -1,6 +1,6 @@
 """What ``?include=`` costs per request: plain /predict against +activations, +stability, both.
 
-One RegServe gunicorn server (the project's config) on the given models; one keep-alive client
+One RegServe gunicorn worker (started by server.launcher) on the given models; one keep-alive client
 sends the same canvas-like PNGs, the four kinds of request in turn (round robin), so machine
 noise falls on all of them alike. Concurrency 1: the question is the cost of one answer.
 """
@@ -8,30 +8,17 @@ noise falls on all of them alike. Concurrency 1: the question is the cost of one
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import Client, canvas_png, percentile, sample_characters, wait_ready
-from benchmarks.report import (
-    REPO_ROOT,
-    BenchmarkError,
-    child_env,
-    free_port,
-    log,
-    machine_info,
-    machine_line,
-    markdown_table,
-    stop_process,
-    tail,
-)
+from benchmarks.loadgen import Client, canvas_png, percentile, sample_characters
+from benchmarks.report import BenchmarkError, log, machine_info, machine_line, markdown_table
 from regserve_contracts import layout
+from server.launcher import LOOPBACK, ServerStartError, start
 
-GUNICORN_CONFIG = REPO_ROOT / "server" / "gunicorn.conf.py"
 #: The request kinds measured: label -> query string. Plain first: it is the baseline.
 KINDS: dict[str, str] = {
     "plain": "/predict",
@@ -60,24 +47,19 @@ def run_include_cost(settings: IncludeSettings) -> dict[str, Any]:
     characters, source = sample_characters(settings.inputs)
     bodies = [canvas_png(pixels) for pixels in characters]
     machine = machine_info()
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="regserve-include-") as tmp:
-        log_path = Path(tmp) / "server.log"
-        with open(log_path, "wb") as server_log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind",
-                 f"127.0.0.1:{port}", "server:create_app()"],
-                cwd=REPO_ROOT, env=child_env(MODELS_DIR=str(settings.models_dir),
-                                             WEB_CONCURRENCY="1"),
-                stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
+        log("starting one RegServe worker through the launcher ...")
+        try:
+            server = start(Path(tmp) / "server.log", models_dir=settings.models_dir, workers=1,
+                           timeout=settings.ready_timeout)
+        except ServerStartError as error:
+            raise BenchmarkError(str(error)) from None
+        with server:
             try:
-                log(f"waiting for the server on port {port} ...")
-                wait_ready("127.0.0.1", port, settings.ready_timeout)
-                times = _measure(Client("127.0.0.1", port), bodies, settings)
-            except (OSError, TimeoutError) as error:
-                raise BenchmarkError(f"the server failed: {error}\n{tail(log_path)}") from None
-            finally:
-                stop_process(server)
+                times = _measure(Client(LOOPBACK, server.port), bodies, settings)
+            except OSError as error:
+                raise BenchmarkError(f"the server failed: {error}\n{server.log()[-3000:]}") \
+                    from None
     machine["load_average_after"] = machine_info()["load_average"]
     return {"benchmark": "include_cost", "machine": machine, "input_source": source,
             "settings": {**asdict(settings), "models_dir": str(settings.models_dir)},

@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests._browser import SEVEN, chromium_browser, draw, draw_with_finger
-from tests._live import REPO_ROOT
+from tests.support import ARTIFACTS
+from tests.support.browser import SEVEN, chromium_browser, draw, draw_with_finger
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARTIFACTS = REPO_ROOT / "artifacts"
 TIMEOUT_MS = 60_000
 #: The learner's order the issue asks for, as the elements that hold each view.
 ORDER = ("pad", "cards", "stability", "activation-maps", "weight-histograms", "filters",

@@ -26,15 +26,11 @@ from regserve_contracts.signature import (
 from regserve_contracts.variants import VARIANTS
 from server import insight, perturb
 from server.openapi import DOCUMENT
-from tests._server_helpers import TEST_SETTINGS, draw, encode, shared_app
+from tests.support.api import TEST_SETTINGS
+from tests.support.drawing import draw, encode
 
 SHAPES = ("A", "L", "T", "O")
 PNGS = {shape: encode(draw(shape)) for shape in SHAPES}
-
-
-@pytest.fixture(scope="module")
-def app(models_dir):
-    return shared_app(str(models_dir))
 
 
 def ask(app, include: str, shape: str = "A", variant: str | None = None):
