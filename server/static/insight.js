@@ -122,7 +122,8 @@ function showHistograms() {
   const rows = shown.map(([name, h], index) => el("div",
     { class: "histogram-row", dataset: { viewOf: name, testid: "histogram-row" } },
     el("code", { class: "view-name", text: name }),
-    h ? histogram(h, peak, colourOf(index), name === withData[withData.length - 1]?.[0])
+    h ? labelled(histogram(h, peak, colourOf(index), name === withData[withData.length - 1]?.[0]),
+                 `${name}: how large its weights are (${models.layer === ALL_LAYERS ? "all layers" : models.layer}), ${h.zeros} exactly zero`)
       : el("p", { class: "muted", text: "not stored for this version (exported before histograms)" })));
   $("weight-histograms").replaceChildren(...(rows.length ? rows : [placeholder("No models loaded.")]));
 }
@@ -150,8 +151,14 @@ function showPruning() {
   const legend = el("ul", { class: "legend" }, ...series.map((line) => el("li", {},
     el("span", { class: "swatch", style: `background:${line.colour}` }), el("code", { text: line.name }))));
   $("pruning").replaceChildren(
-    lineChart(series, { xLabel: "share of weights removed (|w| below 1e-5 … 1e-1 set to 0)",
-                        yLabel: "test accuracy", yMax }), legend);
+    labelled(lineChart(series, { xLabel: "share of weights removed (|w| below 1e-5 … 1e-1 set to 0)",
+                                 yLabel: "test accuracy", yMax }),
+             "Test accuracy against the share of weights removed, one line per variant"), legend);
+}
+
+function labelled(node, label) {
+  node.setAttribute("aria-label", label);
+  return node;
 }
 
 // The variant's colour on the rows of the per-input views too, matching the charts.
