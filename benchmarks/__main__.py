@@ -12,7 +12,7 @@ from benchmarks.report import REPO_ROOT, RESULTS_DIR, BenchmarkError, log, save_
 from regserve_contracts.variants import UnknownVariantError
 from trainer.data import DataSourceError
 
-COMMANDS = ("serving", "training", "accuracy", "all")
+COMMANDS = ("serving", "training", "accuracy", "include", "all")
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,10 @@ def run(options: Options, name: str) -> None:
             models_dir, options.requests, options.concurrency, options.workers, options.time_cap,
             options.single_variant, naive=options.naive))
         markdown = render_serving(result)
+    elif name == "include":  # what ?include=activations,stability adds per request
+        from benchmarks.include_cost import measure_and_render as include_cost
+
+        result, markdown = include_cost(models_dir, options.requests)
     elif name == "training":
         from benchmarks.training import TrainingSettings, render_training, run_training
 

@@ -44,3 +44,24 @@ def to_model_input(pixels: np.ndarray) -> np.ndarray:
     if images.ndim == 2:
         images = images[np.newaxis]
     return (images.astype(np.float32) / PIXEL_MAX)[..., np.newaxis]
+
+
+#: The second signature, written at export beside :data:`SIGNATURE_KEY`: the feature maps of
+#: each layer in :data:`FEATURE_MAP_LAYERS` for the same input. Versions exported before it
+#: existed lack it; the server then says the maps are not available.
+ACTIVATIONS_SIGNATURE_KEY = "activations"
+#: Conv layers whose ReLU outputs the activations signature returns, ``(batch, h, w, channels)``,
+#: each under an output named after the layer.
+FEATURE_MAP_LAYERS: tuple[str, ...] = ("conv1", "conv2")
+#: The layer whose kernels the filter grid shows (``(3, 3, 1, 32)``).
+FILTER_LAYER = "conv1"
+
+
+def feature_map_output(layer: str) -> str:
+    """The activations signature's output name for ``layer``'s feature maps."""
+    return layer
+
+
+def kernel_variable(layer: str) -> str:
+    """The SavedModel variable holding ``layer``'s kernel (Keras names it ``<layer>/kernel``)."""
+    return f"{layer}/kernel"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
+from server import insight
 from server.answers import variant_summary
 from server.errors import ApiError
 from server.registry import Snapshot
@@ -38,16 +39,35 @@ def _versions(snapshot: Snapshot, name: str) -> dict[str, list[int]]:
 def show_variant(name: str):
     """One loaded variant (``name`` or ``name@version``) in detail; 404 listing the valid names."""
     snapshot = current_state().registry.snapshot
+    variant = _loaded(snapshot, name)
+    summary = {**variant_summary(variant, detailed=True),
+               "versions": _versions(snapshot, variant.name),
+               **insight.variant_views(variant)}
+    if name in snapshot.failed:  # an older version serves while the newest one is broken
+        summary["newer_version_failed"] = snapshot.failed[name].to_dict()
+    return jsonify(summary)
+
+
+@bp.get("/variants/<name>/filters.png")
+def variant_filters(name: str):
+    """conv1's 32 filters as a PNG grid, drawn from the loaded SavedModel's variables."""
+    variant = _loaded(current_state().registry.snapshot, name)
+    try:
+        kernel = insight.filter_kernel(variant)
+    except insight.FiltersUnavailableError as error:
+        raise ApiError(404, str(error), "no_filters") from None
+    response = current_app.response_class(insight.filters_png(kernel), mimetype="image/png")
+    response.headers["Cache-Control"] = "no-cache"  # a new version may replace it any time
+    return response
+
+
+def _loaded(snapshot: Snapshot, name: str):
+    """The loaded variant ``name`` or ``name@version``; 404 listing the valid names otherwise."""
     resolved = snapshot.resolve(name)
-    variant = resolved[1] if resolved is not None else None
-    if variant is None:
+    if resolved is None:
         valid = [*snapshot.variants, *snapshot.older]
         reason = (f"variant {name!r} failed to load: {snapshot.failed[name].error}"
                   if name in snapshot.failed else f"unknown variant {name!r}")
         raise ApiError(404, f"{reason}; valid names: {', '.join(valid) or '(none loaded)'}",
                        "unknown_variant", valid_variants=valid)
-    summary = {**variant_summary(variant, detailed=True),
-               "versions": _versions(snapshot, variant.name)}
-    if name in snapshot.failed:  # an older version serves while the newest one is broken
-        summary["newer_version_failed"] = snapshot.failed[name].to_dict()
-    return jsonify(summary)
+    return resolved[1]

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
+from regserve_contracts.signature import FEATURE_MAP_LAYERS
+from server.insight import INCLUDE_OPTIONS
 from server.v2_openapi import V2_PATHS, V2_SCHEMAS
 
 bp = Blueprint("openapi", __name__)
@@ -64,7 +66,34 @@ SCHEMAS: dict[str, Any] = {
         "activation_mean": PER_LAYER,
         "version": INTEGER,
         "label": {**STRING, "description": "The penalty in words."},
+    }, {
+        "activations": {"oneOf": [ref("Activations"), ref("Unavailable")], "description":
+                        "With ?include=activations: each conv layer's feature maps."},
+        "stability": {**ref("Stability"), "description": "With ?include=stability."},
     }),
+    "LayerMaps": obj({
+        "shape": {"type": "array", "items": INTEGER, "minItems": 3, "maxItems": 3,
+                  "description": "height, width, channels"},
+        "png_base64": {**STRING, "contentEncoding": "base64", "contentMediaType": "image/png",
+                       "description": "Every channel as a grey tile, `columns` a row, `gap` "
+                       "pixels apart, scaled by the layer's maximum."},
+        "columns": INTEGER, "gap": INTEGER, "max": NUMBER,
+        "silent_channels": {"type": "array", "items": INTEGER, "description":
+                            "Channels that are zero everywhere for this input."},
+    }),
+    "Activations": obj({layer: ref("LayerMaps") for layer in FEATURE_MAP_LAYERS}),
+    "Unavailable": obj({"available": {"const": False}, "detail": STRING}),
+    "Stability": obj({
+        "agreement": {**SHARE, "description": "Share of the perturbed inputs read as the "
+                      "original was."},
+        "mean_probability": {**SHARE, "description": "Mean probability of the original's "
+                             "prediction over the perturbed inputs."},
+    }, {"perturbations": INTEGER}),
+    "WeightHistogram": obj({
+        "edges": {**NUMBERS, "description": "Bin edges of log10|w|, shared by every variant."},
+        "counts": {"type": "array", "items": INTEGER},
+        "zeros": {**INTEGER, "description": "Weights exactly 0, counted apart."}}),
+    "PruningPoint": obj({"threshold": NUMBER, "removed_share": SHARE, "test_accuracy": SHARE}),
     "Agreement": obj({"unanimous": {"type": "boolean"},
                       "votes": {"type": "object", "additionalProperties": INTEGER},
                       "majority": {"type": ["string", "null"]}}),
@@ -103,7 +132,15 @@ SCHEMAS: dict[str, Any] = {
         {"labels": {"type": "array", "items": STRING}},
         {"serving": {"type": ["object", "null"]},
          "samples_per_second": {"type": ["number", "null"]},
-         "newer_version_failed": ref("Failure")})]},
+         "newer_version_failed": ref("Failure"),
+         "weight_histogram": {"type": ["object", "null"], "additionalProperties":
+                              ref("WeightHistogram"), "description": "Per layer; null for "
+                              "versions exported before histograms were stored."},
+         "pruning": {"type": ["array", "null"], "items": ref("PruningPoint"), "description":
+                     "Test accuracy after zeroing every |w| below each threshold."},
+         "feature_maps": {"type": "boolean", "description": "Whether ?include=activations "
+                          "has maps for this version."},
+         "filters": {**STRING, "description": "Where conv1's filters are drawn as a PNG."}})]},
     "VariantList": obj({"variants": {"type": "array", "items": ref("VariantSummary")},
                         "failed": {"type": "array", "items": ref("Failure")}},
                        {"older_versions": {"type": "array", "items": ref("VariantSummary"),
@@ -136,6 +173,10 @@ PREDICT = {
          "schema": {"type": "array", "items": STRING}},
         {"name": "top", "in": "query", "description": "Labels listed per variant.",
          "schema": {"type": "integer", "minimum": 1, "maximum": NUM_CLASSES, "default": 3}},
+        {"name": "include", "in": "query", "style": "form", "explode": False,
+         "description": "Extra views per variant, comma-separated: activations (feature maps "
+                        "of conv1 and conv2), stability (agreement over 32 perturbed copies).",
+         "schema": {"type": "array", "items": {"enum": list(INCLUDE_OPTIONS)}}},
     ],
     "requestBody": {"required": True, "content": {
         "multipart/form-data": {"schema": obj({"image": {**STRING, "format": "binary",
@@ -146,7 +187,8 @@ PREDICT = {
     }},
     "responses": {
         "200": json_response("Every requested variant's answer.", "PredictResponse"),
-        "400": error("No image, an empty or undecodable one, bad JSON, base64, pixels or top."),
+        "400": error("No image, an empty or undecodable one, bad JSON, base64, pixels, top "
+                     "or include."),
         "404": error("Unknown variant; valid_variants lists the loaded ones."),
         "405": WRONG_METHOD,
         "413": error("Body over the size limit, or an image with too many pixels."),
@@ -177,6 +219,12 @@ DOCUMENT: dict[str, Any] = {
             "One loaded variant in detail",
             {"200": json_response("The variant.", "VariantDetail"),
              "404": error("Not a loaded variant; valid_variants lists the loaded ones.")},
+            parameters=[NAME_PARAMETER]),
+        "/variants/{name}/filters.png": get(
+            "conv1's filters as an image grid (blue negative, white zero, red positive)",
+            {"200": {"description": "PNG.", "content": {"image/png": {"schema": {
+                **STRING, "format": "binary"}}}},
+             "404": error("Not a loaded variant.")},
             parameters=[NAME_PARAMETER]),
         "/healthz": get("Liveness", {"200": json_response("The process answers.", "Health")}),
         "/readyz": get("Readiness: at least one variant loaded", {

@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
+from server import insight
 from server.answers import agreement, data_source, input_echo, variant_answer
 from server.errors import ApiError
 from server.inputs import read_input
@@ -27,6 +28,7 @@ def predict():
     names = resolve_variants(request.args.getlist("variant"), snapshot)
     served = {name: snapshot.resolve(name) for name in names}  # name@v -> (engine key, variant)
     top = parse_top(request.args.get("top"), state.settings.top_k_default)
+    include = insight.parse_include(request.args.getlist("include"))
     with state.batcher.ticket() as ticket:
         image = read_input(request, state.settings.max_image_pixels)
         batch = to_model_input(image.pixels)
@@ -36,6 +38,8 @@ def predict():
         name: variant_answer(variant, {key: value[0] for key, value in outputs[key].items()}, top)
         for name, (key, variant) in served.items()
     }
+    if include:  # the plain path does no extra work
+        insight.add_views(answers, snapshot, served, image.pixels, include)
     body = {
         "variants": answers,
         "agreement": agreement(answers),

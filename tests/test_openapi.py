@@ -77,6 +77,10 @@ CASES: dict[tuple[str, str, str], Callable[[Context], object]] = {
     ("/variants", "get", "200"): lambda c: c.client.get("/variants"),
     ("/variants/{name}", "get", "200"): lambda c: c.client.get("/variants/none"),
     ("/variants/{name}", "get", "404"): lambda c: c.client.get("/variants/nope"),
+    ("/variants/{name}/filters.png", "get", "200"): lambda c: c.client.get(
+        "/variants/none/filters.png"),
+    ("/variants/{name}/filters.png", "get", "404"): lambda c: c.client.get(
+        "/variants/nope/filters.png"),
     ("/healthz", "get", "200"): lambda c: c.client.get("/healthz"),
     ("/readyz", "get", "200"): lambda c: c.client.get("/readyz"),
     ("/readyz", "get", "503"): lambda c: c.empty_app.test_client().get("/readyz"),

@@ -15,6 +15,7 @@ from regserve_contracts.variants import VARIANT_NAMES, VARIANTS
 from trainer.reports import (
     COMPARISON_PNG,
     CSV_COLUMNS,
+    PRUNING_PNG,
     RESULTS_CSV,
     RESULTS_MD,
     ReportError,
@@ -50,7 +51,7 @@ def test_every_report_file_is_written(reports):
     """Curves for each variant, one comparison chart, results.md and results.csv; PNGs are
     real images; no temporary files are left behind."""
     names = {path.name for path in reports.reports_dir.iterdir()}
-    expected = {COMPARISON_PNG, RESULTS_MD, RESULTS_CSV}
+    expected = {COMPARISON_PNG, RESULTS_MD, RESULTS_CSV, PRUNING_PNG}
     expected |= {f"curves_{name}.png" for name in VARIANT_NAMES}
     assert names == expected
     for path in reports.reports_dir.glob("*.png"):

@@ -90,6 +90,25 @@ def test_each_version_shows_its_own_metadata(server, two_versions):
     assert v2["versions"] == ["1", "2"]
 
 
+def test_the_views_of_each_version_come_from_that_version(server):
+    """include=activations,stability and filters.png answer name@version with that version's
+    own model: the two versions' feature maps and filters differ (their weights do)."""
+    answer = requests.post(f"{server.url}/predict?variant={BOTH}&include=activations,stability",
+                           data=encode(draw_character("A")), timeout=60,
+                           headers={"Content-Type": "image/png"})
+    assert answer.status_code == 200, answer.text
+    views = answer.json()["variants"]
+    for key in (f"{VARIANT}@1", f"{VARIANT}@2"):
+        assert 0.0 <= views[key]["stability"]["agreement"] <= 1.0
+        assert views[key]["activations"]["conv1"]["shape"][2] == 32
+    assert (views[f"{VARIANT}@1"]["activations"]["conv1"]["png_base64"]
+            != views[f"{VARIANT}@2"]["activations"]["conv1"]["png_base64"])
+    filters = [requests.get(f"{server.url}/variants/{VARIANT}@{v}/filters.png", timeout=30)
+               for v in (1, 2)]
+    assert [f.status_code for f in filters] == [200, 200]
+    assert filters[0].content != filters[1].content
+
+
 def test_an_unloaded_version_is_a_404_naming_the_loaded_ones(server):
     answer = requests.post(f"{server.url}/predict?variant={VARIANT}@3", timeout=30,
                            data=encode(draw_character("A")), headers={"Content-Type": "image/png"})

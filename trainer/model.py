@@ -18,6 +18,7 @@ from regserve_contracts.signature import (
     zero_fraction_output,
 )
 from regserve_contracts.variants import Variant
+from trainer.insight import add_feature_map_endpoint
 
 #: Layers that carry the penalty (every Conv2D/Dense layer), in forward order.
 PENALIZED_LAYERS: tuple[str, ...] = ("conv1", "conv2", "dense1", "output")
@@ -105,6 +106,7 @@ def export_saved_model(model, path: Path) -> None:
     ``(batch, 47)``, and per layer in :data:`ACTIVATION_LAYERS` ``<layer>_zero_fraction``
     (share of that example's activations that are exactly zero) and ``<layer>_mean``
     (mean activation), each ``(batch,)``. TensorFlow Serving can serve the folder as it is.
+    A second signature, ``activations``, returns the conv layers' feature maps (trainer.insight).
     """
     import keras
     import tensorflow as tf
@@ -135,4 +137,6 @@ def export_saved_model(model, path: Path) -> None:
             tf.TensorSpec([None, *INPUT_SHAPE], tf.float32, name=SERVING_INPUT)
         ],
     )
+    add_feature_map_endpoint(archive, lambda image: dict(
+        zip(ACTIVATION_LAYERS, probe(image, training=False)[1:], strict=True)))
     archive.write_out(str(path), verbose=False)

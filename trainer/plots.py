@@ -53,6 +53,22 @@ def draw_comparison(rows: list[ResultRow], sources: list[str], handle) -> None:
     figure.savefig(handle, format="png", dpi=100, bbox_inches="tight")
 
 
+def draw_pruning(rows: list[ResultRow], sources: list[str], handle) -> None:
+    """Test accuracy against the share of weights removed by magnitude pruning, per variant."""
+    figure, (ax,) = _figure(1, 1, (9, 5.5))
+    for row in rows:
+        if row.pruning:
+            ax.plot([p["removed_share"] for p in row.pruning],
+                    [p["test_accuracy"] for p in row.pruning], marker="o", label=row.variant)
+    ax.set(xlim=(-0.02, 1.02), ylim=(0, None), xlabel="share of weights removed (|w| below "
+           "1e-5 .. 1e-1 set to 0)", ylabel="test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    names = ", ".join(f"{name}{_synthetic_mark(name)}" for name in sources)
+    ax.set_title(f"What sparsity buys: accuracy after pruning; data: {names}")
+    figure.savefig(handle, format="png", dpi=100)
+
+
 def _figure(rows: int, columns: int, size: tuple[float, float]):
     """A figure on the Agg canvas: no display and no pyplot state shared with the caller."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -24,6 +24,7 @@ SPARSITY_KEY = "<1e-03"
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
 COMPARISON_PNG = "comparison.png"
+PRUNING_PNG = "pruning.png"
 CSV_COLUMNS = (
     "variant", "penalty", "where", "lambda", "version", "data_source", "test_loss",
     "test_accuracy", "weight_sparsity_lt_1e-3", "weight_sparsity_eq_0",
@@ -56,6 +57,7 @@ class ResultRow:
     train_samples: int
     training_seconds: float
     history: dict[str, list[float]]
+    pruning: tuple[dict[str, float], ...] = ()  # trainer.insight's curve; older versions lack it
 
     @classmethod
     def from_metadata(cls, version_dir: Path, metadata: dict[str, Any]) -> ResultRow:
@@ -83,6 +85,7 @@ class ResultRow:
             train_samples=int(training.get("train_samples", 0)),
             training_seconds=float(metadata.get("training_seconds", math.nan)),
             history={k: [float(v) for v in vs] for k, vs in metadata.get("history", {}).items()},
+            pruning=tuple(metadata.get("pruning") or ()),
         )
 
 
@@ -131,6 +134,10 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None) -> Reports:
     sources = list(data_sources(rows))
     layout.write_atomic(reports_dir / COMPARISON_PNG,
                         lambda handle: plots.draw_comparison(rows, sources, handle))
+    if any(row.pruning for row in rows):
+        layout.write_atomic(reports_dir / PRUNING_PNG,
+                            lambda handle: plots.draw_pruning(rows, sources, handle))
+        files.append(reports_dir / PRUNING_PNG)
     markdown = results_markdown(rows, models_dir, skipped).encode()
     layout.write_atomic(reports_dir / RESULTS_MD, lambda handle: handle.write(markdown))
     table = results_csv(rows).encode()

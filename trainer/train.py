@@ -25,7 +25,8 @@ from regserve_contracts.signature import (
 )
 from regserve_contracts.variants import Variant
 from trainer.data import Dataset
-from trainer.model import build_model, export_saved_model, weight_sparsity
+from trainer.insight import export_views
+from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
 
 SCHEMA_VERSION = 1
 #: Images per forward pass when measuring activation sparsity over the whole test set.
@@ -114,6 +115,9 @@ def train_variant(
     test_loss, test_accuracy = model.evaluate(
         x_test, y_test, batch_size=max(config.batch_size, 500), verbose=0
     )
+    # Histograms and the pruning curve; the same evaluation, so threshold 0 is test_accuracy.
+    views = export_views(model, PENALIZED_LAYERS, lambda: model.evaluate(
+        x_test, y_test, batch_size=max(config.batch_size, 500), verbose=0)[1])
     settings = {key: value for key, value in asdict(config).items() if key != "verbose"}
     metadata = {
         "schema_version": SCHEMA_VERSION,
@@ -134,6 +138,7 @@ def train_variant(
         "weight_sparsity": weight_sparsity(model),
         "weights_sha256": weights_digest(model),
         "activation_sparsity_test": activation_sparsity(model, x_test),
+        **views,
         "serving": {
             "signature": SIGNATURE_KEY,
             "input": SERVING_INPUT,

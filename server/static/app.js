@@ -6,6 +6,7 @@ import {
   TOP_K, ensureCard, fillAnswer, fillMeta, markStale, resetCards, setBusy, showAgreement, showInput,
 } from "./cards.js";
 import { $ } from "./dom.js";
+import { INCLUDE, loadModelViews, resetInputViews, showInputViews } from "./insight.js";
 import { createPad } from "./pad.js";
 
 // Wait this long after a stroke ends before asking, so that a character of several strokes
@@ -65,7 +66,7 @@ async function ask(blob, filename, what) {
     // Plain /predict answers each variant's newest version; older ones are asked by name@version.
     const older = Object.keys(state.info).some((name) => name.includes("@"));
     const variants = older ? `&variant=${encodeURIComponent(Object.keys(state.info).join(","))}` : "";
-    response = await fetch(`/predict?top=${TOP_K}${variants}`, { method: "POST", body: form, signal: controller.signal });
+    response = await fetch(`/predict?top=${TOP_K}&include=${INCLUDE}${variants}`, { method: "POST", body: form, signal: controller.signal });
     body = await response.json().catch(() => null);
   } catch (error) {
     if (seq !== state.seq) return;  // replaced by a newer request: nothing to report
@@ -102,6 +103,7 @@ function render(answer, what) {
     fillMeta(card, { ...(state.info[name] || {}), ...(result.version !== undefined && { version: result.version }) });
   }
   showInput(answer.input);
+  showInputViews(answer);
   if (answer.data_source) showDataSource([answer.data_source]);
   state.answers += 1;
   $("cards").dataset.answers = String(state.answers);
@@ -124,6 +126,7 @@ $("clear").addEventListener("click", () => {
   cancelPending();
   pad.clear();
   resetCards();
+  resetInputViews();
   showError("");
   setStatus("Cleared. Draw a character, or upload an image of one.");
 });
@@ -138,4 +141,8 @@ $("file").addEventListener("change", async (event) => {
 });
 
 showReports();
-loadVariants(showError).then((info) => { state.info = info || {}; });
+resetInputViews();
+loadVariants(showError).then((info) => {
+  state.info = info || {};
+  loadModelViews(Object.keys(state.info));
+});
