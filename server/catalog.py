@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from regserve_contracts.variants import unknown_variant_message
 from server.answers import variant_summary
 from server.errors import ApiError
 from server.state import current_state
@@ -28,10 +29,9 @@ def show_variant(name: str):
     variant = snapshot.variants.get(name)
     if variant is None:
         valid = list(snapshot.variants)
-        reason = (f"variant {name!r} failed to load: {snapshot.failed[name].error}"
-                  if name in snapshot.failed else f"unknown variant {name!r}")
-        raise ApiError(404, f"{reason}; valid names: {', '.join(valid) or '(none loaded)'}",
-                       "unknown_variant", valid_variants=valid)
+        failed = {key: failure.error for key, failure in snapshot.failed.items()}
+        raise ApiError(404, unknown_variant_message([name], valid, failed), "unknown_variant",
+                       valid_variants=valid)
     summary = variant_summary(variant, detailed=True)
     if name in snapshot.failed:  # an older version serves while the newest one is broken
         summary["newer_version_failed"] = snapshot.failed[name].to_dict()
