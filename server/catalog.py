@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from regserve_contracts.variants import unknown_variant_message
 from server import insight
 from server.answers import variant_summary
 from server.errors import ApiError
@@ -66,8 +67,7 @@ def _loaded(snapshot: Snapshot, name: str):
     resolved = snapshot.resolve(name)
     if resolved is None:
         valid = [*snapshot.variants, *snapshot.older]
-        reason = (f"variant {name!r} failed to load: {snapshot.failed[name].error}"
-                  if name in snapshot.failed else f"unknown variant {name!r}")
-        raise ApiError(404, f"{reason}; valid names: {', '.join(valid) or '(none loaded)'}",
-                       "unknown_variant", valid_variants=valid)
+        failed = {key: failure.error for key, failure in snapshot.failed.items()}
+        raise ApiError(404, unknown_variant_message([name], valid, failed), "unknown_variant",
+                       valid_variants=valid)
     return resolved[1]

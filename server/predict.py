@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
+from regserve_contracts.variants import unknown_variant_message
 from server import insight
 from server.answers import agreement, data_source, input_echo, variant_answer
 from server.errors import ApiError
@@ -70,12 +71,8 @@ def resolve_variants(requested: list[str], snapshot: Snapshot) -> list[str]:
     unknown = [name for name in dict.fromkeys(names) if snapshot.resolve(name) is None]
     if unknown:
         valid = [*snapshot.variants, *snapshot.older]
-        reasons = [
-            f"{name!r} failed to load: {snapshot.failed[name].error}" if name in snapshot.failed
-            else f"unknown variant {name!r}"
-            for name in unknown
-        ]
-        raise ApiError(404, "; ".join(reasons) + f"; valid names: {', '.join(valid + [ALL])}",
+        failed = {key: failure.error for key, failure in snapshot.failed.items()}
+        raise ApiError(404, unknown_variant_message(unknown, valid + [ALL], failed),
                        "unknown_variant", valid_variants=valid)
     return list(dict.fromkeys(names))
 

@@ -12,8 +12,7 @@ from regserve_contracts.imaging import DEFAULT_MAX_PIXELS
 from server.launcher import gunicorn_command
 from server.selection import VersionPolicy
 from server.settings import ConfigError, ServerSettings, cores, load_settings
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 
 #: Every environment variable the README documents, with a value and the field it must set.
 ENVIRONMENT = {
