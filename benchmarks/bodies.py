@@ -6,6 +6,8 @@
   tinted paper lit unevenly, the character at a random offset, a little blur (about
   29 KB, like the issue's 26 KB example);
 - pixels: the character as JSON ``{"pixels": 28x28, "preprocessed": true}``.
+
+The BentoML peer takes the same images as multipart files and pixels as a batch of one.
 """
 
 from __future__ import annotations
@@ -48,3 +50,23 @@ def pixels_json(pixels) -> bytes:
     """A JSON body with an already-preprocessed 28x28 character."""
     return json.dumps({"pixels": np.asarray(pixels, dtype=int).tolist(),
                        "preprocessed": True}).encode()
+
+
+def multipart(field: str, filename: str, data: bytes, content_type: str = "image/png",
+              boundary: str = "regserve-bench-boundary") -> tuple[bytes, str]:
+    """A one-file multipart/form-data body and its Content-Type (how BentoML takes images)."""
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; "
+            f"filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), \
+        f"multipart/form-data; boundary={boundary}"
+
+
+def body_sets(characters) -> dict[str, list[bytes]]:
+    """The three kinds of body, one per character: canvas PNG, photo PNG, preprocessed pixels."""
+    from benchmarks.loadgen import canvas_png
+
+    return {
+        "canvas": [canvas_png(pixels) for pixels in characters],
+        "photo": [photo_png(pixels, seed=index) for index, pixels in enumerate(characters)],
+        "pixels": [pixels_json(pixels) for pixels in characters],
+    }

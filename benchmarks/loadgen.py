@@ -30,13 +30,13 @@ CANVAS_SIDE = 280
 class Client:
     """One keep-alive connection that reconnects when the server closes it."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, content_type: str = "image/png") -> None:
+        self.host, self.port, self.content_type = host, port, content_type
         self.connection = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT)
 
     def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         """Send one request and read the whole answer; reconnect and raise on a broken socket."""
-        headers = {"Content-Type": "image/png"} if body is not None else {}
+        headers = {"Content-Type": self.content_type} if body is not None else {}
         try:
             self.connection.request(method, path, body=body, headers=headers)
             response = self.connection.getresponse()
@@ -120,7 +120,8 @@ def wait_ready(host: str, port: int, timeout: float) -> float:
 
 
 def run_phase(host: str, port: int, path: str, bodies: list[bytes], concurrency: int,
-              requests: int, warmup: int, time_cap: float) -> dict[str, Any]:
+              requests: int, warmup: int, time_cap: float,
+              content_type: str = "image/png") -> dict[str, Any]:
     """Send ``requests`` POSTs from ``concurrency`` threads; return throughput and latencies."""
     lock = threading.Lock()
     counter = iter(range(requests))
@@ -130,7 +131,7 @@ def run_phase(host: str, port: int, path: str, bodies: list[bytes], concurrency:
     deadline = [math.inf]
 
     def worker(offset: int) -> None:
-        client = Client(host, port)
+        client = Client(host, port, content_type)
         for index in range(warmup):  # per thread, not counted: opens the connection
             try:
                 client.call("POST", path, bodies[(offset + index) % len(bodies)])
