@@ -25,7 +25,8 @@ from typing import Any
 from benchmarks import wrk
 from benchmarks.bodies import body_sets, multipart
 from benchmarks.loadgen import run_phase, sample_characters
-from benchmarks.report import REPO_ROOT, BenchmarkError, child_env, log, machine_info
+from benchmarks.naive_server import naive_command
+from benchmarks.report import REPO_ROOT, BenchmarkError, log, machine_info
 from regserve_contracts import layout
 from server import launcher
 
@@ -118,10 +119,7 @@ def server_command(server: str, settings: ServingSettings):
     if server == "regserve":
         return None
     if server == "naive":
-        timeout = str(int(settings.ready_timeout))
-        return lambda bind: [sys.executable, "-m", "gunicorn", "--workers", str(settings.workers),
-                             "--worker-class", "sync", "--timeout", timeout, "--bind", bind,
-                             "benchmarks.naive_server:create_app()"]
+        return lambda bind: naive_command(bind, settings.workers, settings.ready_timeout)
     return lambda bind: [sys.executable, "-m", "bentoml", "serve",
                          "benchmarks.peers.bentoml_service:RegServePeer",
                          "--host", bind.rsplit(":", 1)[0], "--port", bind.rsplit(":", 1)[1]]
@@ -135,10 +133,13 @@ def start_server(server: str, settings: ServingSettings, workdir: Path,
              "BENTOML_HOME": str(workdir / "bentoml-home"), "BENTOML_DO_NOT_TRACK": "True",
              **(env or {})}
     log(f"starting {server}{tag} with {extra['WEB_CONCURRENCY']} worker(s) ...")
-    return launcher.start(workdir / f"{server}{tag.replace(' ', '-')}.log",
-                          models_dir=settings.models_dir, workers=None, env=extra,
-                          command=server_command(server, settings),
-                          timeout=settings.ready_timeout)
+    try:
+        return launcher.start(workdir / f"{server}{tag.replace(' ', '-')}.log",
+                              models_dir=settings.models_dir, workers=None, env=extra,
+                              command=server_command(server, settings),
+                              timeout=settings.ready_timeout)
+    except launcher.ServerStartError as error:
+        raise BenchmarkError(f"{server}{tag} did not start: {error}") from None
 
 
 def closed_loop(url: str, scenario: Scenario, settings: ServingSettings, workdir: Path,
@@ -166,7 +167,7 @@ def open_loop(url: str, scenario: Scenario, rate: float, settings: ServingSettin
     plan_path.write_text(json.dumps(plan))
     out_path.unlink(missing_ok=True)
     done = subprocess.run([sys.executable, "-m", "benchmarks.openloop", str(plan_path),
-                           str(out_path)], cwd=REPO_ROOT, env=child_env(),
+                           str(out_path)], cwd=REPO_ROOT, env=launcher.child_env(),
                           timeout=settings.duration * 4 + 120)
     if done.returncode != 0 or not out_path.exists():
         raise BenchmarkError(f"the open-loop generator failed (exit {done.returncode})")
@@ -260,7 +261,8 @@ def measure_floor(settings: ServingSettings, bodies: dict, single: str,
                                 "single": single, "seconds": min(1.0, settings.duration / 4)}))
     out = workdir / "floor-out.json"
     done = subprocess.run([sys.executable, "-m", "benchmarks.floor", str(settings.models_dir),
-                           str(plan), str(out)], cwd=REPO_ROOT, env=child_env(), timeout=600)
+                           str(plan), str(out)], cwd=REPO_ROOT, env=launcher.child_env(),
+                          timeout=600)
     if done.returncode != 0 or not out.exists():
         raise BenchmarkError(f"measuring the floor failed (exit {done.returncode})")
     return json.loads(out.read_text())

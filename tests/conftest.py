@@ -49,8 +49,7 @@ def real_sample():
 @pytest.fixture(scope="session")
 def live_server(models_dir, tmp_path_factory):
     """A real gunicorn process (the project's config, one worker) serving ``models_dir``."""
-    from tests._live import start_gunicorn
+    from server.launcher import start
 
-    server = start_gunicorn(models_dir, tmp_path_factory.mktemp("gunicorn") / "server.log")
-    yield server
-    server.stop()
+    with start(tmp_path_factory.mktemp("gunicorn") / "server.log", models_dir=models_dir) as server:
+        yield server

@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw
 from client.render import SHADES, agreement_line
 from regserve_contracts.labels import LABELS, char_to_label
 from regserve_contracts.variants import VARIANT_NAMES
+from server.launcher import PROJECT_ROOT, free_port
 from tests._client_helpers import server_message
-from tests._live import REPO_ROOT, free_port
 
 EXIT_USAGE, EXIT_INPUT, EXIT_UNREACHABLE, EXIT_SERVER = 2, 3, 4, 5
 
@@ -28,7 +28,7 @@ def run_client(*args: object, env: dict[str, str] | None = None) -> subprocess.C
     """Run ``python -m client ARGS`` as a user would, with no server set in the environment."""
     base = {key: value for key, value in os.environ.items() if key != "REGSERVE_SERVER"}
     return subprocess.run(
-        [sys.executable, "-m", "client", *map(str, args)], cwd=REPO_ROOT, capture_output=True,
+        [sys.executable, "-m", "client", *map(str, args)], cwd=PROJECT_ROOT, capture_output=True,
         text=True, timeout=120, env={**base, **(env or {})},
     )
 
