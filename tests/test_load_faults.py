@@ -22,10 +22,9 @@ import requests
 from benchmarks.loadgen import LoadRun, drive
 from regserve_contracts import layout
 from server.launcher import LOOPBACK, LiveServer, start
-from tests._hostile_inputs import encode, glyph
+from tests.support import ARTIFACTS
+from tests.support.hostile import encode, glyph
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO_ROOT / "artifacts"
 LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_TIME_CAP = 2_000, 16, 150.0
 # The requests in flight on the killed worker (at most 8 threads) fail; 1,500 requests keep
 # that well inside 1% while the run stays short.

@@ -13,7 +13,8 @@ import requests
 from regserve_contracts import layout
 from server.launcher import start
 from server.registry import ModelRegistry
-from tests._server_helpers import copy_models, draw, encode, publish_version
+from tests.support.drawing import draw, encode
+from tests.support.models import copy_models, publish_version
 
 SERVED = ["none", "l2_activity"]
 IMAGE = np.zeros((1, 28, 28, 1), dtype=np.float32)
