@@ -1,6 +1,6 @@
 """The fast preprocessing path gives what the frozen reference gave, on a corpus of varied images.
 
-tests/reference_imaging.py is regserve_contracts/imaging.py as it was before the speed work
+tests/support/reference_imaging.py is regserve_contracts/imaging.py as it was before the speed work
 (float arrays at full size). Every image here goes through both; the results must agree within
 a mean absolute difference of 2 grey levels of 255, and where the reference refuses an image
 the fast path must refuse it for the same kind of reason.
@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from benchmarks.bodies import photo_png
 from benchmarks.loadgen import canvas_png, sample_characters
 from regserve_contracts import imaging
-from tests import reference_imaging as reference
+from tests.support import reference_imaging as reference
 
 TOLERANCE = 2.0  # grey levels of 255, mean absolute difference per image
 
