@@ -159,8 +159,9 @@ def image_to_emnist(image: Image.Image, blur_sigma: float = BLUR_SIGMA) -> np.nd
 
     The same steps as :func:`image_to_ink` then :func:`ink_to_emnist`, on 8-bit data: a pixel's
     ink is its distance from the paper level over the strongest ink's, so the paper level and
-    the scaling fold into one lookup table. Only the ink box is cropped and scaled; numpy only
-    touches the image's border and the 28x28 result.
+    the scaling fold into one lookup table. Only the ink box is cropped and scaled; numpy reads
+    the 8-bit image once (row and column extremes, no float copy) and does the blur and the
+    28 px downsample as one matrix product on the 128 px frame.
     """
     try:
         image = _normalise_mode(image)
