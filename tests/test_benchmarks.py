@@ -19,8 +19,7 @@ from benchmarks.openloop import run_open_loop
 from benchmarks.report import Target, markdown_table
 from regserve_contracts.imaging import preprocess_bytes
 from regserve_contracts.variants import VARIANT_NAMES
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT
 
 
 def tables(text: str) -> list[list[list[str]]]:
