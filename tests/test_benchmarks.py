@@ -19,7 +19,6 @@ from benchmarks.openloop import run_open_loop
 from benchmarks.report import Target, markdown_table
 from regserve_contracts.imaging import preprocess_bytes
 from regserve_contracts.variants import VARIANT_NAMES
-from tests.support import REPO_ROOT
 
 
 def tables(text: str) -> list[list[list[str]]]:
