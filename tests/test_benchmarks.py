@@ -17,6 +17,7 @@ from benchmarks.floor import implied_limit
 from benchmarks.loadgen import canvas_png, percentile, run_phase, run_plan, sample_characters
 from benchmarks.openloop import run_open_loop
 from benchmarks.report import Target, markdown_table
+from benchmarks.serving import Scenario, ServingSettings, closed_loop
 from regserve_contracts.imaging import preprocess_bytes
 from regserve_contracts.variants import VARIANT_NAMES
 
@@ -198,6 +199,17 @@ def test_wrk_script_cycles_bodies_and_counts_non_200_answers(stand_in, tmp_path)
                                             "image/png"), 2, 1)
     assert good["requests_ok"] > 0 and good["errors"] == 0
     assert bad["requests_ok"] == 0 and bad["errors"] == bad["requests"] > 0
+
+
+def test_closed_loop_falls_back_to_python_threads_without_wrk(stand_in, tmp_path):
+    """With --python-load (as where wrk is missing) the closed loop still measures, and says so."""
+    body = tmp_path / "0.body"
+    body.write_bytes(b"png")
+    scenario = Scenario("regserve", "canvas", "all", "/predict", "image/png", (str(body),))
+    settings = ServingSettings(tmp_path, duration=0.5, connections=2, python_load=True)
+    measured = closed_loop(f"http://127.0.0.1:{stand_in}", scenario, settings, tmp_path)
+    assert measured["generator"].startswith("python threads")
+    assert measured["requests_ok"] > 0 and measured["errors"] == 0
 
 
 def test_floor_limit_is_the_cores_over_the_summed_costs():
