@@ -33,10 +33,13 @@ serve: $(VENV)/.installed
 ## test: set up (with the test extra and Debian's chromium), lint, then run the whole suite.
 test: $(VENV)/.installed
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-wrk.sh
 	$(VENV)/bin/ruff check regserve_contracts trainer server client tests benchmarks
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
+	bash scripts/ensure-wrk.sh
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks all
 
 clean:

@@ -1,4 +1,4 @@
-"""``python -m benchmarks serving|training|accuracy|all``: print Markdown tables, save JSON."""
+"""``python -m benchmarks serving|training|accuracy|include|all``: Markdown tables and JSON."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from regserve_contracts.variants import UnknownVariantError
 from trainer.data import DataSourceError
 
 COMMANDS = ("serving", "training", "accuracy", "include", "all")
+SERVERS = ("regserve", "bentoml", "naive")
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,15 @@ class Options:
     models_dir: Path
     results_dir: Path
     save: bool
-    requests: int
-    concurrency: tuple[int, ...]
+    duration: float
+    connections: int
     workers: int
-    time_cap: float
     single_variant: str | None
-    naive: bool
+    servers: tuple[str, ...]
+    open_loop: tuple[float, ...]
+    sweep: bool
+    python_load: bool
+    requests: int
     images: int
     epochs: int
     batch_size: int
@@ -37,14 +41,22 @@ class Options:
     trainer_args: str | None
 
 
-def _levels(text: str) -> tuple[int, ...]:
+def _servers(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(set(names) - set(SERVERS))
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"servers are {', '.join(SERVERS)}; got {text!r}")
+    return names
+
+
+def _shares(text: str) -> tuple[float, ...]:
     try:
-        levels = tuple(int(part) for part in text.split(",") if part.strip())
+        shares = tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like 1,4,16, got {text!r}") from None
-    if not levels or min(levels) < 1:
-        raise argparse.ArgumentTypeError("concurrency levels must be 1 or more")
-    return levels
+        raise argparse.ArgumentTypeError(f"expected shares like 0.5,0.8, got {text!r}") from None
+    if any(not 0 < share <= 2 for share in shares):
+        raise argparse.ArgumentTypeError("open-loop shares of the peak must lie in (0, 2]")
+    return shares
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -58,17 +70,25 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--no-save", dest="save", action="store_false",
                         help="print only; write no JSON")
     serving = parser.add_argument_group("serving")
-    serving.add_argument("--requests", type=int, default=400, help="requests per level")
-    serving.add_argument("--concurrency", type=_levels, default=(1, 4, 16),
-                         help="comma-separated concurrency levels (default 1,4,16)")
+    serving.add_argument("--duration", type=float, default=10.0,
+                         help="seconds of load per row (default 10)")
+    serving.add_argument("--connections", type=int, default=16,
+                         help="requests in flight in the closed loop (default 16)")
     serving.add_argument("--workers", type=int, default=2,
-                         help="gunicorn workers for each server (WEB_CONCURRENCY)")
-    serving.add_argument("--time-cap", type=float, default=60.0,
-                         help="seconds at most per level; fewer requests are sent if it is hit")
+                         help="worker processes for each server (WEB_CONCURRENCY)")
     serving.add_argument("--single-variant", default=None,
                          help="variant for the one-variant requests (default: none)")
-    serving.add_argument("--no-naive", dest="naive", action="store_false",
-                         help="skip the naive baseline")
+    serving.add_argument("--servers", type=_servers, default=SERVERS,
+                         help="comma-separated, of regserve,bentoml,naive (default: all three)")
+    serving.add_argument("--open-loop", type=_shares, default=(0.5, 0.8),
+                         help="fixed rates as shares of each row's peak (default 0.5,0.8)")
+    serving.add_argument("--sweep", action="store_true",
+                         help="also restart RegServe with one setting changed at a time")
+    serving.add_argument("--python-load", action="store_true",
+                         help="closed loop from Python threads even where wrk is installed")
+    include = parser.add_argument_group("include")
+    include.add_argument("--requests", type=int, default=60,
+                         help="requests of each kind (plain, +activations, ...) (default 60)")
     training = parser.add_argument_group("training")
     training.add_argument("--images", type=int, default=3000, help="training images")
     training.add_argument("--epochs", type=int, default=3)
@@ -80,11 +100,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
                           help="run `python -m trainer --all --models-dir DIR ARGS` first, "
                                "e.g. --trainer-args='--data synthetic --epochs 2'")
     args = parser.parse_args(argv)
-    for name in ("requests", "workers", "images", "epochs", "batch_size", "repeats"):
+    for name in ("connections", "workers", "requests", "images", "epochs", "batch_size", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.time_cap <= 0:
-        parser.error("--time-cap must be positive")
+    if args.duration <= 0:
+        parser.error("--duration must be positive")
     return Options(**vars(args))
 
 
@@ -97,8 +117,9 @@ def run(options: Options, name: str) -> None:
         from benchmarks.serving_report import render_serving
 
         result = run_serving(ServingSettings(
-            models_dir, options.requests, options.concurrency, options.workers, options.time_cap,
-            options.single_variant, naive=options.naive))
+            models_dir, options.duration, options.connections, options.workers,
+            single_variant=options.single_variant, open_loop=options.open_loop,
+            servers=options.servers, sweep=options.sweep, python_load=options.python_load))
         markdown = render_serving(result)
     elif name == "include":  # what ?include=activations,stability adds per request
         from benchmarks.include_cost import measure_and_render as include_cost

@@ -32,13 +32,13 @@ CANVAS_SIDE = 280
 class Client:
     """One keep-alive connection that reconnects when the server closes it."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, content_type: str = "image/png") -> None:
+        self.host, self.port, self.content_type = host, port, content_type
         self.connection = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT)
 
     def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         """Send one request and read the whole answer; reconnect and raise on a broken socket."""
-        headers = {"Content-Type": "image/png"} if body is not None else {}
+        headers = {"Content-Type": self.content_type} if body is not None else {}
         try:
             self.connection.request(method, path, body=body, headers=headers)
             response = self.connection.getresponse()
@@ -144,7 +144,8 @@ def accept_ok(status: int, body: bytes) -> str | None:
 def drive(host: str, port: int, path: str, bodies: list[bytes], concurrency: int,
           requests: int, warmup: int = 0, time_cap: float = math.inf,
           check: Callable[[int, bytes], str | None] = accept_ok,
-          on_done: Callable[[int], None] | None = None) -> LoadRun:
+          on_done: Callable[[int], None] | None = None,
+          content_type: str = "image/png") -> LoadRun:
     """POST ``requests`` bodies to ``path`` from ``concurrency`` keep-alive threads.
 
     The one load loop of the project (benchmarks and tests). Each thread first sends ``warmup``
@@ -159,7 +160,7 @@ def drive(host: str, port: int, path: str, bodies: list[bytes], concurrency: int
     deadline = [math.inf]
 
     def worker(offset: int) -> None:
-        client = Client(host, port)
+        client = Client(host, port, content_type)
         for index in range(warmup):  # per thread, not counted: opens the connection
             try:
                 client.call("POST", path, bodies[(offset + index) % len(bodies)])
@@ -201,9 +202,11 @@ def drive(host: str, port: int, path: str, bodies: list[bytes], concurrency: int
 
 
 def run_phase(host: str, port: int, path: str, bodies: list[bytes], concurrency: int,
-              requests: int, warmup: int, time_cap: float) -> dict[str, Any]:
+              requests: int, warmup: int, time_cap: float,
+              content_type: str = "image/png") -> dict[str, Any]:
     """Send ``requests`` POSTs from ``concurrency`` threads; return throughput and latencies."""
-    run = drive(host, port, path, bodies, concurrency, requests, warmup, time_cap)
+    run = drive(host, port, path, bodies, concurrency, requests, warmup, time_cap,
+                content_type=content_type)
     wall = run.seconds
     ordered = sorted(value * 1000 for value in run.latencies)
     return {

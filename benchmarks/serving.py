@@ -1,135 +1,290 @@
-"""Serving benchmark: RegServe's gunicorn server against the naive Flask baseline, same models.
+"""Serving benchmark: RegServe, a BentoML peer and the naive app; same run, models and bodies.
 
-Both servers are started here, one after the other, on the same models folder with the same
-worker count, and driven by :mod:`benchmarks.loadgen` in its own process with the same canvas-like
-PNGs at each concurrency. RegServe is measured with every variant per request and with one.
+Each server is started through :mod:`server.launcher` on loopback, one after the other, and
+loaded by wrk (closed loop, ``--connections`` in flight) with each body kind (canvas PNG, photo
+PNG, preprocessed pixels), all variants per request, and for RegServe one variant too; then by
+:mod:`benchmarks.openloop` at fixed rates of 50% and 80% of the peak just measured. The floor
+(:mod:`benchmarks.floor`, in a process of its own, plus ``GET /healthz`` under wrk) says what
+each body must cost at least. ``--sweep`` restarts RegServe with one setting changed at a time.
 :mod:`benchmarks.serving_report` turns the result into tables.
 """
 
 from __future__ import annotations
 
+import http.client
+import importlib.util
 import json
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import CANVAS_SIDE, canvas_png, sample_characters
+from benchmarks import wrk
+from benchmarks.bodies import body_sets, multipart
+from benchmarks.loadgen import run_phase, sample_characters
 from benchmarks.naive_server import naive_command
-from benchmarks.report import REPO_ROOT, BenchmarkError, child_env, log, machine_info, tail
+from benchmarks.report import REPO_ROOT, BenchmarkError, log, machine_info
 from regserve_contracts import layout
 from server import launcher
 
-#: Uncounted requests per load thread before each level: opens its connection, wakes a worker.
-WARMUP_PER_THREAD = 1
+KINDS = ("canvas", "photo", "pixels")
+#: One setting changed at a time from the defaults (environment of the gunicorn master).
+SWEEP = (
+    ("defaults", {}),
+    ("threads 4", {"GUNICORN_THREADS": "4"}),
+    ("threads 16", {"GUNICORN_THREADS": "16"}),
+    ("batch window 0 ms", {"REGSERVE_BATCH_WINDOW_MS": "0"}),
+    ("batch window 5 ms", {"REGSERVE_BATCH_WINDOW_MS": "5"}),
+    ("TF intra-op 2", {"REGSERVE_TF_INTRA_OP_THREADS": "2"}),
+    ("1 worker, 16 threads", {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "16"}),
+)
 
 
 @dataclass(frozen=True)
 class ServingSettings:
-    """What to measure: which models, how many requests, at which concurrencies."""
+    """What to measure: which models and servers, how long, how many connections."""
 
     models_dir: Path
-    requests: int = 400
-    concurrency: tuple[int, ...] = (1, 4, 16)
+    duration: float = 10.0
+    connections: int = 16
     workers: int = 2
-    time_cap: float = 60.0
-    single_variant: str | None = None
     inputs: int = 16
+    single_variant: str | None = None
+    open_loop: tuple[float, ...] = (0.5, 0.8)
+    servers: tuple[str, ...] = ("regserve", "bentoml", "naive")
+    sweep: bool = False
     ready_timeout: float = 300.0
-    naive: bool = True
+    python_load: bool = False  # force the Python generator even where wrk is installed
 
 
 @dataclass(frozen=True)
-class ServerSpec:
-    """How to start one server and which request paths to measure on it."""
+class Scenario:
+    """One request kind on one server: its path, body files and content type."""
 
-    key: str
-    title: str
-    command: Callable[[str], Sequence[str]]  # "127.0.0.1:<port>" -> the command line
-    paths: tuple[str, ...]
-
-
-def server_specs(settings: ServingSettings, variant: str) -> list[ServerSpec]:
-    """RegServe (its own gunicorn config) and, if wanted, the naive app (plain sync workers)."""
-    specs = [ServerSpec(
-        "regserve", "RegServe (server/gunicorn.conf.py)",
-        lambda bind: launcher.gunicorn_command(bind, settings.workers),
-        ("/predict", f"/predict?variant={variant}"),
-    )]
-    if settings.naive:
-        specs.append(ServerSpec(
-            "naive", "naive Flask (gunicorn sync workers)",
-            lambda bind: naive_command(bind, settings.workers, settings.ready_timeout),
-            ("/predict",),
-        ))
-    return specs
+    server: str
+    kind: str
+    variants: str  # "all" or the single variant's name
+    path: str
+    content_type: str
+    files: tuple[str, ...]
 
 
-def measure_server(spec: ServerSpec, settings: ServingSettings, inputs: list[Path],
-                   workdir: Path) -> dict[str, Any]:
-    """Start one server, run the load generator against it, stop it; return what was measured."""
-    phases = [{"path": path, "concurrency": level, "requests": settings.requests,
-               "warmup": WARMUP_PER_THREAD, "time_cap": settings.time_cap}
-              for path in spec.paths for level in settings.concurrency]
-    plan_path, out_path = workdir / f"{spec.key}-plan.json", workdir / f"{spec.key}-out.json"
-    log_path = workdir / f"{spec.key}.log"
-    log(f"starting {spec.title} with {settings.workers} worker(s) ...")
+def write_bodies(workdir: Path, characters) -> dict[str, dict[str, Any]]:
+    """Every body kind as RegServe takes it (raw, JSON) and as BentoML takes it (multipart)."""
+    written: dict[str, dict[str, Any]] = {}
+    for kind, bodies in body_sets(characters).items():
+        raw, peer = [], []
+        for index, body in enumerate(bodies):
+            raw.append(workdir / f"{kind}-{index:02d}.body")
+            raw[-1].write_bytes(body)
+            if kind == "pixels":
+                pixels = json.loads(body)["pixels"]
+                peer_body, peer_type = json.dumps({"pixels": [pixels]}).encode(), \
+                    "application/json"
+            else:
+                peer_body, peer_type = multipart("images", f"{index}.png", body)
+            peer.append(workdir / f"{kind}-{index:02d}.bentoml.body")
+            peer[-1].write_bytes(peer_body)
+        written[kind] = {"raw": [str(p) for p in raw], "peer": [str(p) for p in peer],
+                         "raw_type": "application/json" if kind == "pixels" else "image/png",
+                         "peer_type": peer_type,
+                         "mean_bytes": sum(len(b) for b in bodies) // len(bodies)}
+    return written
+
+
+def scenarios(server: str, bodies: dict[str, dict[str, Any]], single: str) -> list[Scenario]:
+    """What each server is asked: RegServe every kind, all and one variant; the others all."""
+    found = []
+    for kind in KINDS:
+        entry = bodies[kind]
+        if server == "regserve":
+            for variants, path in (("all", "/predict"), (single, f"/predict?variant={single}")):
+                found.append(Scenario(server, kind, variants, path, entry["raw_type"],
+                                      tuple(entry["raw"])))
+        elif server == "bentoml":
+            path = "/predict_pixels" if kind == "pixels" else "/predict"
+            found.append(Scenario(server, kind, "all", path, entry["peer_type"],
+                                  tuple(entry["peer"])))
+        elif kind != "pixels":  # the naive app reads only image bodies
+            found.append(Scenario(server, kind, "all", "/predict", entry["raw_type"],
+                                  tuple(entry["raw"])))
+    return found
+
+
+def server_command(server: str, settings: ServingSettings):
+    """The launcher's ``command`` for a server (``None``: RegServe's own gunicorn command)."""
+    if server == "regserve":
+        return None
+    if server == "naive":
+        return lambda bind: naive_command(bind, settings.workers, settings.ready_timeout)
+    return lambda bind: [sys.executable, "-m", "bentoml", "serve",
+                         "benchmarks.peers.bentoml_service:RegServePeer",
+                         "--host", bind.rsplit(":", 1)[0], "--port", bind.rsplit(":", 1)[1]]
+
+
+def start_server(server: str, settings: ServingSettings, workdir: Path,
+                 env: dict[str, str] | None = None, tag: str = "") -> launcher.LiveServer:
+    """Start one server through the shared launcher and wait until it is ready."""
+    extra = {"WEB_CONCURRENCY": str(settings.workers), "PEER_WORKERS": str(settings.workers),
+             # BentoML: its files in the work folder, and no usage reports leave the machine.
+             "BENTOML_HOME": str(workdir / "bentoml-home"), "BENTOML_DO_NOT_TRACK": "True",
+             **(env or {})}
+    log(f"starting {server}{tag} with {extra['WEB_CONCURRENCY']} worker(s) ...")
     try:
-        server = launcher.start(log_path, models_dir=settings.models_dir, command=spec.command,
-                                timeout=settings.ready_timeout)
+        return launcher.start(workdir / f"{server}{tag.replace(' ', '-')}.log",
+                              models_dir=settings.models_dir, workers=None, env=extra,
+                              command=server_command(server, settings),
+                              timeout=settings.ready_timeout)
     except launcher.ServerStartError as error:
-        raise BenchmarkError(f"{spec.title} did not start: {error}") from None
-    with server:
-        command = list(server.process.args)
-        plan = {"label": spec.key, "url": server.url, "first_path": spec.paths[0],
-                "inputs": [str(path) for path in inputs],
-                "ready_timeout": settings.ready_timeout, "phases": phases}
-        plan_path.write_text(json.dumps(plan))
-        loadgen = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.loadgen", str(plan_path), str(out_path)],
-            cwd=REPO_ROOT, env=child_env())
-        try:
-            while loadgen.poll() is None:
-                if server.process.poll() is not None:
-                    raise BenchmarkError(f"{spec.title} exited with {server.process.returncode}:"
-                                         f"\n{tail(log_path)}")
-                time.sleep(0.2)
-        finally:
-            launcher.stop_process(loadgen)
-    if loadgen.returncode != 0 or not out_path.exists():
-        raise BenchmarkError(f"the load generator failed against {spec.title} "
-                             f"(exit {loadgen.returncode}); server log:\n{tail(log_path)}")
-    result = json.loads(out_path.read_text())
-    result.pop("ready_monotonic")  # the launcher waited for /readyz and timed it
-    result["ready_seconds"] = round(server.ready_seconds, 2)
-    answer = result["first"].pop("answer")
-    result["first"]["predictions"] = first_predictions(answer)
-    result["first"]["answer_excerpt"] = answer[:300]
-    return {"title": spec.title, "command": command, "workers": settings.workers,
-            "paths": list(spec.paths), **result}
+        raise BenchmarkError(f"{server}{tag} did not start: {error}") from None
 
 
-def first_predictions(answer: str) -> dict[str, str] | None:
-    """``{variant: predicted character}`` from either server's answer, or ``None``."""
+def closed_loop(url: str, scenario: Scenario, settings: ServingSettings, workdir: Path,
+                duration: float | None = None) -> dict[str, Any]:
+    """Peak throughput and latency with ``connections`` requests always in flight."""
+    duration = duration or settings.duration
+    if wrk.wrk_path() and not settings.python_load:
+        script = wrk.write_script(workdir / "load.lua", scenario.path,
+                                  [Path(f) for f in scenario.files], scenario.content_type)
+        return wrk.run_wrk(url, script, settings.connections, duration)
+    host, port = url.split("//")[1].split(":")
+    bodies = [Path(f).read_bytes() for f in scenario.files]
+    measured = run_phase(host, int(port), scenario.path, bodies, settings.connections, 10**9, 1,
+                         duration, scenario.content_type)
+    return {"generator": "python threads (closed loop)", **measured}
+
+
+def open_loop(url: str, scenario: Scenario, rate: float, settings: ServingSettings,
+              workdir: Path) -> dict[str, Any]:
+    """Latency at a fixed request rate, from :mod:`benchmarks.openloop` in its own process."""
+    host, port = url.split("//")[1].split(":")
+    plan = {"host": host, "port": int(port), "path": scenario.path, "bodies": scenario.files,
+            "content_type": scenario.content_type, "rate": rate, "duration": settings.duration}
+    plan_path, out_path = workdir / "openloop-plan.json", workdir / "openloop-out.json"
+    plan_path.write_text(json.dumps(plan))
+    out_path.unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.openloop", str(plan_path),
+                           str(out_path)], cwd=REPO_ROOT, env=launcher.child_env(),
+                          timeout=settings.duration * 4 + 120)
+    if done.returncode != 0 or not out_path.exists():
+        raise BenchmarkError(f"the open-loop generator failed (exit {done.returncode})")
+    return json.loads(out_path.read_text())
+
+
+def first_answer(url: str, scenario: Scenario) -> dict[str, Any]:
+    """One request before the load: its latency, status and the predictions it names."""
+    host, port = url.split("//")[1].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    began = time.perf_counter()
+    connection.request("POST", scenario.path, body=Path(scenario.files[0]).read_bytes(),
+                       headers={"Content-Type": scenario.content_type})
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return {"status": response.status, "latency_ms": round((time.perf_counter() - began) * 1000, 2),
+            "predictions": predictions(body)}
+
+
+def predictions(answer: bytes) -> dict[str, str] | None:
+    """``{variant: predicted character}`` from any of the three servers' answers."""
     try:
         body = json.loads(answer)
     except ValueError:
         return None
-    for key in ("variants", "predictions"):  # RegServe's answer, then the naive one's
+    if isinstance(body, list) and body:  # BentoML answers a batch of one
+        body = body[0]
+    for key in ("variants", "predictions"):  # RegServe and BentoML, then the naive app
         if isinstance(body, dict) and isinstance(body.get(key), dict):
             return {name: item.get("prediction") for name, item in body[key].items()
                     if isinstance(item, dict)}
     return None
 
 
+def measure_server(server: str, settings: ServingSettings, bodies: dict, single: str,
+                   workdir: Path) -> dict[str, Any]:
+    """Start ``server``, run its scenarios closed then open loop, stop it."""
+    live = start_server(server, settings, workdir)
+    result: dict[str, Any] = {"ready_seconds": round(live.ready_seconds or 0, 2), "runs": []}
+    try:
+        found = scenarios(server, bodies, single)
+        result["first"] = first_answer(live.url, found[0])
+        if server == "regserve":
+            script = wrk.write_script(workdir / "healthz.lua", "/healthz", [], "text/plain",
+                                      method="GET")
+            if wrk.wrk_path() and not settings.python_load:
+                result["healthz"] = wrk.run_wrk(live.url, script, settings.connections,
+                                                settings.duration)
+        for scenario in found:
+            log(f"  {server}: {scenario.kind}, {scenario.variants} variant(s), closed loop")
+            run = {**asdict(scenario), "closed": closed_loop(live.url, scenario, settings,
+                                                              workdir), "open": []}
+            del run["files"]
+            peak = run["closed"]["requests_per_second"] or 0
+            if scenario.variants == "all" and peak > 0:
+                for share in settings.open_loop:
+                    log(f"  {server}: {scenario.kind}, open loop at {share:.0%} of {peak:.0f}/s")
+                    run["open"].append({"share": share, **open_loop(
+                        live.url, scenario, peak * share, settings, workdir)})
+            result["runs"].append(run)
+    finally:
+        live.stop()
+    return result
+
+
+def run_sweep(settings: ServingSettings, bodies: dict, single: str,
+              workdir: Path) -> list[dict[str, Any]]:
+    """RegServe's photo and canvas throughput with one setting changed at a time."""
+    rows = []
+    for name, env in SWEEP:
+        live = start_server("regserve", settings, workdir, env=env, tag=f" sweep {name}")
+        try:
+            row: dict[str, Any] = {"name": name, "env": env}
+            for scenario in scenarios("regserve", bodies, single):
+                if scenario.variants == "all" and scenario.kind in ("photo", "canvas"):
+                    log(f"  sweep {name}: {scenario.kind}")
+                    row[scenario.kind] = closed_loop(live.url, scenario, settings, workdir,
+                                                     duration=max(2.0, settings.duration / 2))
+            rows.append(row)
+        finally:
+            live.stop()
+    return rows
+
+
+def measure_floor(settings: ServingSettings, bodies: dict, single: str,
+                  workdir: Path) -> dict[str, Any]:
+    """Per-request CPU of decode, preprocessing and the model call, in a separate process."""
+    plan = workdir / "floor-plan.json"
+    plan.write_text(json.dumps({"bodies": {kind: bodies[kind]["raw"] for kind in KINDS},
+                                "single": single, "seconds": min(1.0, settings.duration / 4)}))
+    out = workdir / "floor-out.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.floor", str(settings.models_dir),
+                           str(plan), str(out)], cwd=REPO_ROOT, env=launcher.child_env(),
+                          timeout=600)
+    if done.returncode != 0 or not out.exists():
+        raise BenchmarkError(f"measuring the floor failed (exit {done.returncode})")
+    return json.loads(out.read_text())
+
+
+def available_servers(settings: ServingSettings) -> tuple[list[str], list[str]]:
+    """The servers that can run here, and a note for each that cannot."""
+    ready, notes = [], []
+    for server in settings.servers:
+        if server == "bentoml" and importlib.util.find_spec("bentoml") is None:
+            notes.append("BentoML is not installed: `pip install '.[bench]'` adds the peer")
+            continue
+        ready.append(server)
+    if not (wrk.wrk_path() and not settings.python_load):
+        notes.append(wrk.INSTALL_HINT + "; this run used Python threads for the closed loop")
+    return ready, notes
+
+
 def run_serving(settings: ServingSettings) -> dict[str, Any]:
-    """Measure both servers and return the full result (machine, settings, phases)."""
-    if not settings.concurrency or min(settings.concurrency) < 1 or settings.requests < 1:
-        raise BenchmarkError("concurrency levels and the request count must be at least 1")
+    """Measure the floor, then each server in turn; return the full result."""
+    if settings.connections < 1 or settings.duration <= 0:
+        raise BenchmarkError("connections must be at least 1 and the duration positive")
     variants = [path.name for path in layout.variant_dirs(settings.models_dir)]
     if not variants:
         raise BenchmarkError(f"no trained models in {settings.models_dir}: run "
@@ -137,18 +292,17 @@ def run_serving(settings: ServingSettings) -> dict[str, Any]:
     single = settings.single_variant or ("none" if "none" in variants else variants[0])
     if single not in variants:
         raise BenchmarkError(f"variant {single!r} is not in {settings.models_dir}")
+    servers, notes = available_servers(settings)
     characters, source = sample_characters(settings.inputs)
     machine = machine_info()
-    servers: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="regserve-bench-") as tmp:
         workdir = Path(tmp)
-        inputs = []
-        for index, pixels in enumerate(characters):
-            inputs.append(workdir / f"input-{index:02d}.png")
-            inputs[-1].write_bytes(canvas_png(pixels))
-        for spec in server_specs(settings, single):
-            servers[spec.key] = measure_server(spec, settings, inputs, workdir)
-        png_bytes = [path.stat().st_size for path in inputs]
+        bodies = write_bodies(workdir, characters)
+        log("measuring the floor (decode, preprocessing, model call) ...")
+        floor = measure_floor(settings, bodies, single, workdir)
+        measured = {server: measure_server(server, settings, bodies, single, workdir)
+                    for server in servers}
+        sweep = run_sweep(settings, bodies, single, workdir) if settings.sweep else []
     machine["load_average_after"] = machine_info()["load_average"]
     return {
         "benchmark": "serving",
@@ -156,8 +310,10 @@ def run_serving(settings: ServingSettings) -> dict[str, Any]:
         "settings": {**asdict(settings), "models_dir": str(settings.models_dir)},
         "variants": variants,
         "single_variant": single,
-        "inputs": {"source": source, "count": len(png_bytes), "canvas": CANVAS_SIDE,
-                   "format": "PNG, RGBA, dark ink on white",
-                   "mean_bytes": sum(png_bytes) // len(png_bytes)},
-        "servers": servers,
+        "inputs": {"source": source, "count": len(characters),
+                   "mean_bytes": {kind: bodies[kind]["mean_bytes"] for kind in KINDS}},
+        "notes": notes,
+        "floor": floor,
+        "servers": measured,
+        "sweep": sweep,
     }

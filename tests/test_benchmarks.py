@@ -10,13 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks import wrk
 from benchmarks.__main__ import main
 from benchmarks.accuracy import PUBLISHED
+from benchmarks.floor import implied_limit
 from benchmarks.loadgen import canvas_png, percentile, run_phase, run_plan, sample_characters
+from benchmarks.openloop import run_open_loop
 from benchmarks.report import Target, markdown_table
+from benchmarks.serving import Scenario, ServingSettings, closed_loop
 from regserve_contracts.imaging import preprocess_bytes
 from regserve_contracts.variants import VARIANT_NAMES
-from tests.support import REPO_ROOT
 
 
 def tables(text: str) -> list[list[list[str]]]:
@@ -173,21 +176,66 @@ def test_training_benchmark_compares_trainer_and_bare_fit(tmp_path, capsys):
     assert saved["ratio"] > 0 and saved["machine"]["cores"] >= 1
 
 
+def test_open_loop_sends_every_planned_request_and_counts_failures(stand_in):
+    """At a fixed rate every due request is sent once: answers are latencies, 503s are errors."""
+    good = run_open_loop("127.0.0.1", stand_in, "/predict", [b"png"], "image/png", 200, 0.5, 4)
+    bad = run_open_loop("127.0.0.1", stand_in, "/predict?fail", [b"png"], "image/png", 100, 0.2,
+                        2)
+    assert (good["requests"], good["requests_ok"], good["errors"]) == (100, 100, 0)
+    assert good["p50_ms"] <= good["p90_ms"] <= good["p99_ms"] <= good["max_ms"]
+    assert (bad["requests_ok"], bad["errors"]) == (0, 20)
+
+
+@pytest.mark.skipif(wrk.wrk_path() is None, reason=wrk.INSTALL_HINT)
+def test_wrk_script_cycles_bodies_and_counts_non_200_answers(stand_in, tmp_path):
+    """wrk's own counts come back through the Lua script: answers, and 503s as errors."""
+    bodies = [tmp_path / f"{n}.body" for n in range(3)]
+    for index, path in enumerate(bodies):
+        path.write_bytes(b"x" * (index + 1))
+    url = f"http://127.0.0.1:{stand_in}"
+    good = wrk.run_wrk(url, wrk.write_script(tmp_path / "good.lua", "/predict", bodies,
+                                             "image/png"), 2, 1)
+    bad = wrk.run_wrk(url, wrk.write_script(tmp_path / "bad.lua", "/predict?fail", bodies,
+                                            "image/png"), 2, 1)
+    assert good["requests_ok"] > 0 and good["errors"] == 0
+    assert bad["requests_ok"] == 0 and bad["errors"] == bad["requests"] > 0
+
+
+def test_closed_loop_falls_back_to_python_threads_without_wrk(stand_in, tmp_path):
+    """With --python-load (as where wrk is missing) the closed loop still measures, and says so."""
+    body = tmp_path / "0.body"
+    body.write_bytes(b"png")
+    scenario = Scenario("regserve", "canvas", "all", "/predict", "image/png", (str(body),))
+    settings = ServingSettings(tmp_path, duration=0.5, connections=2, python_load=True)
+    measured = closed_loop(f"http://127.0.0.1:{stand_in}", scenario, settings, tmp_path)
+    assert measured["generator"].startswith("python threads")
+    assert measured["requests_ok"] > 0 and measured["errors"] == 0
+
+
+def test_floor_limit_is_the_cores_over_the_summed_costs():
+    """Two cores and 4 ms of work per request allow 500 requests a second."""
+    assert implied_limit(2, 1.0, 2.0, 0.5, 0.5) == pytest.approx(500.0)
+    assert implied_limit(2, 0.0) is None
+
+
 @pytest.mark.slow
-def test_serving_benchmark_measures_both_servers(models_dir, tmp_path, capsys):
-    """Both servers at each level, the ratio, one vs all, first request, targets, agreement."""
-    if not (REPO_ROOT / "server" / "gunicorn.conf.py").exists():
-        pytest.skip("the server's gunicorn config is not in this checkout yet")
-    args = ["serving", "--models-dir", str(models_dir), "--requests", "6", "--concurrency",
-            "1,2", "--workers", "1", "--results-dir", str(tmp_path)]
+def test_serving_benchmark_prints_one_table_with_floor_and_targets(models_dir, tmp_path, capsys):
+    """RegServe (all and one variant) and the naive app on each body, the floor, the targets."""
+    args = ["serving", "--models-dir", str(models_dir), "--duration", "1", "--servers",
+            "regserve,naive", "--open-loop", "0.5", "--workers", "1",
+            "--results-dir", str(tmp_path)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    measured, ratio, one_vs_all, first, targets = tables(out)
-    for table in (measured, ratio, one_vs_all, first, targets):
+    measured, floor, targets = tables(out)[:3]
+    for table in (measured, floor, targets):
         assert_rectangular(table)
-    assert len(measured) == 1 + 2 * 2 + 2  # RegServe all/one at 2 levels, naive all at 2
-    assert len(ratio) == len(one_vs_all) == 3 and len(first) == 3 and len(targets) == 5
-    assert all(row[4] == "0" for row in measured[1:]), "no request may fail"
-    assert "the two servers agreed on" in out, "both answers must name each variant's prediction"
+    rows = {(row[0], row[1], row[2]) for row in measured[1:]}
+    assert len(measured) == 1 + 6 + 2, "RegServe: 3 bodies x all/one; naive: 2 image bodies"
+    assert ("RegServe", "photo PNG 579x595", "1 (none)") in rows
+    assert all(row[6] == "0" for row in measured[1:]), "no request may fail"
+    assert all(row[7] != "-" for row in measured[1:] if row[2].startswith("all")), "open loop"
+    assert len(floor) == 1 + 6 and len(targets) == 1 + 12
+    assert "naive Flask (sync workers) agreed on" in out
     saved = json.loads(next(tmp_path.glob("serving-*.json")).read_text())
     assert set(saved["servers"]) == {"regserve", "naive"}
+    assert saved["floor"]["model_all_ms"] > 0 and saved["servers"]["regserve"]["runs"]

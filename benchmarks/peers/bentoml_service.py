@@ -1,0 +1,74 @@
+"""The BentoML 1.4 peer: the same SavedModels, preprocessing and answer fields, adaptive batching.
+
+Served by the serving benchmark as ``bentoml serve benchmarks.peers.bentoml_service:RegServePeer``
+with ``MODELS_DIR`` and ``PEER_WORKERS`` set. It is written the way BentoML's documentation
+writes a batched image service: one batchable API per input kind, whose function receives the
+requests BentoML's dispatcher grouped, preprocesses each image with
+:func:`regserve_contracts.imaging.image_to_emnist` and calls every variant's serving signature
+once on the whole batch. Uploads arrive as multipart ``images`` files (BentoML's image input),
+pixels as JSON ``{"pixels": [28x28]}``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import numpy as np
+from PIL.Image import Image
+
+from regserve_contracts import layout
+from regserve_contracts.imaging import image_to_emnist
+from regserve_contracts.signature import SERVING_INPUT, to_model_input
+from server.answers import agreement, input_echo, variant_answer
+from server.registry import load_variant
+
+WORKERS = int(os.environ.get("PEER_WORKERS") or 2)
+MAX_BATCH = 32
+#: BentoML's upper bound on a request's wait for its batch; the dispatcher adapts below it.
+MAX_LATENCY_MS = 1000
+
+
+@bentoml.service(workers=WORKERS, traffic={"timeout": 60})
+class RegServePeer:
+    """Every variant's newest version, answered per image with RegServe's answer fields."""
+
+    def __init__(self) -> None:
+        folder = Path(os.environ["MODELS_DIR"])
+        self.variants = {}
+        for variant_dir in layout.variant_dirs(folder):
+            path = layout.newest_version(variant_dir)
+            self.variants[variant_dir.name] = load_variant(variant_dir.name, path, int(path.name))
+
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS,
+                 route="/predict")
+    def predict(self, images: list[Image]) -> list[dict[str, Any]]:
+        """One answer per uploaded image."""
+        pixels = np.stack([image_to_emnist(image) for image in images])
+        return self._answers(pixels, "image")
+
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS,
+                 route="/predict_pixels")
+    def predict_pixels(self, pixels: np.ndarray) -> list[dict[str, Any]]:
+        """One answer per 28x28 array of already preprocessed pixels."""
+        return self._answers(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "pixels")
+
+    def _answers(self, pixels: np.ndarray, kind: str) -> list[dict[str, Any]]:
+        import tensorflow as tf
+
+        batch = tf.constant(to_model_input(pixels))
+        outputs = {name: {key: value.numpy() for key, value in
+                          variant.signature(**{SERVING_INPUT: batch}).items()}
+                   for name, variant in self.variants.items()}
+        answers = []
+        for row in range(len(pixels)):
+            per_variant = {
+                name: variant_answer(variant, {key: value[row] for key, value in
+                                               outputs[name].items()}, 5)
+                for name, variant in self.variants.items()
+            }
+            answers.append({"variants": per_variant, "agreement": agreement(per_variant),
+                            "input": input_echo(pixels[row], kind, kind == "pixels")})
+        return answers
