@@ -113,20 +113,30 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
         import_tensorflow_silently()
     from trainer.data.sources import load_dataset
 
+    before = versions_on_disk(models_dir, points)
     dataset = load_dataset(data, seed=settings.seed, limit=settings.limit,
                            progress=not options.quiet)
     log(f"sweep {spec.name}: {len(points)} points on {engine} ({settings.cpus} CPU(s) each); "
         f"data: {dataset.name}, {len(dataset.x_train):,} training images")
     if engine == "ray":
         engines.prepare_ray_environment(embedded=not options.address)
-        from trainer.sweep.ray_engine import run_ray
+        try:
+            from trainer.sweep.ray_engine import run_ray
+        except engines.EngineUnavailable as exc:  # Ray without Tune's extras
+            raise SweepUsageError(str(exc)) from None
 
         outcomes = run_ray(points, dataset, settings, log, storage_dir=models_dir / SWEEPS_DIR,
                            address=options.address, resume=options.resume,
                            early_stop=options.early_stop)
     else:
         outcomes = engines.run_local(points, dataset, settings, log)
-    return finish(spec, outcomes, models_dir, options, out)
+    trained = sum(versions_on_disk(models_dir, points).values()) - sum(before.values())
+    return finish(spec, outcomes, models_dir, options, out, trained)
+
+
+def versions_on_disk(models_dir: Path, points) -> dict[str, int]:
+    """How many complete versions each point has now (to count what a run trained)."""
+    return {v.name: len(layout.versions(models_dir / v.name)) for v in points}
 
 
 def plan(options: SweepOptions, engine: str, models_dir: Path
@@ -192,7 +202,7 @@ def read_manifest(models_dir: Path, name: str) -> dict:
 
 
 def finish(spec: SweepSpec, outcomes: list[engines.PointOutcome], models_dir: Path,
-           options: SweepOptions, out: TextIO) -> int:
+           options: SweepOptions, out: TextIO, trained: int) -> int:
     """Write the sweep report, summarise, and fail when any point finally failed."""
     exported = [o for o in outcomes if o.metrics]
     failed = [o for o in outcomes if o.error]
@@ -204,7 +214,6 @@ def finish(spec: SweepSpec, outcomes: list[engines.PointOutcome], models_dir: Pa
         manifest = read_manifest(models_dir, spec.name)
         reports = build_sweep_report(models_dir, spec.name, manifest.get("command", ""))
     if not options.quiet:
-        trained = sum(1 for o in exported if not o.metrics.get("reused"))
         out.write(f"\nSweep {spec.name}: {len(exported)} of {len(outcomes)} points exported "
                   f"({trained} trained now)"
                   + (f", {len(stopped)} stopped early" if stopped else "")

@@ -84,9 +84,9 @@ def default_engine() -> str:
 
 
 def ray_available() -> bool:
-    """Whether Ray Tune is installed (without importing it: that takes seconds)."""
-    return importlib.util.find_spec("ray") is not None and \
-        importlib.util.find_spec("ray.tune") is not None
+    """Whether Ray is installed, without importing it: that takes seconds, and Ray reads
+    settings from the environment when imported (see :func:`prepare_ray_environment`)."""
+    return importlib.util.find_spec("ray") is not None
 
 
 def run_local(points: Sequence[Variant], dataset: Dataset, settings: TrialSettings,
@@ -125,7 +125,7 @@ def _clock(seconds: float) -> str:
 def prepare_ray_environment(embedded: bool) -> None:
     """Environment Ray reads when it is imported; call before the first ``import ray``.
 
-    Usage statistics would phone home, Tune's automatic loggers write files nobody reads. For an
+    Usage statistics would phone home; Tune's newer console output ignores ``verbose=0``. For an
     embedded Ray, ``ray.init(_node_ip_address="127.0.0.1")`` alone is not enough: Ray rewrites
     a loopback address into the host's own (it expects other nodes to join) unless multi-node
     support is off, and then every server it starts listens on 127.0.0.1 only.
@@ -133,7 +133,6 @@ def prepare_ray_environment(embedded: bool) -> None:
     import os
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "60")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if embedded:
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"

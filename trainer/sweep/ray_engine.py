@@ -83,7 +83,8 @@ def run_ray(points: Sequence[Variant], dataset: Dataset, settings: TrialSettings
             tuner = tune.Tuner(
                 trainable,
                 param_space={"point": tune.grid_search([v.to_dict() for v in points])},
-                tune_config=tune.TuneConfig(scheduler=scheduler),
+                tune_config=tune.TuneConfig(scheduler=scheduler, trial_name_creator=_trial_name,
+                                            trial_dirname_creator=_trial_name),
                 run_config=tune.RunConfig(
                     name=settings.sweep, storage_path=str(storage_dir), verbose=0,
                     failure_config=tune.FailureConfig(max_failures=ATTEMPTS - 1),
@@ -103,6 +104,10 @@ def _trainable(config: dict[str, Any], dataset: Dataset, settings: TrialSettings
     node = ray.get_runtime_context().get_node_id()
     metrics = run_point(config["point"], dataset, settings, node, callbacks)
     tune.report({**metrics, "exported": True})
+
+
+def _trial_name(trial) -> str:
+    return f"{trial.config['point']['name']}_{trial.trial_id}"
 
 
 def _EpochReport():  # noqa: N802 (a factory: Keras is imported only inside a trial)
@@ -137,6 +142,9 @@ class ProgressCallback(tune.Callback):
     def __init__(self, total: int) -> None:
         self.total = total
         self._progress: Progress | None = None
+
+    def setup(self, **info) -> None:
+        self._progress = Progress(self.total, _stderr, time.monotonic())
 
     def _get(self) -> Progress:
         if self._progress is None or self._progress.log is None:

@@ -87,6 +87,7 @@ def summarise(version_dir: Path, metadata: dict[str, Any], reused: bool) -> dict
 def run_point(point: dict[str, Any], dataset: Dataset, settings: TrialSettings, node: str,
               callbacks: Sequence = ()) -> dict[str, Any]:
     """Train and export one point (or reuse this sweep's earlier export of it); its summary."""
+    started = time.time()  # the trial's start, TensorFlow's import included
     variant = Variant.from_dict(point)
     models_dir = Path(settings.models_dir)
     done = find_done(models_dir, settings.sweep, variant.name)
@@ -100,7 +101,6 @@ def run_point(point: dict[str, Any], dataset: Dataset, settings: TrialSettings, 
     config = TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size,
                          validation_split=settings.validation_split, seed=settings.seed,
                          limit=settings.limit, verbose=0)
-    started = time.time()
     sweep = {"name": settings.sweep, "point": variant.name, "engine": settings.engine,
              "node": node, "host": socket.gethostname(), "pid": os.getpid(),
              "cpus": settings.cpus, "started": started}
