@@ -1,0 +1,171 @@
+"""The ray engine: an embedded Ray on 127.0.0.1 and a two-node cluster, both really running.
+
+Ray reads part of its settings when first imported, so this module prepares them before
+anything imports Ray (the sweep's own CLI does the same). The two-node test comes first: it
+needs no embedded Ray, and the session's embedded one starts only when a later test asks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from regserve_contracts import layout
+from tests._sweep import staging_left, sweep, tiny_npz
+from trainer.sweep.engines import prepare_ray_environment
+
+prepare_ray_environment(embedded=True)
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow
+REPO_ROOT = Path(__file__).resolve().parents[1]
+QUICK = ("--epochs", "1", "--batch-size", "50", "--seed", "0", "--cpus-per-trial", "1",
+         "--penalty", "l1", "--where", "kernel_bias", "--lambdas", "1e-4,1e-2", "--no-baseline")
+POINTS = ("l1_kernel_bias_1e-04", "l1_kernel_bias_1e-02")
+LOOPBACK_V4 = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
+LOOPBACK_V6 = {"0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    return tiny_npz(tmp_path_factory.mktemp("sweep_ray_data") / "tiny.npz")
+
+
+def sweep_metadata(models: Path) -> dict[str, dict]:
+    return {name: layout.read_metadata(models / name / "1")["sweep"] for name in POINTS}
+
+
+def test_a_sweep_joins_a_two_node_cluster_by_address_and_both_nodes_export(tiny_data, tmp_path):
+    """Two Ray nodes on 127.0.0.1 (ray.cluster_utils, never `ray start`), one CPU each; the
+    sweep, another process, joins by address and each node trains one point into one folder."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        node_ids = {node.node_id for node in [cluster.head_node, *cluster.worker_nodes]}
+        models = tmp_path / "models"
+        process = subprocess.run(
+            [sys.executable, "-m", "trainer", "sweep", "--address", cluster.address,
+             "--name", "two-nodes", "--data", str(tiny_data), "--models-dir", str(models),
+             *QUICK],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    finally:
+        cluster.shutdown()
+    assert process.returncode == 0, process.stderr[-3000:]
+    seen = sweep_metadata(models)
+    assert {meta["node"] for meta in seen.values()} == node_ids
+    assert {meta["engine"] for meta in seen.values()} == {"ray"}
+    assert (models / layout.REPORTS_DIR / "sweep_two-nodes.md").is_file()
+    assert not staging_left(models)
+
+
+@pytest.fixture(scope="session")
+def embedded_ray():
+    """One embedded Ray for the session: 2 CPUs, 127.0.0.1 only, no dashboard, no usage stats."""
+    from trainer.sweep.ray_engine import start_embedded
+
+    start_embedded(num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[str, str]]:
+    """(address as /proc writes it, family) of every TCP socket these processes listen on."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd) if fd.is_symlink() else ""
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue  # the process ended meanwhile
+    found = []
+    for family in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{family}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                found.append((fields[1].split(":")[0], family))
+    return found
+
+
+def descendants(root: int) -> set[int]:
+    """``root`` and every process below it (Ray's servers and workers are our children)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(text.rsplit(")", 1)[1].split()[1])
+    found, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found.update(children)
+        frontier += children
+    return found
+
+
+def test_embedded_ray_listens_on_127_0_0_1_only(embedded_ray):
+    pids = descendants(os.getpid())
+    sockets = listening_sockets(pids)
+    assert len(pids) > 3 and len(sockets) >= 3, (pids, sockets)  # GCS, raylet, workers...
+    exposed = [(address, family) for address, family in sockets
+               if address not in ({LOOPBACK_V4} if family == "tcp" else LOOPBACK_V6)]
+    assert not exposed, f"Ray listens beyond loopback: {exposed}"
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
+
+
+def test_two_one_cpu_trials_run_at_the_same_time_in_different_processes(embedded_ray,
+                                                                       tiny_data, tmp_path,
+                                                                       capsys):
+    models = tmp_path / "models"
+    status, out, err = sweep("--name", "pair", "--data", tiny_data, "--models-dir", models,
+                             *QUICK, capsys=capsys)
+    assert status == 0, err
+    seen = sweep_metadata(models)
+    pids = {meta["pid"] for meta in seen.values()}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert max(m["started"] for m in seen.values()) < min(m["finished"] for m in seen.values())
+    assert {meta["cpus"] for meta in seen.values()} == {1}
+    assert len([line for line in err.splitlines() if line.startswith("[")]) == 2
+    assert not staging_left(models)
+
+
+def test_a_failing_point_is_reported_the_others_finish_and_resume_trains_only_it(
+        embedded_ray, tiny_data, tmp_path, capsys):
+    """A file where a point's folder belongs makes that point fail (twice); the other exports.
+    Once the file is gone, --resume trains only the failed point, and a second --resume
+    trains nothing."""
+    models = tmp_path / "models"
+    models.mkdir()
+    blocker = models / POINTS[1]
+    blocker.write_text("not a folder")
+    status, out, err = sweep("--name", "flaky", "--data", tiny_data, "--models-dir", models,
+                             *QUICK, capsys=capsys)
+    assert status == 1
+    assert f"{POINTS[1]}: failed, retrying once" in err and f"{POINTS[1]}: FAILED" in err
+    assert f"FAILED {POINTS[1]}" in out and "1 of 2 points exported" in out
+    assert layout.versions(models / POINTS[0]) == [1] and not staging_left(models)
+    blocker.unlink()
+    status, out, err = sweep("--resume", "--name", "flaky", "--models-dir", models,
+                             capsys=capsys)
+    assert status == 0, err
+    assert "(1 trained now)" in out
+    assert [layout.versions(models / name) for name in POINTS] == [[1], [1]]
+    before = (models / POINTS[0] / "1" / layout.METADATA_FILE).stat().st_mtime
+    time.sleep(0.01)
+    status, out, err = sweep("--resume", "--name", "flaky", "--models-dir", models,
+                             capsys=capsys)
+    assert status == 0 and "(0 trained now)" in out
+    assert [layout.versions(models / name) for name in POINTS] == [[1], [1]]
+    assert (models / POINTS[0] / "1" / layout.METADATA_FILE).stat().st_mtime == before
