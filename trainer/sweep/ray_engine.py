@@ -94,7 +94,7 @@ def run_ray(points: Sequence[Variant], dataset: Dataset, settings: TrialSettings
     finally:
         if started_here:
             ray.shutdown()
-    return [_outcome(result) for result in grid]
+    return [_outcome(result, early_stop is not None) for result in grid]
 
 
 def _trainable(config: dict[str, Any], dataset: Dataset, settings: TrialSettings,
@@ -117,13 +117,16 @@ def _EpochReport():  # noqa: N802 (a factory: Keras is imported only inside a tr
         {"val_accuracy": float(logs.get("val_accuracy", 0.0)), "epoch": epoch + 1}))
 
 
-def _outcome(result) -> PointOutcome:
+def _outcome(result, scheduled: bool) -> PointOutcome:
     point = result.config["point"]["name"] if result.config else "?"
     if result.error is not None:
         return PointOutcome(point, error=_error_text(result.error))
     metrics = dict(result.metrics or {})
     if not metrics.get("exported"):
-        return PointOutcome(point, stopped_early=True)
+        if scheduled:  # ASHA ended it before its export: by design, not a failure
+            return PointOutcome(point, stopped_early=True)
+        # Without a scheduler only an interruption (Ctrl-C stops Tune cleanly) gets here.
+        return PointOutcome(point, error="did not finish (interrupted); --resume continues it")
     return PointOutcome(point, metrics=metrics)
 
 
