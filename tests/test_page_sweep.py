@@ -11,7 +11,8 @@ from regserve_contracts.variants import VARIANT_NAMES
 from tests._browser import chromium_browser
 from tests._live import start_gunicorn
 from tests._sweep import tiny_npz
-from trainer.sweep.cli import parse_options, run
+from trainer.sweep.__main__ import parse_options
+from trainer.sweep.cli import run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 POINTS = ["l2_activity_1e-04", "l2_activity_1e-02"]

@@ -11,7 +11,8 @@ import pytest
 
 from regserve_contracts import layout
 from tests._sweep import staging_left, sweep, tiny_npz
-from trainer.sweep.cli import parse_options, run
+from trainer.sweep.__main__ import parse_options
+from trainer.sweep.cli import run
 
 pytestmark = pytest.mark.slow
 POINTS = ("l1_kernel_bias_1e-04", "l1_kernel_bias_1e-02")

@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = script if script == "regserve-train" else "python -m trainer"
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["sweep"]:
-        from trainer.sweep.cli import main as sweep_main
+        from trainer.sweep.__main__ import main as sweep_main
 
         return sweep_main(args[1:], prog=f"{prog} sweep")
     return run(parse_options(argv, prog), prog=prog)
