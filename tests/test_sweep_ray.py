@@ -8,8 +8,6 @@ needs no embedded Ray, and the session's embedded one starts only when a later t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,6 @@ prepare_ray_environment(embedded=True)
 ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.slow
-REPO_ROOT = Path(__file__).resolve().parents[1]
 QUICK = ("--epochs", "1", "--batch-size", "50", "--seed", "0", "--cpus-per-trial", "1",
          "--penalty", "l1", "--where", "kernel_bias", "--lambdas", "1e-4,1e-2", "--no-baseline")
 POINTS = ("l1_kernel_bias_1e-04", "l1_kernel_bias_1e-02")
@@ -40,26 +37,26 @@ def sweep_metadata(models: Path) -> dict[str, dict]:
     return {name: layout.read_metadata(models / name / "1")["sweep"] for name in POINTS}
 
 
-def test_a_sweep_joins_a_two_node_cluster_by_address_and_both_nodes_export(tiny_data, tmp_path):
+def test_a_sweep_joins_a_two_node_cluster_by_address_and_both_nodes_export(tiny_data, tmp_path,
+                                                                          capsys):
     """Two Ray nodes on 127.0.0.1 (ray.cluster_utils, never `ray start`), one CPU each; the
-    sweep, another process, joins by address and each node trains one point into one folder."""
+    sweep joins by address, and each node trains one point into the one models folder."""
     from ray.cluster_utils import Cluster
 
+    assert not ray.is_initialized()  # this test must run before the embedded Ray starts
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False})
     try:
         cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         node_ids = {node.node_id for node in [cluster.head_node, *cluster.worker_nodes]}
         models = tmp_path / "models"
-        process = subprocess.run(
-            [sys.executable, "-m", "trainer", "sweep", "--address", cluster.address,
-             "--name", "two-nodes", "--data", str(tiny_data), "--models-dir", str(models),
-             *QUICK],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+        status, out, err = sweep("--address", cluster.address, "--name", "two-nodes",
+                                 "--data", tiny_data, "--models-dir", models, *QUICK,
+                                 capsys=capsys)
     finally:
         cluster.shutdown()
-    assert process.returncode == 0, process.stderr[-3000:]
+    assert status == 0, err
+    assert not ray.is_initialized()  # the sweep let go of the cluster it joined
     seen = sweep_metadata(models)
     assert {meta["node"] for meta in seen.values()} == node_ids
     assert {meta["engine"] for meta in seen.values()} == {"ray"}
