@@ -9,29 +9,18 @@ gives RSS against the number of variants and the slope: memory per extra loaded 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from benchmarks.report import (
-    REPO_ROOT,
-    child_env,
-    free_port,
-    load_average,
-    log,
-    markdown_table,
-    stop_process,
-    tail,
-)
+from benchmarks.report import REPO_ROOT, load_average, log, markdown_table
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES
+from server import launcher
 
-GUNICORN_CONFIG = REPO_ROOT / "server" / "gunicorn.conf.py"
 READY_SECONDS = 300
 BLANK = {"pixels": [[0] * 28 for _ in range(28)], "preprocessed": True}
 
@@ -51,47 +40,19 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def worker_pids(master: int) -> list[int]:
-    """gunicorn's workers: the master's children."""
-    children = Path(f"/proc/{master}/task/{master}/children")
-    return [int(pid) for pid in children.read_text().split()]
-
-
 def measure(folder: Path, count: int) -> dict[str, Any]:
     """Serve ``folder`` with one worker; its RSS after loading and after one full prediction."""
-    port = free_port()
-    env = child_env(MODELS_DIR=str(folder), WEB_CONCURRENCY="1", REGSERVE_RELOAD_INTERVAL="0")
-    log_path = folder.parent / f"server-{count}.log"
-    with open(log_path, "wb") as server_log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind",
-             f"127.0.0.1:{port}", "server:create_app()"], cwd=REPO_ROOT, env=env,
-            stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_SECONDS
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{tail(log_path)}")
-            try:
-                ready = requests.get(f"{url}/readyz", timeout=5)
-                if ready.status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not ready in {READY_SECONDS} s:\n{tail(log_path)}")
-            time.sleep(0.5)
-        (worker,) = worker_pids(server.pid)
+    env = {"REGSERVE_RELOAD_INTERVAL": "0"}
+    with launcher.start(folder.parent / f"server-{count}.log", models_dir=folder, workers=1,
+                        env=env, timeout=READY_SECONDS) as server:
+        (worker,) = server.worker_pids()
         loaded = rss_kib(worker)
-        answer = requests.post(f"{url}/predict", json=BLANK, timeout=120)
+        answer = requests.post(f"{server.url}/predict", json=BLANK, timeout=120)
         answer.raise_for_status()
-        served = len(answer.json()["variants"])
-        return {"variants": count, "answered": served, "worker_rss_loaded_mib": loaded / 1024,
+        return {"variants": count, "answered": len(answer.json()["variants"]),
+                "worker_rss_loaded_mib": loaded / 1024,
                 "worker_rss_after_predict_mib": rss_kib(worker) / 1024,
                 "master_rss_mib": rss_kib(server.pid) / 1024}
-    finally:
-        stop_process(server)
 
 
 def run_memory(models_dir: Path, counts: list[int]) -> list[dict[str, Any]]:

@@ -8,9 +8,9 @@ from io import StringIO
 import pytest
 
 from regserve_contracts.variants import VARIANT_NAMES
-from tests._browser import chromium_browser
-from tests._live import start_gunicorn
+from server import launcher
 from tests._sweep import tiny_npz
+from tests.support.browser import chromium_browser
 from trainer.sweep.__main__ import parse_options
 from trainer.sweep.cli import run
 
@@ -29,9 +29,8 @@ def sweep_server(models_dir, tmp_path_factory):
             "--batch-size", "50", "--data", str(tiny_npz(folder / "tiny.npz")),
             "--models-dir", str(models), "--quiet"]
     assert run(parse_options(argv, "sweep"), StringIO(), StringIO()) == 0
-    server = start_gunicorn(models, folder / "server.log")
-    yield server
-    server.stop()
+    with launcher.start(folder / "server.log", models_dir=models, timeout=300) as server:
+        yield server
 
 
 def visible_cards(page) -> list[str]:
