@@ -112,8 +112,17 @@ def descendants(root: int) -> set[int]:
     return found
 
 
+def is_ray(pid: int) -> bool:
+    """Ray's own processes (GCS, raylet, agents, workers) name Ray on their command line."""
+    try:
+        return b"ray" in Path(f"/proc/{pid}/cmdline").read_bytes().lower()
+    except OSError:
+        return False
+
+
 def test_embedded_ray_listens_on_127_0_0_1_only(embedded_ray):
-    pids = descendants(os.getpid())
+    """Every socket Ray's processes listen on (and this driver's, which serves Ray too)."""
+    pids = {os.getpid()} | {pid for pid in descendants(os.getpid()) if is_ray(pid)}
     sockets = listening_sockets(pids)
     assert len(pids) > 3 and len(sockets) >= 3, (pids, sockets)  # GCS, raylet, workers...
     exposed = [(address, family) for address, family in sockets
