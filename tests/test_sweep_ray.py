@@ -7,14 +7,17 @@ needs no embedded Ray, and the session's embedded one starts only when a later t
 
 from __future__ import annotations
 
+import contextlib
 import os
-import time
+from io import StringIO
 from pathlib import Path
 
 import pytest
 
 from regserve_contracts import layout
 from tests._sweep import staging_left, sweep, tiny_npz
+from trainer.sweep.__main__ import parse_options
+from trainer.sweep.cli import run
 from trainer.sweep.engines import prepare_ray_environment
 
 prepare_ray_environment(embedded=True)
@@ -131,47 +134,57 @@ def test_embedded_ray_listens_on_127_0_0_1_only(embedded_ray):
     assert ray.util.get_node_ip_address() == "127.0.0.1"
 
 
-def test_two_one_cpu_trials_run_at_the_same_time_in_different_processes(embedded_ray,
-                                                                       tiny_data, tmp_path,
-                                                                       capsys):
-    models = tmp_path / "models"
-    status, out, err = sweep("--name", "pair", "--data", tiny_data, "--models-dir", models,
-                             *QUICK, capsys=capsys)
-    assert status == 0, err
+BLOCKED = "l1_kernel_bias_1e-01"  # trained last: the grid runs the points in lambda order
+THREE = (*QUICK[:-2], "1e-4,1e-2,1e-1", "--no-baseline")
+
+
+@pytest.fixture(scope="module")
+def flaky_sweep(embedded_ray, tiny_data, tmp_path_factory):
+    """Three points on the 2-CPU embedded Ray, one CPU each; a file sits where the folder of
+    the third belongs, so that point fails (twice) while the first two train side by side."""
+    models = tmp_path_factory.mktemp("flaky") / "models"
+    models.mkdir()
+    (models / BLOCKED).write_text("not a folder")
+    out, err = StringIO(), StringIO()
+    argv = ["--name", "flaky", "--data", str(tiny_data), "--models-dir", str(models), *THREE]
+    with contextlib.redirect_stderr(err):  # Tune's callbacks write to sys.stderr
+        status = run(parse_options(argv, "sweep"), out, err)
+    return models, status, out.getvalue(), err.getvalue()
+
+
+def test_two_one_cpu_trials_run_at_the_same_time_in_different_processes(flaky_sweep):
+    models, _, _, _ = flaky_sweep
     seen = sweep_metadata(models)
     pids = {meta["pid"] for meta in seen.values()}
     assert len(pids) == 2 and os.getpid() not in pids
     assert max(m["started"] for m in seen.values()) < min(m["finished"] for m in seen.values())
     assert {meta["cpus"] for meta in seen.values()} == {1}
-    assert len([line for line in err.splitlines() if line.startswith("[")]) == 2
-    assert not staging_left(models)
+    assert {meta["engine"] for meta in seen.values()} == {"ray"}
 
 
-def test_a_failing_point_is_reported_the_others_finish_and_resume_trains_only_it(
-        embedded_ray, tiny_data, tmp_path, capsys):
-    """A file where a point's folder belongs makes that point fail (twice); the other exports.
-    Once the file is gone, --resume trains only the failed point, and a second --resume
-    trains nothing."""
-    models = tmp_path / "models"
-    models.mkdir()
-    blocker = models / POINTS[1]
-    blocker.write_text("not a folder")
-    status, out, err = sweep("--name", "flaky", "--data", tiny_data, "--models-dir", models,
-                             *QUICK, capsys=capsys)
+def test_a_failing_point_is_reported_retried_once_and_the_others_finish(flaky_sweep):
+    models, status, out, err = flaky_sweep
     assert status == 1
-    assert f"{POINTS[1]}: failed, retrying once" in err and f"{POINTS[1]}: FAILED" in err
-    assert f"FAILED {POINTS[1]}" in out and "1 of 2 points exported" in out
-    assert layout.versions(models / POINTS[0]) == [1] and not staging_left(models)
-    blocker.unlink()
+    assert f"{BLOCKED}: failed, retrying once" in err and f"{BLOCKED}: FAILED" in err
+    finished = [line for line in err.splitlines() if line.startswith("[") and "accuracy" in line]
+    assert len(finished) == 2
+    assert f"FAILED {BLOCKED}" in out and "2 of 3 points exported" in out
+    assert [layout.versions(models / name) for name in POINTS] == [[1], [1]]
+    assert not staging_left(models) and (models / BLOCKED).is_file()
+
+
+def test_resume_trains_only_the_failed_point_and_then_nothing(flaky_sweep, capsys):
+    models, _, _, _ = flaky_sweep
+    (models / BLOCKED).unlink()
     status, out, err = sweep("--resume", "--name", "flaky", "--models-dir", models,
                              capsys=capsys)
     assert status == 0, err
-    assert "(1 trained now)" in out
-    assert [layout.versions(models / name) for name in POINTS] == [[1], [1]]
+    assert "3 of 3 points exported (1 trained now)" in out
+    assert [layout.versions(models / n) for n in (*POINTS, BLOCKED)] == [[1], [1], [1]]
     before = (models / POINTS[0] / "1" / layout.METADATA_FILE).stat().st_mtime
-    time.sleep(0.01)
     status, out, err = sweep("--resume", "--name", "flaky", "--models-dir", models,
                              capsys=capsys)
     assert status == 0 and "(0 trained now)" in out
-    assert [layout.versions(models / name) for name in POINTS] == [[1], [1]]
+    assert [layout.versions(models / n) for n in (*POINTS, BLOCKED)] == [[1], [1], [1]]
     assert (models / POINTS[0] / "1" / layout.METADATA_FILE).stat().st_mtime == before
+    assert not staging_left(models)
