@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trainer.reports import ResultRow
+    from trainer.results import ResultRow
     from trainer.sweep.report import Family
 
 
@@ -15,7 +15,7 @@ def draw_sweep(found: list[Family], baseline: dict[str, Any] | None, rows: list[
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from trainer.plots import is_synthetic
+    from trainer.results import is_synthetic
     from trainer.sweep.report import METRICS
 
     figure = Figure(figsize=(13, 2.9 * len(found) + 0.8), layout="constrained")

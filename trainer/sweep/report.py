@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from regserve_contracts import layout
-from trainer.reports import ReportError, ResultRow, source_notes
+from trainer.reports import ReportError, source_notes
+from trainer.results import ResultRow
 from trainer.sweep.trial import summarise
 
 #: "Within 1 point": validation accuracies this close to the best count as just as good.

@@ -13,9 +13,8 @@ from typing import Any
 from regserve_contracts import layout
 from regserve_contracts.variants import Variant
 from trainer.data import Dataset
+from trainer.results import SPARSITY_KEY
 from trainer.sweep.spec import family
-
-SPARSITY_KEY = "<1e-03"
 
 
 @dataclass(frozen=True)
