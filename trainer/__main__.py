@@ -18,6 +18,7 @@ examples:
   python -m trainer --variant none --variant l2_activity --data ~/emnist/matlab.zip
   python -m trainer --custom l1:activity:1e-4 --custom l1:activity:1e-3   (a lambda sweep)
   python -m trainer --report --models-dir /tmp/m  rebuild the reports, no training
+  python -m trainer sweep --help                  a lambda sweep, on Ray Tune or locally
 """
 
 
@@ -106,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     script = Path(sys.argv[0]).name
     prog = script if script == "regserve-train" else "python -m trainer"
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["sweep"]:
+        from trainer.sweep.__main__ import main as sweep_main
+
+        return sweep_main(args[1:], prog=f"{prog} sweep")
     return run(parse_options(argv, prog), prog=prog)
 
 

@@ -76,9 +76,14 @@ def to_model_inputs(images: np.ndarray) -> np.ndarray:
 
 
 def train_variant(
-    variant: Variant, dataset: Dataset, config: TrainConfig, models_dir: Path
+    variant: Variant, dataset: Dataset, config: TrainConfig, models_dir: Path,
+    extra_metadata: dict | None = None, callbacks: Sequence | None = None,
 ) -> TrainResult:
-    """Train one variant from scratch, evaluate it on the test set and export a new version."""
+    """Train one variant from scratch, evaluate it on the test set and export a new version.
+
+    ``extra_metadata`` is merged into ``metadata.json`` (a sweep adds its ``sweep`` section);
+    ``callbacks`` are Keras callbacks for ``fit`` (a sweep reports each epoch to its scheduler).
+    """
     import keras
     import tensorflow as tf
 
@@ -110,6 +115,7 @@ def train_variant(
         validation_split=config.validation_split,
         shuffle=True,
         verbose=config.verbose,
+        callbacks=list(callbacks or ()),
     )
     seconds = time.perf_counter() - started
     test_loss, test_accuracy = model.evaluate(
@@ -148,6 +154,7 @@ def train_variant(
         "training_seconds": round(seconds, 3),
         "samples_per_second": round(fitted * config.epochs / seconds, 1),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **(extra_metadata or {}),
     }
     with layout.new_version(models_dir, variant.name) as staged:
         export_saved_model(model, staged.path)

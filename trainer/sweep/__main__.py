@@ -1,0 +1,110 @@
+"""``python -m trainer sweep`` (or ``python -m trainer.sweep``): the sweep's command line."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from trainer.sweep import engines
+from trainer.sweep.cli import run
+from trainer.sweep.plan import DEFAULTS, SweepOptions
+from trainer.sweep.spec import SWEEP_PENALTIES, SWEEP_PLACES
+
+
+def with_command(options: SweepOptions, argv: Sequence[str], prog: str) -> SweepOptions:
+    """Remember the command line for the report."""
+    return replace(options, command=" ".join([prog, *map(shlex.quote, argv)]))
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    """The sweep's flags; defaults of None are filled in by :func:`plan`."""
+    from trainer.__main__ import _Parser
+    from trainer.data.sources import SOURCES_HELP
+
+    parser = _Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Train one variant per penalty x place x lambda (plus the "
+                                 "unpenalized baseline),\nexport each as MODELS_DIR/<point>/"
+                                 "<version>/ and write the sweep report into MODELS_DIR/reports/.")
+    what = parser.add_argument_group("what to sweep")
+    what.add_argument("--penalty", metavar="LIST",
+                      help=f"comma list of {','.join(SWEEP_PENALTIES)} or all (default: all)")
+    what.add_argument("--where", metavar="LIST",
+                      help=f"comma list of {','.join(SWEEP_PLACES)} or all (default: all)")
+    what.add_argument("--lambdas", metavar="LO..HI:N|L1,L2,...",
+                      help=f"N log-spaced lambdas or a list (default: {DEFAULTS['lambdas']})")
+    what.add_argument("--no-baseline", dest="baseline", action="store_false",
+                      help="do not train the unpenalized 'none' point")
+    what.add_argument("--name", help="the sweep's name (default: sweep-<UTC time>)")
+    run_group = parser.add_argument_group("where it runs")
+    run_group.add_argument("--engine", choices=engines.ENGINES,
+                           help="ray (Ray Tune; default when installed) or local (one by one)")
+    run_group.add_argument("--address", metavar="HOST:PORT|auto",
+                           help="join this Ray cluster instead of starting one on 127.0.0.1")
+    run_group.add_argument("--cpus-per-trial", type=_positive_int, metavar="N",
+                           help="CPUs (and TensorFlow threads) per point (default: half the "
+                                "cores for ray, all for local)")
+    run_group.add_argument("--early-stop", choices=("asha",),
+                           help="stop hopeless points early with Ray Tune's ASHA scheduler")
+    run_group.add_argument("--resume", action="store_true",
+                           help="continue sweep --name, training only what is missing")
+    train = parser.add_argument_group("training (defaults: the original experiment)")
+    train.add_argument("--data", metavar="emnist|synthetic|PATH",
+                       help=f"data source: {SOURCES_HELP} (default: emnist)")
+    train.add_argument("--epochs", type=_positive_int, help=f"default {DEFAULTS['epochs']}")
+    train.add_argument("--batch-size", type=_positive_int,
+                       help=f"default {DEFAULTS['batch_size']}")
+    train.add_argument("--validation-split", type=_split,
+                       help=f"default {DEFAULTS['validation_split']}")
+    train.add_argument("--seed", type=int, help=f"default {DEFAULTS['seed']}")
+    train.add_argument("--limit", type=_positive_int, metavar="N",
+                       help="use at most N training images, class-balanced")
+    parser.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
+                        help="where the points and reports go (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+EPILOG = """\
+examples:
+  python -m trainer sweep --penalty l1 --where kernel_bias --lambdas 1e-6..1e-2:5 \\
+      --epochs 2 --limit 6000 --data synthetic --models-dir /tmp/sweep
+  python -m trainer sweep --penalty l1,l2,elasticnet --where kernel_bias,activity \\
+      --lambdas 1e-6..1e-1:11 --name big --address auto       (on a Ray cluster)
+  python -m trainer sweep --resume --name big --address auto  (continue an interrupted one)
+"""
+
+
+def parse_options(argv: Sequence[str], prog: str) -> SweepOptions:
+    """Parse the command line straight into :class:`SweepOptions`."""
+    args = build_parser(prog).parse_args(argv)
+    fields = {key: value for key, value in vars(args).items()}
+    return with_command(SweepOptions(**fields), argv, prog)
+
+
+def main(argv: Sequence[str], prog: str = "python -m trainer sweep") -> int:
+    """``python -m trainer sweep ...``; returns the exit status."""
+    return run(parse_options(argv, prog), prog=prog)
+
+
+def _positive_int(text: str) -> int:
+    from trainer.__main__ import _positive_int as check
+
+    return check(text)
+
+
+def _split(text: str) -> float:
+    from trainer.__main__ import _split as check
+
+    return check(text)
+
+
+_positive_int.__name__ = "positive integer"  # argparse names the type in its message
+_split.__name__ = "fraction"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], "python -m trainer.sweep"))

@@ -1,0 +1,114 @@
+"""What ``python -m trainer sweep`` does once parsed: plan, load the data, run, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from regserve_contracts import layout
+from trainer.data import DataSourceError
+from trainer.reports import ReportError
+from trainer.sweep import engines
+from trainer.sweep.plan import SWEEPS_DIR, SweepOptions, SweepUsageError, plan, read_manifest
+from trainer.sweep.spec import SpecError, SweepSpec
+
+
+def run(options: SweepOptions, out: TextIO | None = None, err: TextIO | None = None,
+        prog: str = "python -m trainer sweep") -> int:
+    """Carry out a sweep; return the exit status (0 all exported, 1 a point failed, 2 usage)."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        return _sweep(options, out, err)
+    except (SweepUsageError, SpecError) as exc:
+        err.write(f"{prog}: error: {exc}\n")
+        return 2
+    except (DataSourceError, ReportError, engines.EngineUnavailable) as exc:
+        err.write(f"{prog}: error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        err.write(f"interrupted; exported points stay in {options.models_dir}; continue with "
+                  f"--resume --name {options.name or '<name>'}\n")
+        return 130
+
+
+def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
+    engine = options.engine or engines.default_engine()
+    if engine == "ray" and not engines.ray_available():
+        raise SweepUsageError(engines.INSTALL_HINT)
+    if engine == "local" and (options.address or options.early_stop):
+        raise SweepUsageError("--address and --early-stop need --engine ray")
+    models_dir = Path(options.models_dir).resolve()
+    spec, settings, data = plan(options, engine, models_dir)
+    points = spec.points()
+    from trainer.cli import UsageError, check_on_disk
+
+    try:
+        for variant in points:
+            check_on_disk(variant, models_dir)
+    except UsageError as exc:
+        raise SweepUsageError(str(exc)) from None
+
+    def log(line: str) -> None:
+        if not options.quiet:
+            err.write(line + "\n")
+            err.flush()
+
+    if options.quiet:
+        from trainer.cli import import_tensorflow_silently
+
+        import_tensorflow_silently()
+    from trainer.data.sources import load_dataset
+
+    before = versions_on_disk(models_dir, points)
+    dataset = load_dataset(data, seed=settings.seed, limit=settings.limit,
+                           progress=not options.quiet)
+    log(f"sweep {spec.name}: {len(points)} points on {engine} ({settings.cpus} CPU(s) each); "
+        f"data: {dataset.name}, {len(dataset.x_train):,} training images")
+    if engine == "ray":
+        engines.prepare_ray_environment(embedded=not options.address)
+        try:
+            from trainer.sweep.ray_engine import run_ray
+        except engines.EngineUnavailable as exc:  # Ray without Tune's extras
+            raise SweepUsageError(str(exc)) from None
+
+        outcomes = run_ray(points, dataset, settings, log, storage_dir=models_dir / SWEEPS_DIR,
+                           address=options.address, resume=options.resume,
+                           early_stop=options.early_stop)
+    else:
+        outcomes = engines.run_local(points, dataset, settings, log)
+    trained = sum(versions_on_disk(models_dir, points).values()) - sum(before.values())
+    return finish(spec, outcomes, models_dir, options, out, trained)
+
+
+def versions_on_disk(models_dir: Path, points) -> dict[str, int]:
+    """How many complete versions each point has now (to count what a run trained)."""
+    return {v.name: len(layout.versions(models_dir / v.name)) for v in points}
+
+
+
+def finish(spec: SweepSpec, outcomes: list[engines.PointOutcome], models_dir: Path,
+           options: SweepOptions, out: TextIO, trained: int) -> int:
+    """Write the sweep report, summarise, and fail when any point finally failed."""
+    exported = [o for o in outcomes if o.metrics]
+    failed = [o for o in outcomes if o.error]
+    stopped = [o for o in outcomes if o.stopped_early]
+    reports = []
+    if exported:
+        from trainer.sweep.report import build_sweep_report
+
+        manifest = read_manifest(models_dir, spec.name)
+        reports = build_sweep_report(models_dir, spec.name, manifest.get("command", ""))
+    if not options.quiet:
+        out.write(f"\nSweep {spec.name}: {len(exported)} of {len(outcomes)} points exported "
+                  f"({trained} trained now)"
+                  + (f", {len(stopped)} stopped early" if stopped else "")
+                  + (f", {len(failed)} failed" if failed else "") + f"; models in {models_dir}\n")
+        out.writelines(f"  report: {path}\n" for path in reports if path.suffix == ".md")
+        out.writelines(f"  FAILED {o.point}: {o.error.strip().splitlines()[-1]}\n"
+                       for o in failed)
+        if failed:
+            out.write(f"  fix the cause, then: --resume --name {spec.name}\n")
+    return 1 if failed else 0
+
+
