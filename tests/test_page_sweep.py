@@ -9,8 +9,8 @@ import pytest
 
 from regserve_contracts.variants import VARIANT_NAMES
 from server import launcher
-from tests._sweep import tiny_npz
 from tests.support.browser import chromium_browser
+from tests.support.sweep import tiny_npz
 from trainer.sweep.__main__ import parse_options
 from trainer.sweep.cli import run
 

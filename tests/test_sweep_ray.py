@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from regserve_contracts import layout
-from tests._sweep import staging_left, sweep, tiny_npz
+from tests.support.sweep import staging_left, sweep, tiny_npz
 from trainer.sweep.__main__ import parse_options
 from trainer.sweep.cli import run
 from trainer.sweep.engines import prepare_ray_environment

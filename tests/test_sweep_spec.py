@@ -7,7 +7,7 @@ import math
 import pytest
 
 from regserve_contracts import layout
-from tests._sweep import sweep
+from tests.support.sweep import sweep
 from trainer.sweep import engines
 from trainer.sweep.spec import (
     SpecError,
