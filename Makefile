@@ -29,9 +29,10 @@ serve: $(VENV)/.installed
 	@echo "RegServe: open http://127.0.0.1:$(PORT)/ (API: http://127.0.0.1:$(PORT)/openapi.json); Ctrl-C stops it."
 	MODELS_DIR=$(MODELS_DIR) $(VENV)/bin/gunicorn -c server/gunicorn.conf.py --bind 127.0.0.1:$(PORT) 'server:create_app()'
 
-## test: set up (with the test extra and Debian's chromium), lint, then run the whole suite.
+## test: set up (with the test extra, Debian's chromium, nginx and strace), lint, then run the whole suite.
 test: $(VENV)/.installed
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-test-tools.sh
 	$(VENV)/bin/ruff check regserve_contracts trainer server client tests benchmarks
 	$(PY) -m pytest
 
