@@ -34,5 +34,6 @@ def show_variant(name: str):
                        "unknown_variant", valid_variants=valid)
     summary = variant_summary(variant, detailed=True)
     if name in snapshot.failed:  # an older version serves while the newest one is broken
-        summary["newer_version_failed"] = snapshot.failed[name].to_dict()
+        summary["newer_version_failed"] = {**snapshot.failed[name].to_dict(),
+                                           "serving_version": variant.version}
     return jsonify(summary)

@@ -63,7 +63,8 @@ SCHEMAS: dict[str, Any] = {
         "activation_mean": PER_LAYER,
         "version": INTEGER,
         "label": {**STRING, "description": "The penalty in words."},
-    }),
+    }, {"newest_version_failed": {**ref("Failure"), "description": "Present while the "
+                                  "variant's newest version fails to load and 'version' serves."}}),
     "Agreement": obj({"unanimous": {"type": "boolean"},
                       "votes": {"type": "object", "additionalProperties": INTEGER},
                       "majority": {"type": ["string", "null"]}}),

@@ -35,6 +35,10 @@ def predict():
                              {key: value[0] for key, value in outputs[name].items()}, top)
         for name in names
     }
+    for name in names:  # say when an older version answers because the newest one fails
+        if name in snapshot.failed:
+            answers[name]["newest_version_failed"] = {**snapshot.failed[name].to_dict(),
+                                                      "serving_version": answers[name]["version"]}
     body = {
         "variants": answers,
         "agreement": agreement(answers),
