@@ -13,6 +13,8 @@ from regserve_contracts.variants import UnknownVariantError
 from trainer.data import DataSourceError
 
 COMMANDS = ("serving", "training", "accuracy", "all")
+#: `python -m benchmarks hostile|soak ...`: each parses its own options (benchmarks/<name>.py).
+HARDENING = ("hostile", "soak")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,11 @@ def run(options: Options, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the chosen benchmark(s); one clear line on stderr if one cannot run."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in HARDENING:  # commands with options of their own
+        import importlib
+
+        return importlib.import_module(f"benchmarks.{argv[0]}").main(argv[1:])
     options = parse_args(argv)
     names = ("accuracy", "training", "serving") if options.command == "all" else (options.command,)
     try:

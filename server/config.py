@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from regserve_contracts.imaging import DEFAULT_MAX_PIXELS
 from regserve_contracts.labels import NUM_CLASSES
+from server.limits import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_JSON_LENGTH
 
 #: Every setting, its default, and the environment variable that overrides it.
 DEFAULTS: dict[str, Any] = {
@@ -15,8 +15,11 @@ DEFAULTS: dict[str, Any] = {
     "MODELS_DIR": "models",
     # Flask rejects larger request bodies with 413 before reading them.
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
-    # Images with more pixels are refused from their header, before any pixel is decoded.
-    "MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
+    # JSON bodies (28x28 pixels, or a base64 image) get a smaller limit, checked before parsing.
+    "MAX_JSON_LENGTH": DEFAULT_MAX_JSON_LENGTH,
+    # Images with more pixels are refused from their header, before any pixel is decoded;
+    # the default (2048x2048) is chosen from measurement: see server/limits.py.
+    "MAX_IMAGE_PIXELS": DEFAULT_MAX_IMAGE_PIXELS,
     # Seconds between scans of MODELS_DIR for new versions; 0 turns hot reload off.
     "RELOAD_INTERVAL": 5.0,
     "TOP_K_DEFAULT": 3,
@@ -37,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
 ENVIRONMENT: dict[str, str] = {
     "MODELS_DIR": "MODELS_DIR",
     "MAX_CONTENT_LENGTH": "REGSERVE_MAX_CONTENT_LENGTH",
+    "MAX_JSON_LENGTH": "REGSERVE_MAX_JSON_LENGTH",
     "MAX_IMAGE_PIXELS": "REGSERVE_MAX_IMAGE_PIXELS",
     "RELOAD_INTERVAL": "REGSERVE_RELOAD_INTERVAL",
     "TOP_K_DEFAULT": "REGSERVE_TOP_K",
@@ -80,7 +84,8 @@ def _parse(key: str, text: str) -> Any:
 
 
 def _check(settings: dict[str, Any]) -> None:
-    positive = ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "MAX_BATCH", "SUBSET_CACHE")
+    positive = ("MAX_CONTENT_LENGTH", "MAX_JSON_LENGTH", "MAX_IMAGE_PIXELS", "MAX_BATCH",
+                "SUBSET_CACHE")
     for key in positive:
         if int(settings[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {settings[key]}")

@@ -1,0 +1,99 @@
+"""What one request may cost: refusals before the expensive step, and a per-worker pixel budget.
+
+Measured with ``python -m benchmarks hostile`` (see the README's Reliability section): decoding
+and preprocessing cost about 14 bytes of memory and 0.03-0.06 us of CPU per pixel, so the pixel
+limit bounds a request's work; a JSON body's cost grows with its number of values, not its
+bytes, so JSON is refused by both before it is parsed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+
+from PIL import Image
+
+from server.errors import ApiError
+
+#: 2048 x 2048: about +56 MB and 0.1-0.2 s of CPU at most per image (4096 x 4096 cost +236-300
+#: MB and 0.5-1 s); far above what a character needs (the page sends 280 x 280).
+DEFAULT_MAX_IMAGE_PIXELS = 2048 * 2048
+#: JSON needs little: 28 x 28 pixels are under 20 KB even as floats with spaces; 2 MiB carries a
+#: base64 image of 1.5 MB. Larger images go as multipart or raw bytes (MAX_CONTENT_LENGTH).
+DEFAULT_MAX_JSON_LENGTH = 2 * 1024 * 1024
+#: Brackets, braces and commas a JSON body may hold: 28 x 28 pixels need 28 * 29 + 2 = 814;
+#: a base64 image 3. A million tiny values in 2 MiB would cost seconds and hundreds of MB parsed.
+MAX_JSON_STRUCTURE = 4096
+#: Images of at most this many pixels decode without asking the budget: small, and most traffic.
+SMALL_IMAGE_PIXELS = 1024 * 1024
+#: Images as large as the limit a worker decodes at once; more wait, then get 503.
+LARGE_DECODES_AT_ONCE = 2
+BUDGET_WAIT_SECONDS = 2.0
+
+
+def check_json_length(length: int | None, limit: int) -> None:
+    """413 for a JSON body over ``limit`` bytes: from Content-Length, before it is read."""
+    if length is not None and length > limit:
+        raise ApiError(413, f"the JSON body is {length} bytes; JSON bodies may have at most "
+                       f"{limit} bytes (a 28x28 pixel array needs under 20 KB; send larger "
+                       "images as multipart or raw bytes)", "payload_too_large")
+
+
+def check_json_structure(body: bytes, limit: int = MAX_JSON_STRUCTURE) -> None:
+    """413 for a JSON body with more values than a 28x28 array, counted in C before parsing."""
+    count = body.count(b"[") + body.count(b"{") + body.count(b",")
+    if count > limit:
+        raise ApiError(413, f"the JSON body has {count} brackets, braces and commas; at most "
+                       f"{limit} are accepted (a 28x28 pixel array has 814)", "payload_too_large")
+
+
+def declared_pixels(data: bytes) -> int:
+    """Pixels an image's header claims (0 when it is not an image); reads only the header."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            width, height = Image.open(io.BytesIO(data)).size
+        return max(0, width) * max(0, height)
+    except Exception:  # not an image, or a broken header: the decoder answers 400 for it
+        return 0
+
+
+class PixelBudget:
+    """Pixels this worker may be decoding at once; a large image waits for room, briefly."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._in_use = 0
+
+    @contextlib.contextmanager
+    def reserve(self, pixels: int, max_pixels: int) -> Iterator[None]:
+        """Hold ``pixels`` of the budget (``LARGE_DECODES_AT_ONCE`` x ``max_pixels``) while
+        decoding; 503 when there is no room within ``BUDGET_WAIT_SECONDS``."""
+        pixels = min(pixels, max_pixels)  # a larger claim is refused from its header anyway
+        if pixels <= SMALL_IMAGE_PIXELS:
+            yield
+            return
+        capacity = LARGE_DECODES_AT_ONCE * max_pixels
+        deadline = time.monotonic() + BUDGET_WAIT_SECONDS
+        with self._condition:
+            while self._in_use + pixels > capacity:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ApiError(503, "the server is decoding other large images; retry in a "
+                                   "second or send a smaller image", "busy", retry_after=1)
+                self._condition.wait(left)
+            self._in_use += pixels
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._in_use -= pixels
+                self._condition.notify_all()
+
+
+#: One budget per worker: each gunicorn worker imports the app itself (preload_app is off).
+BUDGET = PixelBudget()
