@@ -44,10 +44,10 @@ class Kind:
 
 def png(side: int, mode: str = "RGBA", line: bool = True) -> bytes:
     """A ``side`` x ``side`` PNG with one diagonal stroke: tiny to send, ``side``^2 to decode."""
-    image = Image.new(mode, (side, side), "white")
+    image = Image.new(mode, (side, side), 65535 if mode == "I;16" else "white")
     if line:
         ImageDraw.Draw(image).line([(side // 5, side // 5), (4 * side // 5, 4 * side // 5)],
-                                   fill="black", width=max(3, side // 40))
+                                   fill=0, width=max(3, side // 40))
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
@@ -75,6 +75,7 @@ def kinds() -> list[Kind]:
         Kind("good: 280x280 canvas PNG", png(280), "image/png"),
         Kind("PNG 4096x4096 with ink (claims 16.8 MP)", big, "image/png"),
         Kind("PNG 2048x2048 with ink (the new limit)", png(2048), "image/png"),
+        Kind("16-bit PNG 2048x2048 with ink", png(2048, "I;16"), "image/png"),
         Kind("8 at once: PNG 2048x2048", png(2048), "image/png", concurrent=8),
         Kind("8 at once: PNG 4096x4096", big, "image/png", concurrent=8),
         Kind("base64 JSON of the 4096x4096 PNG",
@@ -84,7 +85,7 @@ def kinds() -> list[Kind]:
         Kind("JSON pixels, 2 MB of zeros", pixels_2mb, "application/json"),
         Kind("JSON nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, "application/json"),
         Kind("random bytes, 20 kB", bytes(range(256)) * 80, "image/png"),
-        Kind("body of 10 MiB zeros", b"\0" * (10 * MB), "image/png"),
+        Kind("body of 10 MiB zeros (at the body limit)", b"\0" * (10 * MB), "image/png"),
     ]
 
 

@@ -32,7 +32,7 @@ MAX_JSON_STRUCTURE = 4096
 SMALL_IMAGE_PIXELS = 1024 * 1024
 #: Images as large as the limit a worker decodes at once; more wait, then get 503.
 LARGE_DECODES_AT_ONCE = 2
-BUDGET_WAIT_SECONDS = 2.0
+BUDGET_WAIT_SECONDS = 10.0
 
 
 def check_json_length(length: int | None, limit: int) -> None:
