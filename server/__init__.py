@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
 
-from server.config import load_settings
+from server.settings import ServerSettings, load_settings
 
 log = logging.getLogger(__name__)
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings (defaults < environment < ``config``), models, routes, handlers.
+def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flask:
+    """Build the app: settings, models, routes, handlers.
+
+    Settings are ``settings`` if given, else defaults < environment; then ``overrides`` (field
+    names of :class:`ServerSettings`, e.g. ``create_app(models_dir="models", max_batch=1)``).
 
     Models are loaded here, so under gunicorn (``preload_app = False``) each worker loads its own
     after the fork; TensorFlow does not survive a fork.
@@ -29,15 +31,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server.registry import ModelRegistry
     from server.state import EXTENSION, ServerState
 
+    if settings is None:
+        settings = load_settings(**overrides)
+    elif overrides:
+        settings = dataclasses.replace(settings, **overrides)
     app = Flask(__name__)
-    app.config.from_mapping(load_settings(config))
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length  # Flask enforces it (413)
     app.json.sort_keys = False  # keep variants in the order asked for
     _attach_logging()
 
-    configure_tensorflow(app.config["TF_INTRA_OP_THREADS"], app.config["TF_INTER_OP_THREADS"])
-    models_dir = Path(app.config["MODELS_DIR"])
-    registry = ModelRegistry(models_dir, app.config["WARMUP_BATCH_SIZES"],
-                             app.config["SUBSET_CACHE"])
+    configure_tensorflow(settings.tf_intra_op_threads, settings.tf_inter_op_threads)
+    models_dir = settings.models_dir
+    registry = ModelRegistry(models_dir, settings.warmup_batch_sizes, settings.subset_cache)
     metrics = Metrics()
     registry.listeners.append(metrics.observe_snapshot)
     started = time.perf_counter()
@@ -48,10 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     snapshot = registry.snapshot
     log.info("%d variant(s) ready from %s in %.1f s; %d failed", len(snapshot.variants),
              models_dir, time.perf_counter() - started, len(snapshot.failed))
-    registry.start_polling(float(app.config["RELOAD_INTERVAL"]))
-    batcher = MicroBatcher(float(app.config["BATCH_WINDOW_MS"]) / 1000.0,
-                           int(app.config["MAX_BATCH"]), metrics.batch_size.observe)
-    app.extensions[EXTENSION] = ServerState(registry, batcher, metrics)
+    registry.start_polling(settings.reload_interval)
+    batcher = MicroBatcher(settings.batch_window_ms / 1000.0, settings.max_batch,
+                           metrics.batch_size.observe)
+    app.extensions[EXTENSION] = ServerState(registry, batcher, metrics, settings)
 
     for module in (predict, catalog, health, openapi, pages):
         app.register_blueprint(module.bp)

@@ -9,12 +9,13 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from flask import Request, current_app
+from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from regserve_contracts.imaging import ImageInputError, pixels_to_emnist, preprocess_bytes
 from server import limits
 from server.errors import ApiError
+from server.state import current_state
 
 #: Content types taken as raw image bytes (besides every ``image/*``).
 RAW_TYPES = ("application/octet-stream",)
@@ -51,8 +52,7 @@ def read_input(request: Request, max_pixels: int) -> InputImage:
         return InputImage(decode(read_body(request), max_pixels), "raw", False)
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
         # JSON is refused by its length and its number of values before it is parsed.
-        json_limit = int(current_app.config.get("MAX_JSON_LENGTH",
-                                                limits.DEFAULT_MAX_JSON_LENGTH))
+        json_limit = current_state().settings.max_json_length
         limits.check_json_length(request.content_length, json_limit)
         body = read_body(request)
         limits.check_json_length(len(body), json_limit)  # a chunked body has no Content-Length

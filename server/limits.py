@@ -1,9 +1,9 @@
 """What one request may cost: refusals before the expensive step, and a per-worker pixel budget.
 
 Measured with ``python -m benchmarks hostile`` (see the README's Reliability section): decoding
-and preprocessing cost about 14 bytes of memory and 0.03-0.06 us of CPU per pixel, so the pixel
-limit bounds a request's work; a JSON body's cost grows with its number of values, not its
-bytes, so JSON is refused by both before it is parsed.
+and preprocessing cost grows with the pixels, so the pixel limit (settings.max_image_pixels)
+bounds a request's work; a JSON body's cost grows with its number of values, not its bytes, so
+JSON is refused by its length (settings.max_json_length) and its values before it is parsed.
 """
 
 from __future__ import annotations
@@ -19,12 +19,6 @@ from PIL import Image
 
 from server.errors import ApiError
 
-#: 2048 x 2048: about +56 MB and 0.1-0.2 s of CPU at most per image (4096 x 4096 cost +236-300
-#: MB and 0.5-1 s); far above what a character needs (the page sends 280 x 280).
-DEFAULT_MAX_IMAGE_PIXELS = 2048 * 2048
-#: JSON needs little: 28 x 28 pixels are under 20 KB even as floats with spaces; 2 MiB carries a
-#: base64 image of 1.5 MB. Larger images go as multipart or raw bytes (MAX_CONTENT_LENGTH).
-DEFAULT_MAX_JSON_LENGTH = 2 * 1024 * 1024
 #: Brackets, braces and commas a JSON body may hold: 28 x 28 pixels need 28 * 29 + 2 = 814;
 #: a base64 image 3. A million tiny values in 2 MiB would cost seconds and hundreds of MB parsed.
 MAX_JSON_STRUCTURE = 4096

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, send_from_directory
 
 from regserve_contracts.layout import REPORTS_DIR
+from server.state import current_state
 
 bp = Blueprint("pages", __name__)
 
@@ -44,4 +45,4 @@ def report(filename: str):
 
 def reports_dir() -> Path:
     """MODELS_DIR/reports, resolved."""
-    return (Path(current_app.config["MODELS_DIR"]) / REPORTS_DIR).resolve()
+    return (current_state().settings.models_dir / REPORTS_DIR).resolve()

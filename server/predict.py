@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
@@ -25,9 +25,9 @@ def predict():
     state = current_state()
     snapshot = state.registry.snapshot  # this request keeps this model set, even over a reload
     names = resolve_variants(request.args.getlist("variant"), snapshot)
-    top = parse_top(request.args.get("top"), current_app.config["TOP_K_DEFAULT"])
+    top = parse_top(request.args.get("top"), state.settings.top_k_default)
     with state.batcher.ticket() as ticket:
-        image = read_input(request, current_app.config["MAX_IMAGE_PIXELS"])
+        image = read_input(request, state.settings.max_image_pixels)
         batch = to_model_input(image.pixels)
         outputs = ticket.run(snapshot.engine, names, batch)
     answers = {

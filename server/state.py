@@ -1,4 +1,4 @@
-"""What one app holds at run time (models, batcher, metrics), kept on the app, not in globals."""
+"""What one app holds at run time (settings, models, batcher, metrics), kept on the app."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ from flask import current_app
 from server.batcher import MicroBatcher
 from server.metrics import Metrics
 from server.registry import ModelRegistry
+from server.settings import ServerSettings
 
 EXTENSION = "regserve"
 
 
 @dataclass(frozen=True)
 class ServerState:
-    """The app's model registry, micro-batcher and metrics."""
+    """The app's model registry, micro-batcher, metrics and the settings it was built with."""
 
     registry: ModelRegistry
     batcher: MicroBatcher
     metrics: Metrics
+    settings: ServerSettings
 
 
 def current_state() -> ServerState:

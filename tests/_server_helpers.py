@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import shutil
@@ -12,18 +13,27 @@ from PIL import Image, ImageDraw
 from regserve_contracts import layout
 
 #: Settings for in-process test apps: no reload thread, a short warm-up.
-TEST_CONFIG = {"RELOAD_INTERVAL": 0, "WARMUP_BATCH_SIZES": (1, 4)}
+TEST_SETTINGS = {"reload_interval": 0, "warmup_batch_sizes": (1, 4)}
 
 
 @functools.lru_cache(maxsize=4)
 def shared_app(models_dir: str):
     """One app per models folder for the whole session: loading eight models takes seconds.
 
-    Tests that change settings do it with ``monkeypatch.setitem(app.config, ...)``.
+    Tests that change settings do it with :func:`override_settings`.
     """
     from server import create_app
 
-    return create_app({**TEST_CONFIG, "MODELS_DIR": models_dir})
+    return create_app(**TEST_SETTINGS, models_dir=models_dir)
+
+
+def override_settings(monkeypatch, app, **changes) -> None:
+    """Give ``app`` changed settings until the test ends (the settings themselves are frozen)."""
+    from server.state import EXTENSION
+
+    state = app.extensions[EXTENSION]
+    changed = dataclasses.replace(state, settings=dataclasses.replace(state.settings, **changes))
+    monkeypatch.setitem(app.extensions, EXTENSION, changed)
 
 
 def draw(shape: str = "A", size: int = 200, ink: int = 0, paper: int = 255,

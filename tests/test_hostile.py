@@ -30,7 +30,7 @@ import requests
 
 from regserve_contracts import layout
 from regserve_contracts.labels import LABELS
-from server.config import DEFAULTS
+from server.settings import ServerSettings
 from tests._hostile_inputs import (
     BAD,
     Answer,
@@ -49,7 +49,7 @@ from tests._hostile_inputs import (
     truncated_images,
 )
 
-MAX_CONTENT_LENGTH = int(DEFAULTS["MAX_CONTENT_LENGTH"])
+MAX_CONTENT_LENGTH = ServerSettings().max_content_length
 #: RSS a worker may gain over one repeat of the whole corpus once warmed up.
 RSS_GROWTH_BOUND = 50 * 2**20
 TRACEBACK_MARKS = ("Traceback (most recent call last)", 'File "/', "werkzeug/debug", "__debugger__")

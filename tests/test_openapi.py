@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from server.openapi import DOCUMENT
-from tests._server_helpers import draw, encode, shared_app
+from tests._server_helpers import draw, encode, override_settings, shared_app
 
 PNG = encode(draw("A"))
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -49,7 +49,7 @@ def broken_engine(ctx: Context):
 def with_reports(ctx: Context, path: str):
     (ctx.tmp_path / "reports").mkdir()
     (ctx.tmp_path / "reports" / "comparison.png").write_bytes(PNG)
-    ctx.monkeypatch.setitem(ctx.app.config, "MODELS_DIR", str(ctx.tmp_path))
+    override_settings(ctx.monkeypatch, ctx.app, models_dir=ctx.tmp_path)
     return ctx.client.get(path)
 
 
@@ -101,8 +101,7 @@ def app(models_dir):
 def empty_app(tmp_path_factory):
     from server import create_app
 
-    return create_app({"MODELS_DIR": str(tmp_path_factory.mktemp("no-models")),
-                       "RELOAD_INTERVAL": 0})
+    return create_app(models_dir=tmp_path_factory.mktemp("no-models"), reload_interval=0)
 
 
 def validator(schema: dict) -> jsonschema.Draft202012Validator:

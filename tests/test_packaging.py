@@ -78,7 +78,8 @@ def test_docker_healthcheck_probes_a_route_the_app_serves(tmp_path):
     path = re.search(r"http://127\.0\.0\.1:8000(/\w+)", health).group(1)
     from server import create_app
 
-    app = create_app({"MODELS_DIR": str(tmp_path), "TESTING": True})
+    app = create_app(models_dir=tmp_path)
+    app.testing = True
     assert app.test_client().get(path).status_code == 200
 
 

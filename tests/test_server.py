@@ -18,7 +18,7 @@ from regserve_contracts.imaging import to_png
 from regserve_contracts.labels import LABELS, NUM_CLASSES, char_to_label
 from regserve_contracts.signature import ACTIVATION_LAYERS
 from regserve_contracts.variants import VARIANT_NAMES
-from tests._server_helpers import draw, encode, shared_app
+from tests._server_helpers import draw, encode, override_settings, shared_app
 
 
 @pytest.fixture(scope="module")
@@ -316,10 +316,10 @@ def test_a_chunked_body_over_the_size_limit_is_413_not_a_cut_off_image(
 
 def test_the_pixel_limit_and_the_decompression_bomb_guard_are_413(app, client, monkeypatch):
     """A small file that decodes to too many pixels is refused from its header."""
-    monkeypatch.setitem(app.config, "MAX_IMAGE_PIXELS", 100 * 100)
+    override_settings(monkeypatch, app, max_image_pixels=100 * 100)
     answer = post_png(client, encode(draw("A", 200)))
     assert answer.status_code == 413 and answer.get_json()["error"] == "image_too_large"
-    monkeypatch.setitem(app.config, "MAX_IMAGE_PIXELS", 10**12)  # only Pillow's guard is left
+    override_settings(monkeypatch, app, max_image_pixels=10**12)  # only Pillow's guard is left
     bomb = encode(Image.new("1", (15000, 15000)))  # 225 M pixels, a few KB of PNG
     answer = post_png(client, bomb)
     assert answer.status_code == 413 and answer.get_json()["error"] == "image_too_large"
@@ -389,7 +389,7 @@ def test_health_readiness_and_metrics(client, png):
 def test_no_models_means_not_ready_and_503(tmp_path):
     from server import create_app
 
-    client = create_app({"MODELS_DIR": str(tmp_path), "RELOAD_INTERVAL": 0}).test_client()
+    client = create_app(models_dir=tmp_path, reload_interval=0).test_client()
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["error"] == "not_ready"
@@ -406,7 +406,7 @@ def test_page_and_reports_are_served_without_path_traversal(app, client, monkeyp
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "results.md").write_text("| variant |\n")
     (tmp_path / "secret.txt").write_text("secret")
-    monkeypatch.setitem(app.config, "MODELS_DIR", str(tmp_path))
+    override_settings(monkeypatch, app, models_dir=tmp_path)
     assert client.get("/reports").get_json() == {"files": ["results.md"]}
     assert fetch("/reports/results.md")[2] == b"| variant |\n"
     for path in ("/reports/../secret.txt", "/reports/%2e%2e/secret.txt", "/reports/..%2fsecret.txt",
