@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 ENVIRONMENT = {
     "MODELS_DIR": ("/srv/models", "models_dir", Path("/srv/models")),
     "REGSERVE_MAX_CONTENT_LENGTH": ("2048", "max_content_length", 2048),
+    "REGSERVE_MAX_JSON_LENGTH": ("4096", "max_json_length", 4096),
     "REGSERVE_MAX_IMAGE_PIXELS": ("1e6", "max_image_pixels", 1_000_000),
     "REGSERVE_RELOAD_INTERVAL": ("0.5", "reload_interval", 0.5),
     "REGSERVE_TOP_K": ("5", "top_k_default", 5),
