@@ -53,6 +53,18 @@ def png(side: int, mode: str = "RGBA", line: bool = True) -> bytes:
     return buffer.getvalue()
 
 
+def strip(width: int, height: int) -> bytes:
+    """A long thin PNG with a cross of ink: few pixels, a long side."""
+    import numpy as np
+
+    array = np.full((height, width), 255, np.uint8)
+    array[height // 2, 1:-1] = 0
+    array[1:-1, width // 2] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def png_claiming(width: int, height: int) -> bytes:
     import struct
 
@@ -80,6 +92,8 @@ def kinds() -> list[Kind]:
         Kind("8 at once: PNG 4096x4096", big, "image/png", concurrent=8),
         Kind("base64 JSON of the 4096x4096 PNG",
              json.dumps({"image": base64.b64encode(big).decode()}).encode(), "application/json"),
+        Kind("PNG 3x40000 strip with ink", strip(3, 40_000), "image/png"),
+        Kind("PNG 1000000x3 strip with ink", strip(1_000_000, 3), "image/png"),
         Kind("PNG header claiming 50000x50000", png_claiming(50_000, 50_000), "image/png"),
         Kind("JSON pixels, 10 MB of zeros", pixels_10mb, "application/json"),
         Kind("JSON pixels, 2 MB of zeros", pixels_2mb, "application/json"),

@@ -65,7 +65,9 @@ def read_input(request: Request, max_pixels: int) -> InputImage:
 
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """Preprocess image bytes while holding their pixels in this worker's decode budget."""
-    with limits.BUDGET.reserve(limits.declared_pixels(data), max_pixels):
+    width, height = limits.declared_size(data)
+    limits.check_side(width, height)
+    with limits.BUDGET.reserve(width * height, max_pixels):
         return preprocess_bytes(data, max_pixels)
 
 
