@@ -22,4 +22,6 @@ VOLUME ["/models"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-CMD ["gunicorn", "-c", "/app/server/gunicorn.conf.py", "--bind", "0.0.0.0:8000", "server:create_app()"]
+# server.launcher spells the gunicorn command (the project's config, the app factory); workers
+# follow WEB_CONCURRENCY (default one per core), settings the REGSERVE_* environment.
+CMD ["python", "-m", "server", "--bind", "0.0.0.0:8000"]

@@ -27,7 +27,7 @@ train: $(VENV)/.installed
 
 serve: $(VENV)/.installed
 	@echo "RegServe: open http://127.0.0.1:$(PORT)/ (API: http://127.0.0.1:$(PORT)/openapi.json); Ctrl-C stops it."
-	MODELS_DIR=$(MODELS_DIR) $(VENV)/bin/gunicorn -c server/gunicorn.conf.py --bind 127.0.0.1:$(PORT) 'server:create_app()'
+	$(PY) -m server --bind 127.0.0.1:$(PORT) --models $(MODELS_DIR)
 
 ## test: set up (with the test extra, Debian's chromium, nginx and strace), lint, then run the whole suite.
 test: $(VENV)/.installed

@@ -24,8 +24,9 @@ from pathlib import Path
 import requests
 from PIL import Image, ImageDraw
 
-from benchmarks.procstat import Server, cpu_seconds, memory, reset_peak, start_server
+from benchmarks.procstat import cpu_seconds, memory, reset_peak, start_server, workers_of
 from benchmarks.report import REPO_ROOT, BenchmarkError, load_average, log, markdown_table
+from server.launcher import LiveServer
 
 MB = 2**20
 #: What "hostile" must stay under (the issue's targets), per request.
@@ -103,7 +104,7 @@ def kinds() -> list[Kind]:
     ]
 
 
-def measure(server: Server, body: bytes, content_type: str, concurrent: int = 1) -> dict:
+def measure(server: LiveServer, body: bytes, content_type: str, concurrent: int = 1) -> dict:
     """Send ``concurrent`` copies at once; the worker's CPU and peak RSS growth, the answers."""
 
     def post() -> int:
@@ -113,9 +114,9 @@ def measure(server: Server, body: bytes, content_type: str, concurrent: int = 1)
     return measured(server, post, concurrent)
 
 
-def measured(server: Server, request, concurrent: int = 1) -> dict:
+def measured(server: LiveServer, request, concurrent: int = 1) -> dict:
     """Call ``request`` (returns a status) ``concurrent`` times at once, measuring the worker."""
-    worker = server.workers()[0]
+    worker = workers_of(server)[0]
     rss_before, _ = memory(worker)
     reset_peak(worker)
     cpu_before = cpu_seconds(worker)
@@ -141,22 +142,22 @@ def measured(server: Server, request, concurrent: int = 1) -> dict:
             "peak_growth": max(0, peak - rss_before), "rss_growth": rss_after - rss_before}
 
 
-def run_kinds(server: Server) -> list[dict]:
+def run_kinds(server: LiveServer) -> list[dict]:
     measure(server, png(280), "image/png")  # warm the path up
     return [{"kind": kind.name, "bytes": len(kind.body),
              **measure(server, kind.body, kind.content_type, kind.concurrent)}
             for kind in kinds()]
 
 
-def run_corpus(server: Server) -> dict:
+def run_corpus(server: LiveServer) -> dict:
     """Every request of the hostile test corpus, one at a time: worst time and RSS growth."""
     try:
-        from tests.support.hostile_inputs import hostile_corpus, send
-    except ImportError:  # before tests/ moved its helpers into tests/support/
-        from tests._hostile_inputs import hostile_corpus, send
+        from tests.support.hostile import hostile_corpus, send
+    except ImportError as error:  # the corpus lives with the tests, in a source checkout
+        raise BenchmarkError(f"the hostile test corpus is not importable: {error}") from None
     loaded = list(requests.get(server.url + "/readyz", timeout=10).json()["loaded"])
     corpus = hostile_corpus(10 * MB, loaded[0], [])
-    worker = server.workers()[0]
+    worker = workers_of(server)[0]
     start_rss = memory(worker)[0]
     worst = {"seconds": (0.0, ""), "peak_growth": (0, ""), "cpu": (0.0, "")}
     fivexx = 0

@@ -16,6 +16,8 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -119,13 +121,40 @@ def wait_ready(host: str, port: int, timeout: float) -> float:
     raise TimeoutError(f"/readyz did not answer 200 within {timeout:.0f} s")
 
 
-def run_phase(host: str, port: int, path: str, bodies: list[bytes], concurrency: int,
-              requests: int, warmup: int, time_cap: float) -> dict[str, Any]:
-    """Send ``requests`` POSTs from ``concurrency`` threads; return throughput and latencies."""
+@dataclass
+class LoadRun:
+    """What one load run saw: latencies (s) of accepted answers, and what went wrong otherwise."""
+
+    requests: int
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> int:
+        """Requests never sent because the time cap ran out."""
+        return self.requests - len(self.latencies) - len(self.errors)
+
+
+def accept_ok(status: int, body: bytes) -> str | None:
+    """The default check of an answer: None for a 200, else what was wrong."""
+    return None if status == 200 else f"{status}: {body[:200].decode(errors='replace')}"
+
+
+def drive(host: str, port: int, path: str, bodies: list[bytes], concurrency: int,
+          requests: int, warmup: int = 0, time_cap: float = math.inf,
+          check: Callable[[int, bytes], str | None] = accept_ok,
+          on_done: Callable[[int], None] | None = None) -> LoadRun:
+    """POST ``requests`` bodies to ``path`` from ``concurrency`` keep-alive threads.
+
+    The one load loop of the project (benchmarks and tests). Each thread first sends ``warmup``
+    uncounted requests; no request starts after ``time_cap`` seconds, so a stuck server ends
+    the run in bounded time. ``check`` turns an answer into None (accepted) or an error line;
+    ``on_done`` gets the number of finished requests after each one.
+    """
     lock = threading.Lock()
     counter = iter(range(requests))
-    latencies: list[float] = []
-    errors: list[str] = []
+    run = LoadRun(requests)
     start_gate = threading.Barrier(concurrency + 1)
     deadline = [math.inf]
 
@@ -145,14 +174,18 @@ def run_phase(host: str, port: int, path: str, bodies: list[bytes], concurrency:
             began = time.perf_counter()
             try:
                 status, body = client.call("POST", path, bodies[index % len(bodies)])
+                problem = check(status, body)
             except (OSError, http.client.HTTPException) as error:
-                status, body = 0, repr(error).encode()
+                problem = f"0: {error!r}"
             elapsed = time.perf_counter() - began
             with lock:
-                if status == 200:
-                    latencies.append(elapsed)
+                if problem is None:
+                    run.latencies.append(elapsed)
                 else:
-                    errors.append(f"{status}: {body[:200].decode(errors='replace')}")
+                    run.errors.append(problem)
+                done = len(run.latencies) + len(run.errors)
+            if on_done is not None:
+                on_done(done)
         client.connection.close()
 
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
@@ -163,16 +196,24 @@ def run_phase(host: str, port: int, path: str, bodies: list[bytes], concurrency:
     deadline[0] = began + time_cap
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - began
-    ordered = sorted(value * 1000 for value in latencies)
+    run.seconds = time.perf_counter() - began
+    return run
+
+
+def run_phase(host: str, port: int, path: str, bodies: list[bytes], concurrency: int,
+              requests: int, warmup: int, time_cap: float) -> dict[str, Any]:
+    """Send ``requests`` POSTs from ``concurrency`` threads; return throughput and latencies."""
+    run = drive(host, port, path, bodies, concurrency, requests, warmup, time_cap)
+    wall = run.seconds
+    ordered = sorted(value * 1000 for value in run.latencies)
     return {
         "path": path,
         "concurrency": concurrency,
         "requests_planned": requests,
         "requests_ok": len(ordered),
-        "errors": len(errors),
-        "error_examples": errors[:3],
-        "stopped_by_time_cap": len(ordered) + len(errors) < requests,
+        "errors": len(run.errors),
+        "error_examples": run.errors[:3],
+        "stopped_by_time_cap": run.skipped > 0,
         "wall_seconds": round(wall, 3),
         "requests_per_second": round(len(ordered) / wall, 2) if wall > 0 else None,
         "mean_ms": round(sum(ordered) / len(ordered), 2) if ordered else None,

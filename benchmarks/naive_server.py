@@ -1,9 +1,9 @@
 """The naive baseline: a plain Flask app that runs each variant's SavedModel one after another.
 
 This is how such demos are usually deployed, and what the serving benchmark compares against:
-``gunicorn --workers N --worker-class sync 'benchmarks.naive_server:create_app()'`` with
-``MODELS_DIR`` set. Each worker loads every variant with ``tf.saved_model.load`` and, per
-request, preprocesses the PNG with the project's own
+:func:`naive_command` (plain gunicorn sync workers, no project config) with ``MODELS_DIR`` set,
+started through :func:`server.launcher.start`. Each worker loads every variant with
+``tf.saved_model.load`` and, per request, preprocesses the PNG with the project's own
 ``regserve_contracts.imaging.preprocess_bytes`` (so both servers do the same image work) and
 calls the models in turn, batch of one each.
 """
@@ -11,6 +11,7 @@ calls the models in turn, batch of one each.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,12 @@ from regserve_contracts.signature import (
 )
 
 TOP_K = 5
+
+
+def naive_command(bind: str, workers: int, timeout: float) -> list[str]:
+    """The baseline's gunicorn: ``workers`` sync workers, no project config, this module's app."""
+    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
+            "--timeout", str(int(timeout)), "--bind", bind, "benchmarks.naive_server:create_app()"]
 
 
 class NoModelsError(RuntimeError):

@@ -1,30 +1,16 @@
-"""A gunicorn server for the hardening benchmarks, and its workers' CPU and memory from /proc."""
+"""A checkout's server for the hardening benchmarks, and its workers' CPU and memory from /proc."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
-from benchmarks.report import BenchmarkError, child_env, free_port, stop_process, tail
+from benchmarks.report import BenchmarkError
+from server.launcher import LiveServer, ServerStartError, start
 
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    """A process's children (gunicorn's master: its workers)."""
-    found = []
-    for path in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += [int(child) for child in path.read_text().split()]
-        except OSError:
-            pass
-    return sorted(found)
 
 
 def memory(pid: int) -> tuple[int, int]:
@@ -48,44 +34,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-@dataclass
-class Server:
-    """A gunicorn master serving one checkout's app on loopback."""
-
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def workers(self) -> list[int]:
-        return children(self.process.pid)
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
 def start_server(checkout: Path, models_dir: Path, log_path: Path, workers: int = 1,
-                 timeout: float = 180.0, **env: str) -> Server:
-    """Start ``checkout``'s server with its own gunicorn config; wait for /readyz."""
-    port = free_port()
-    environment = child_env(MODELS_DIR=str(models_dir), WEB_CONCURRENCY=str(workers), **env)
-    environment["PYTHONPATH"] = str(checkout)  # that checkout's code, not this one's
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(checkout / "server" / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{port}", "server:create_app()"],
-            cwd=checkout, env=environment, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchmarkError(f"the server exited with {process.returncode}:\n{tail(log_path)}")
-        try:
-            if requests.get(server.url + "/readyz", timeout=2).status_code == 200:
-                if len(server.workers()) == workers:
-                    return server
-        except requests.RequestException:
-            pass
+                 timeout: float = 180.0, **env: str) -> LiveServer:
+    """Start ``checkout``'s server (its own code and gunicorn config) through the launcher."""
+
+    def command(bind: str) -> list[str]:
+        # --chdir puts that checkout first on gunicorn's import path: its code, not ours.
+        return [sys.executable, "-m", "gunicorn", "-c", str(checkout / "server" /
+                "gunicorn.conf.py"), "--chdir", str(checkout), "--bind", bind,
+                "--workers", str(workers), "server:create_app()"]
+
+    try:
+        server = start(log_path, models_dir=models_dir, env=env, command=command,
+                       timeout=timeout)
+    except ServerStartError as error:
+        raise BenchmarkError(str(error)) from None
+    deadline = time.monotonic() + timeout  # every worker up, not just the first to answer
+    while len(server.worker_pids()) < workers and time.monotonic() < deadline:
         time.sleep(0.3)
-    server.stop()
-    raise BenchmarkError(f"the server was not ready in {timeout} s:\n{tail(log_path)}")
+    return server
+
+
+def workers_of(server: LiveServer) -> list[int]:
+    """The server's worker pids, sorted."""
+    return sorted(server.worker_pids())

@@ -6,19 +6,16 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from regserve_contracts.layout import write_atomic, write_json_atomic
+from server.launcher import child_env  # noqa: F401 (the benchmarks' children start like servers)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
-STOP_SECONDS = 30
 _PACKAGES = ("tensorflow", "keras", "numpy", "flask", "gunicorn", "pillow")
 
 
@@ -146,35 +143,6 @@ def save_results(name: str, data: dict[str, Any], markdown: str,
     md_path = json_path.with_suffix(".md")
     write_atomic(md_path, lambda handle: handle.write((markdown + "\n").encode("utf-8")))
     return json_path
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment for a child process: ours, quiet TensorFlow, the repo importable."""
-    paths = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": os.pathsep.join(paths),
-            **extra}
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """Ask a process we started to stop (SIGTERM), then kill its process group if it lingers."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            process.kill()
-        process.wait(timeout=STOP_SECONDS)
 
 
 def tail(path: Path, lines: int = 40) -> str:

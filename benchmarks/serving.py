@@ -13,26 +13,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.loadgen import CANVAS_SIDE, canvas_png, sample_characters
-from benchmarks.report import (
-    REPO_ROOT,
-    BenchmarkError,
-    child_env,
-    free_port,
-    log,
-    machine_info,
-    stop_process,
-    tail,
-)
+from benchmarks.naive_server import naive_command
+from benchmarks.report import REPO_ROOT, BenchmarkError, child_env, log, machine_info, tail
 from regserve_contracts import layout
+from server import launcher
 
-GUNICORN_CONFIG = REPO_ROOT / "server" / "gunicorn.conf.py"
-#: Stands for ``127.0.0.1:<port>`` in a server's command until its port is chosen.
-BIND = "{bind}"
 #: Uncounted requests per load thread before each level: opens its connection, wakes a worker.
 WARMUP_PER_THREAD = 1
 
@@ -58,66 +49,63 @@ class ServerSpec:
 
     key: str
     title: str
-    command: tuple[str, ...]
+    command: Callable[[str], Sequence[str]]  # "127.0.0.1:<port>" -> the command line
     paths: tuple[str, ...]
 
 
 def server_specs(settings: ServingSettings, variant: str) -> list[ServerSpec]:
     """RegServe (its own gunicorn config) and, if wanted, the naive app (plain sync workers)."""
-    python = sys.executable
     specs = [ServerSpec(
         "regserve", "RegServe (server/gunicorn.conf.py)",
-        (python, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", BIND,
-         "server:create_app()"),
+        lambda bind: launcher.gunicorn_command(bind, settings.workers),
         ("/predict", f"/predict?variant={variant}"),
     )]
     if settings.naive:
         specs.append(ServerSpec(
             "naive", "naive Flask (gunicorn sync workers)",
-            (python, "-m", "gunicorn", "--workers", str(settings.workers), "--worker-class",
-             "sync", "--timeout", str(int(settings.ready_timeout)), "--bind", BIND,
-             "benchmarks.naive_server:create_app()"),
+            lambda bind: naive_command(bind, settings.workers, settings.ready_timeout),
             ("/predict",),
         ))
     return specs
 
 
-def measure_server(spec: ServerSpec, settings: ServingSettings, port: int, inputs: list[Path],
+def measure_server(spec: ServerSpec, settings: ServingSettings, inputs: list[Path],
                    workdir: Path) -> dict[str, Any]:
     """Start one server, run the load generator against it, stop it; return what was measured."""
-    env = child_env(MODELS_DIR=str(settings.models_dir), WEB_CONCURRENCY=str(settings.workers))
     phases = [{"path": path, "concurrency": level, "requests": settings.requests,
                "warmup": WARMUP_PER_THREAD, "time_cap": settings.time_cap}
               for path in spec.paths for level in settings.concurrency]
-    plan = {"label": spec.key, "url": f"http://127.0.0.1:{port}", "first_path": spec.paths[0],
-            "inputs": [str(path) for path in inputs], "ready_timeout": settings.ready_timeout,
-            "phases": phases}
     plan_path, out_path = workdir / f"{spec.key}-plan.json", workdir / f"{spec.key}-out.json"
-    plan_path.write_text(json.dumps(plan))
     log_path = workdir / f"{spec.key}.log"
-    log(f"starting {spec.title} with {settings.workers} worker(s) on port {port} ...")
-    with open(log_path, "wb") as server_log:
-        started = time.monotonic()
-        command = [part.replace(BIND, f"127.0.0.1:{port}") for part in spec.command]
-        server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=server_log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+    log(f"starting {spec.title} with {settings.workers} worker(s) ...")
+    try:
+        server = launcher.start(log_path, models_dir=settings.models_dir, command=spec.command,
+                                timeout=settings.ready_timeout)
+    except launcher.ServerStartError as error:
+        raise BenchmarkError(f"{spec.title} did not start: {error}") from None
+    with server:
+        command = list(server.process.args)
+        plan = {"label": spec.key, "url": server.url, "first_path": spec.paths[0],
+                "inputs": [str(path) for path in inputs],
+                "ready_timeout": settings.ready_timeout, "phases": phases}
+        plan_path.write_text(json.dumps(plan))
         loadgen = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.loadgen", str(plan_path), str(out_path)],
             cwd=REPO_ROOT, env=child_env())
         try:
             while loadgen.poll() is None:
-                if server.poll() is not None:
-                    raise BenchmarkError(f"{spec.title} exited with {server.returncode}:\n"
-                                         f"{tail(log_path)}")
+                if server.process.poll() is not None:
+                    raise BenchmarkError(f"{spec.title} exited with {server.process.returncode}:"
+                                         f"\n{tail(log_path)}")
                 time.sleep(0.2)
         finally:
-            stop_process(loadgen)
-            stop_process(server)
+            launcher.stop_process(loadgen)
     if loadgen.returncode != 0 or not out_path.exists():
         raise BenchmarkError(f"the load generator failed against {spec.title} "
                              f"(exit {loadgen.returncode}); server log:\n{tail(log_path)}")
     result = json.loads(out_path.read_text())
-    result["ready_seconds"] = round(result.pop("ready_monotonic") - started, 2)
+    result.pop("ready_monotonic")  # the launcher waited for /readyz and timed it
+    result["ready_seconds"] = round(server.ready_seconds, 2)
     answer = result["first"].pop("answer")
     result["first"]["predictions"] = first_predictions(answer)
     result["first"]["answer_excerpt"] = answer[:300]
@@ -159,7 +147,7 @@ def run_serving(settings: ServingSettings) -> dict[str, Any]:
             inputs.append(workdir / f"input-{index:02d}.png")
             inputs[-1].write_bytes(canvas_png(pixels))
         for spec in server_specs(settings, single):
-            servers[spec.key] = measure_server(spec, settings, free_port(), inputs, workdir)
+            servers[spec.key] = measure_server(spec, settings, inputs, workdir)
         png_bytes = [path.stat().st_size for path in inputs]
     machine["load_average_after"] = machine_info()["load_average"]
     return {

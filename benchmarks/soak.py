@@ -26,7 +26,7 @@ from pathlib import Path
 import requests
 
 from benchmarks.hostile import png, png_claiming
-from benchmarks.procstat import memory, start_server
+from benchmarks.procstat import memory, start_server, workers_of
 from benchmarks.report import REPO_ROOT, BenchmarkError, load_average, log, markdown_table
 from regserve_contracts import layout
 
@@ -158,7 +158,7 @@ def soak(server, models: Path, names: list[str], options) -> list[dict]:
         variant = names[minute % len(names)]
         version = publish(models, variant)  # mid-minute: its reload falls inside this minute
         time.sleep(max(0.0, started + (minute + 1) * 60 - time.monotonic()))
-        workers = server.workers()
+        workers = workers_of(server)
         rss = {pid: memory(pid)[0] for pid in workers}
         loaded = requests.get(server.url + "/readyz", timeout=10).json()["loaded"]
         rows.append({"minute": minute + 1, "published": f"{variant} v{version}",

@@ -1,4 +1,4 @@
-"""``python -m server``: serve the models folder locally with gunicorn (or Flask's dev server)."""
+"""``python -m server``: serve the models folder with gunicorn (or Flask's dev server)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.launcher import gunicorn_command
 from server.settings import ConfigError, load_settings
-
-GUNICORN_CONFIG = Path(__file__).with_name("gunicorn.conf.py")
 
 
 @dataclass(frozen=True)
 class ServeOptions:
     """Where to listen, what to serve, and how."""
 
-    host: str
-    port: int
+    bind: str
     models_dir: Path | None  # None: the settings' (MODELS_DIR, default models/)
-    workers: int
+    workers: int | None  # None: the settings' (WEB_CONCURRENCY, default one per core)
     dev: bool
 
 
@@ -30,19 +28,25 @@ def parse_args(argv: list[str] | None = None) -> ServeOptions:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (8000)")
+    parser.add_argument("--bind", help="HOST:PORT, instead of --host and --port")
     parser.add_argument("--models", type=Path, default=None,
                         help="models folder (MODELS_DIR, default models/)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="gunicorn worker processes (1; each loads every model)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn worker processes, each loading every model "
+                             "(WEB_CONCURRENCY, default one per core)")
     parser.add_argument("--dev", action="store_true",
                         help="Flask's development server in one process instead of gunicorn "
                              "(never in debug mode)")
     args = parser.parse_args(argv)
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
     if not 0 < args.port < 65536:
         parser.error("--port must lie in 1..65535")
-    return ServeOptions(args.host, args.port, args.models, args.workers, args.dev)
+    bind = args.bind or f"{args.host}:{args.port}"
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        parser.error(f"--bind must be HOST:PORT with a port in 1..65535, got {bind!r}")
+    return ServeOptions(bind, args.models, args.workers, args.dev)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,15 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     if options.dev:
         from server import create_app
 
+        host, _, port = options.bind.rpartition(":")
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
         app = create_app(settings)
-        app.run(host=options.host, port=options.port, debug=False, threaded=True)
+        app.run(host=host, port=int(port), debug=False, threaded=True)
         return 0
-    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG),
-               "--pythonpath", str(Path(__file__).resolve().parents[1]),
-               "--workers", str(options.workers),
-               "--bind", f"{options.host}:{options.port}", "server:create_app()"]
-    # The workers build their settings from the environment: hand them the folder chosen here.
+    command = gunicorn_command(options.bind, options.workers)
+    # gunicorn's workers build their settings from the environment: hand them the folder.
     os.execve(sys.executable, command, {**os.environ, "MODELS_DIR": str(settings.models_dir)})
     return 0  # not reached: execve replaced this process
 

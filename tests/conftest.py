@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+# The helpers' asserts report values like the tests' own (before any of them is imported).
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support import SHARED_SAMPLE  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_SAMPLE = REPO_ROOT.parent / "shared" / "data" / "emnist_balanced_sample.npz"
 #: Training images per session fixture: tiny, so every variant trains in a few seconds.
 TINY_TRAIN_SIZE = 470
 
@@ -36,6 +39,23 @@ def models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def app(models_dir):
+    """The app in process, serving ``models_dir``: loading eight models takes seconds, so one
+    for the session. Tests that change settings use ``tests.support.api.override_settings``."""
+    from server import create_app
+    from tests.support.api import TEST_SETTINGS
+
+    # Not app.testing: it would let exceptions through, and the 500 handler is under test.
+    return create_app(**TEST_SETTINGS, models_dir=models_dir)
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    """Flask's test client for :func:`app`."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
 def real_sample():
     """The shared sample of real EMNIST, or a skip when this checkout does not have it."""
     if not SHARED_SAMPLE.exists():
@@ -47,10 +67,34 @@ def real_sample():
 
 
 @pytest.fixture(scope="session")
+def png() -> bytes:
+    """A drawn 'A' as PNG bytes."""
+    from tests.support.drawing import draw, encode
+
+    return encode(draw("A"))
+
+
+@pytest.fixture(scope="session")
+def real_png(request) -> bytes:
+    """A real handwritten 'A' from the shared EMNIST sample, else a drawn one."""
+    import numpy as np
+
+    from regserve_contracts.imaging import to_png
+    from regserve_contracts.labels import char_to_label
+    from tests.support.drawing import draw, encode
+
+    try:
+        sample = request.getfixturevalue("real_sample")
+    except pytest.skip.Exception:
+        return encode(draw("A"))
+    index = int(np.flatnonzero(sample["y_test"] == char_to_label("A"))[0])
+    return to_png(sample["x_test"][index])
+
+
+@pytest.fixture(scope="session")
 def live_server(models_dir, tmp_path_factory):
     """A real gunicorn process (the project's config, one worker) serving ``models_dir``."""
-    from tests._live import start_gunicorn
+    from server.launcher import start
 
-    server = start_gunicorn(models_dir, tmp_path_factory.mktemp("gunicorn") / "server.log")
-    yield server
-    server.stop()
+    with start(tmp_path_factory.mktemp("gunicorn") / "server.log", models_dir=models_dir) as server:
+        yield server

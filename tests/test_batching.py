@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests._server_helpers import TEST_SETTINGS, copy_models, draw, encode
+from tests.support.api import TEST_SETTINGS
+from tests.support.drawing import draw, encode
+from tests.support.models import copy_models
 
 REQUESTS = 16
 IMAGES = [encode(draw(shape, size)) for shape in "ALTO" for size in (120, 160, 200, 240)]

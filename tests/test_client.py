@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from client.render import SHADES, agreement_line
 from regserve_contracts.labels import LABELS, char_to_label
 from regserve_contracts.variants import VARIANT_NAMES
-from tests._client_helpers import server_message
-from tests._live import REPO_ROOT, free_port
+from server.launcher import PROJECT_ROOT, free_port
+from tests.support.api import server_message
+from tests.support.drawing import draw
 
 EXIT_USAGE, EXIT_INPUT, EXIT_UNREACHABLE, EXIT_SERVER = 2, 3, 4, 5
 
@@ -28,7 +29,7 @@ def run_client(*args: object, env: dict[str, str] | None = None) -> subprocess.C
     """Run ``python -m client ARGS`` as a user would, with no server set in the environment."""
     base = {key: value for key, value in os.environ.items() if key != "REGSERVE_SERVER"}
     return subprocess.run(
-        [sys.executable, "-m", "client", *map(str, args)], cwd=REPO_ROOT, capture_output=True,
+        [sys.executable, "-m", "client", *map(str, args)], cwd=PROJECT_ROOT, capture_output=True,
         text=True, timeout=120, env={**base, **(env or {})},
     )
 
@@ -50,9 +51,7 @@ def character_png(tmp_path_factory, request) -> Path:
     try:
         sample = request.getfixturevalue("real_sample")
     except pytest.skip.Exception:
-        image = Image.new("L", (200, 200), 255)
-        ImageDraw.Draw(image).line([(40, 180), (100, 20), (160, 180)], fill=0, width=18)
-        ImageDraw.Draw(image).line([(65, 115), (135, 115)], fill=0, width=18)
+        image = draw("A")
     else:
         index = int(np.flatnonzero(sample["y_test"] == char_to_label("A"))[0])
         image = Image.fromarray(sample["x_test"][index])

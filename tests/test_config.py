@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from server.launcher import gunicorn_command
 from server.settings import (
     DEFAULT_MAX_IMAGE_PIXELS,
     ConfigError,
@@ -128,9 +128,9 @@ def test_a_bad_value_is_one_clear_error_naming_the_variable(variable, text, mess
 def test_gunicorn_refuses_a_bad_setting_with_one_line_and_no_traceback(tmp_path):
     """gunicorn.conf.py builds the settings, so a bad value stops the master before any fork."""
     env = {"PATH": "/usr/bin:/bin", "REGSERVE_TOP_K": "0", "PYTHONPATH": str(REPO)}
+    command = gunicorn_command("127.0.0.1:8000")
     done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", str(REPO / "server" / "gunicorn.conf.py"),
-         "--check-config", "server:create_app()"],
+        [*command[:-1], "--check-config", command[-1]],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "top_k_default (REGSERVE_TOP_K) must lie in 1..47, got 0" in done.stderr + done.stdout

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from regserve_contracts.labels import NUM_CLASSES
-from tests._archives import (
+from tests.support.archives import (
     L_LABEL,
     is_upright_l,
     l_glyph,

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests._live import REPO_ROOT, free_port
-from tests._server_helpers import draw, encode
+from server.launcher import free_port
+from tests.support import REPO_ROOT
+from tests.support.drawing import draw, encode
 
 RUN_LOCAL = REPO_ROOT / "deploy" / "run-local.sh"
 SLOW_CLIENTS = 200

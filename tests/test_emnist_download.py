@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from tests._archives import small_arrays, write_matlab_zip
+from tests.support.archives import small_arrays, write_matlab_zip
 from trainer.data import DataSourceError
 from trainer.data import emnist as emnist_module
 from trainer.data.emnist import ARCHIVE_NAME, URL_ENV, download_archive

@@ -1,6 +1,6 @@
 """Hostile input against a real gunicorn server: every bad request gets its exact 4xx as JSON.
 
-Over 500 requests (see tests/_hostile_inputs.py): random and mangled bytes, images that claim
+Over 500 requests (see tests/support/hostile.py): random and mangled bytes, images that claim
 50,000 x 50,000 pixels, decompression bombs, odd but valid images, non-images dressed as images,
 malformed and 100,000-deep JSON, bad pixel arrays, path-like variant names, wrong methods and
 content types. None may get a 5xx; every error is JSON; the server stays healthy and its memory
@@ -31,7 +31,7 @@ import requests
 from regserve_contracts import layout
 from regserve_contracts.labels import LABELS
 from server.settings import ServerSettings
-from tests._hostile_inputs import (
+from tests.support.hostile import (
     BAD,
     Answer,
     Hostile,

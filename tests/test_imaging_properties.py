@@ -23,7 +23,7 @@ from regserve_contracts.imaging import (
     pixels_to_emnist,
     preprocess_bytes,
 )
-from tests._hostile_inputs import glyph
+from tests.support.hostile import glyph
 
 PROPERTY = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -13,7 +13,6 @@ from PIL import Image
 
 from server import limits
 from server.errors import ApiError
-from tests._server_helpers import shared_app
 
 
 def png(width: int, height: int) -> bytes:
@@ -23,11 +22,6 @@ def png(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def client(models_dir):
-    return shared_app(str(models_dir)).test_client()
 
 
 def post(client, body: bytes, content_type: str):

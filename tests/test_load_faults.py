@@ -5,29 +5,26 @@ leave the rest of the variants serving. Figures go to stdout (``pytest -s``) and
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import datetime as dt
+import json
 import os
 import re
 import shutil
 import signal
-import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 
+from benchmarks.loadgen import LoadRun, drive
 from regserve_contracts import layout
-from tests._hostile_inputs import encode, glyph
-from tests._live import LiveServer, start_gunicorn
+from server.launcher import LOOPBACK, LiveServer, start
+from tests.support import ARTIFACTS
+from tests.support.hostile import encode, glyph
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO_ROOT / "artifacts"
 LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_TIME_CAP = 2_000, 16, 150.0
 # The requests in flight on the killed worker (at most 8 threads) fail; 1,500 requests keep
 # that well inside 1% while the run stays short.
@@ -38,71 +35,41 @@ IMAGES = [encode(glyph((size, size)).rotate(angle, fillcolor=255), "PNG")
           for size, angle in [(64, 0), (96, 10), (128, -15), (200, 5)]]
 
 
-@dataclass
-class LoadRun:
-    """Latencies of answered requests and what went wrong with the others."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    skipped: int = 0
-    seconds: float = 0.0
-
-    def summary(self) -> dict:
-        ms = np.asarray(self.latencies) * 1000
-        return {
-            "requests": len(self.latencies) + len(self.errors) + self.skipped,
-            "ok": len(self.latencies), "errors": len(self.errors), "skipped": self.skipped,
-            "seconds": round(self.seconds, 2),
-            "throughput_rps": round(len(self.latencies) / self.seconds, 1),
-            "latency_ms": {name: round(float(np.percentile(ms, q)), 1)
-                           for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))},
-        }
+def summarize(run: LoadRun) -> dict:
+    """Counts, throughput and latency percentiles of one load run."""
+    ms = np.asarray(run.latencies) * 1000
+    return {
+        "requests": run.requests,
+        "ok": len(run.latencies), "errors": len(run.errors), "skipped": run.skipped,
+        "seconds": round(run.seconds, 2),
+        "throughput_rps": round(len(run.latencies) / run.seconds, 1),
+        "latency_ms": {name: round(float(np.percentile(ms, q)), 1)
+                       for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))},
+    }
 
 
-def hammer(url: str, total: int, concurrency: int, time_cap: float,
+def every_variant_answered(status: int, body: bytes) -> str | None:
+    """Accept a 200 whose JSON has the variants' answers."""
+    try:
+        if status == 200 and json.loads(body).get("variants"):
+            return None
+    except ValueError as error:
+        return f"HTTP {status} {type(error).__name__}: {str(error)[:120]}"
+    return f"HTTP {status} {body[:120].decode(errors='replace')}"
+
+
+def hammer(server: LiveServer, total: int, concurrency: int, time_cap: float,
            progress: threading.Event | None = None, progress_at: int = 0) -> LoadRun:
-    """POST ``total`` images to /predict (every variant) from ``concurrency`` keep-alive clients.
+    """POST ``total`` images to /predict (every variant) from ``concurrency`` keep-alive clients,
+    with the benchmarks' load loop. Requests not started within ``time_cap`` seconds are skipped,
+    so a stuck server fails the test in bounded time instead of hanging it. ``progress`` is set
+    after ``progress_at`` requests."""
+    def on_done(done: int) -> None:
+        if progress is not None and done >= progress_at:
+            progress.set()
 
-    Requests not started within ``time_cap`` seconds are skipped, so a stuck server fails the
-    test in bounded time instead of hanging it. ``progress`` is set after ``progress_at``.
-    """
-    run, lock, local = LoadRun(), threading.Lock(), threading.local()
-    started = time.perf_counter()
-
-    def one(index: int) -> None:
-        if time.perf_counter() - started > time_cap:
-            with lock:
-                run.skipped += 1
-            return
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
-        begun = time.perf_counter()
-        try:
-            answer = session.post(f"{url}/predict", data=IMAGES[index % len(IMAGES)],
-                                  headers={"Content-Type": "image/png"}, timeout=(5, 30))
-            outcome = None if answer.status_code == 200 and answer.json().get("variants") \
-                else f"#{index}: HTTP {answer.status_code} {answer.text[:120]}"
-        except (requests.RequestException, ValueError) as error:
-            outcome = f"#{index}: {type(error).__name__}: {str(error)[:120]}"
-        with lock:
-            if outcome is None:
-                run.latencies.append(time.perf_counter() - begun)
-            else:
-                run.errors.append(outcome)
-            if progress is not None and len(run.latencies) + len(run.errors) >= progress_at:
-                progress.set()
-
-    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(total)))
-    run.seconds = time.perf_counter() - started
-    return run
-
-
-def worker_pids(master_pid: int) -> set[int]:
-    pids = set()
-    for path in Path(f"/proc/{master_pid}/task").glob("*/children"):
-        pids |= {int(pid) for pid in path.read_text().split()}
-    return pids
+    return drive(LOOPBACK, server.port, "/predict", IMAGES, concurrency, total,
+                 time_cap=time_cap, check=every_variant_answered, on_done=on_done)
 
 
 def write_artifact(name: str, data: dict) -> Path:
@@ -117,21 +84,17 @@ def write_artifact(name: str, data: dict) -> Path:
 
 def quick_stop(server: LiveServer) -> None:
     """Stop at once (gunicorn's SIGINT): these tests need no graceful drain on the way out."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=20)
-    server.stop()
+    server.stop(signal.SIGINT)
 
 
 @pytest.fixture(scope="module")
 def two_workers(models_dir, tmp_path_factory) -> LiveServer:
     """gunicorn with the project's config and two workers, as the load figures need."""
-    server = start_gunicorn(models_dir, tmp_path_factory.mktemp("gunicorn2") / "server.log",
-                            workers=2)
+    server = start(tmp_path_factory.mktemp("gunicorn2") / "server.log", models_dir=models_dir,
+                   workers=2)
     try:
         deadline = time.monotonic() + 120  # /readyz answered once one worker was ready
-        while len(worker_pids(server.process.pid)) < 2 or server.log().count(" ready from ") < 2:
+        while len(server.worker_pids()) < 2 or server.log().count(" ready from ") < 2:
             assert time.monotonic() < deadline, server.log()[-2000:]
             time.sleep(0.3)
         yield server
@@ -143,8 +106,8 @@ def two_workers(models_dir, tmp_path_factory) -> LiveServer:
 def test_two_thousand_requests_at_concurrency_16_without_an_error(two_workers):
     """2,000 predictions (all variants each) at concurrency 16 on loopback: no error, all within
     the time cap; p50/p95/p99 and throughput printed and written to artifacts/load.json."""
-    run = hammer(two_workers.url, LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_TIME_CAP)
-    summary = {**run.summary(), "concurrency": LOAD_CONCURRENCY, "workers": 2,
+    run = hammer(two_workers, LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_TIME_CAP)
+    summary = {**summarize(run), "concurrency": LOAD_CONCURRENCY, "workers": 2,
                "variants_per_request": len(requests.get(f"{two_workers.url}/readyz",
                                                         timeout=10).json()["loaded"])}
     path = write_artifact("load.json", summary)
@@ -160,8 +123,7 @@ def test_two_thousand_requests_at_concurrency_16_without_an_error(two_workers):
 def test_a_worker_killed_under_load_costs_at_most_one_percent(two_workers):
     """SIGKILL one worker while requests flow: at most 1% fail, the master starts a new worker
     by itself, it loads the models, and later requests all succeed."""
-    master = two_workers.process.pid
-    before = worker_pids(master)
+    before = two_workers.worker_pids()
     assert len(before) == 2
     victim = min(before)
     busy = threading.Event()
@@ -174,7 +136,7 @@ def test_a_worker_killed_under_load_costs_at_most_one_percent(two_workers):
 
     killer = threading.Thread(target=kill_when_busy, daemon=True)
     killer.start()
-    run = hammer(two_workers.url, KILL_REQUESTS, KILL_CONCURRENCY, KILL_TIME_CAP,
+    run = hammer(two_workers, KILL_REQUESTS, KILL_CONCURRENCY, KILL_TIME_CAP,
                  progress=busy, progress_at=KILL_REQUESTS // 10)
     killer.join(timeout=5)
     assert killed, "the worker was never killed"
@@ -182,17 +144,17 @@ def test_a_worker_killed_under_load_costs_at_most_one_percent(two_workers):
 
     deadline = time.monotonic() + 120
     while True:
-        replacements = worker_pids(master) - before
+        replacements = two_workers.worker_pids() - before
         log = two_workers.log()
         if replacements and re.search(rf"\[{min(replacements)}\] \[INFO\] .* ready from", log):
             break
         assert time.monotonic() < deadline, f"no new worker became ready:\n{log[-3000:]}"
         time.sleep(0.3)
     recovered = time.monotonic() - killed[0]
-    assert victim not in worker_pids(master) and len(worker_pids(master)) == 2
-    after = hammer(two_workers.url, 60, 4, 60)
-    summary = {**run.summary(), "failed": failed, "failed_share": failed / KILL_REQUESTS,
-               "recovered_seconds": round(recovered, 1), "after_recovery": after.summary()}
+    assert victim not in two_workers.worker_pids() and len(two_workers.worker_pids()) == 2
+    after = hammer(two_workers, 60, 4, 60)
+    summary = {**summarize(run), "failed": failed, "failed_share": failed / KILL_REQUESTS,
+               "recovered_seconds": round(recovered, 1), "after_recovery": summarize(after)}
     write_artifact("worker_kill.json", summary)
     print(f"\nworker kill: {failed}/{KILL_REQUESTS} requests failed ({failed / KILL_REQUESTS:.2%}),"
           f" new worker ready {recovered:.1f} s after the kill; errors: {run.errors[:3]}")
@@ -230,8 +192,8 @@ def test_broken_model_folders_leave_the_rest_serving(models_dir, tmp_path):
     broken version."""
     models = tmp_path / "models"
     break_models(Path(models_dir), models)
-    server = start_gunicorn(models, tmp_path / "server.log",
-                            extra_env={"REGSERVE_WARMUP_BATCH_SIZES": "1"})
+    server = start(tmp_path / "server.log", models_dir=models,
+                   env={"REGSERVE_WARMUP_BATCH_SIZES": "1"})
     try:
         ready = requests.get(f"{server.url}/readyz", timeout=10)
         assert ready.status_code == 200

@@ -15,7 +15,8 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing.exceptions import Unresolvable
 
 from server.openapi import DOCUMENT
-from tests._server_helpers import draw, encode, override_settings, shared_app
+from tests.support.api import override_settings
+from tests.support.drawing import draw, encode
 
 PNG = encode(draw("A"))
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -93,11 +94,6 @@ CASES: dict[tuple[str, str, str], Callable[[Context], object]] = {
 def wrong_method(path: str) -> Callable[[Context], object]:
     concrete = path.replace("{name}", "none").replace("{filename}", "comparison.png")
     return lambda c: c.client.open(concrete, method="PATCH")
-
-
-@pytest.fixture(scope="module")
-def app(models_dir):
-    return shared_app(str(models_dir))
 
 
 @pytest.fixture(scope="module")

@@ -30,14 +30,21 @@ def instruction(name: str) -> list[str]:
 
 
 def test_docker_command_runs_the_app_factory_with_the_projects_gunicorn_config():
-    """CMD is gunicorn with a config file that exists and an app factory that imports."""
+    """CMD is ``python -m server`` with arguments it accepts; the launcher turns them into
+    gunicorn with a config file the image holds and an app factory that imports."""
+    from server.__main__ import parse_args
+    from server.launcher import PROJECT_ROOT, gunicorn_command
+
     command = json.loads(instruction("CMD")[-1])
-    assert command[0] == "gunicorn"
-    config = command[command.index("-c") + 1]
-    workdir = instruction("WORKDIR")[-1]
-    assert config.startswith(workdir + "/")
-    assert (REPO / config.removeprefix(workdir + "/")).is_file()
-    module_name, _, call = command[-1].partition(":")
+    assert command[:3] == ["python", "-m", "server"]
+    options = parse_args(command[3:])
+    assert options.bind == "0.0.0.0:8000" and options.workers is None and not options.dev
+    gunicorn = gunicorn_command(options.bind, options.workers)
+    assert gunicorn[1:3] == ["-m", "gunicorn"]
+    config = Path(gunicorn[gunicorn.index("-c") + 1]).relative_to(PROJECT_ROOT)
+    copied = {rest.split()[0] for rest in instruction("COPY")}
+    assert config.parts[0] in copied and (REPO / config).is_file()
+    module_name, _, call = gunicorn[-1].partition(":")
     assert call.endswith("()")
     factory = getattr(importlib.import_module(module_name), call[:-2])
     assert callable(factory)

@@ -11,13 +11,12 @@ import requests
 from PIL import Image, ImageDraw
 
 from regserve_contracts.labels import LABELS
-from tests._browser import ELL, SEVEN, chromium_browser, draw, draw_with_finger
-from tests._client_helpers import server_message
-from tests._live import REPO_ROOT
+from tests.support import ARTIFACTS
+from tests.support.api import server_message
+from tests.support.browser import ELL, SEVEN, chromium_browser, draw, draw_with_finger
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARTIFACTS = REPO_ROOT / "artifacts"
 ANSWER_TIMEOUT_MS = 60_000
 
 

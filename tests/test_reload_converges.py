@@ -12,9 +12,10 @@ import requests
 
 from regserve_contracts import layout
 from server import registry as registry_module
+from server.launcher import start
 from server.registry import ModelRegistry
-from tests._live import start_gunicorn
-from tests._server_helpers import copy_models, draw, encode
+from tests.support.drawing import draw, encode
+from tests.support.models import copy_models
 
 VARIANT = "none"
 
@@ -87,7 +88,7 @@ def test_a_version_copied_in_two_steps_serves_within_ten_seconds_without_a_resta
         models, tmp_path):
     """Through real gunicorn with the default 5 s reload interval: pb and metadata, then the
     variables 5 s later; v2 serves within 10 s of the copy completing, same process."""
-    server = start_gunicorn(models, tmp_path / "server.log")
+    server = start(tmp_path / "server.log", models_dir=models, workers=1)
     try:
         source, target = models / VARIANT / "1", models / VARIANT / "2"
         copy_in_two_steps(source, target)

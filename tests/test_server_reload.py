@@ -3,7 +3,6 @@ without a restart, swapped in whole; a variant that cannot load is reported and 
 
 from __future__ import annotations
 
-import glob
 import time
 from pathlib import Path
 
@@ -12,9 +11,10 @@ import pytest
 import requests
 
 from regserve_contracts import layout
+from server.launcher import start
 from server.registry import ModelRegistry
-from tests._live import start_gunicorn
-from tests._server_helpers import copy_models, draw, encode, publish_version
+from tests.support.drawing import draw, encode
+from tests.support.models import copy_models, publish_version
 
 SERVED = ["none", "l2_activity"]
 IMAGE = np.zeros((1, 28, 28, 1), dtype=np.float32)
@@ -95,11 +95,6 @@ def test_hidden_and_incomplete_folders_are_ignored_and_removed_variants_unloaded
     assert registry.refresh() is True and list(registry.snapshot.variants) == ["none"]
 
 
-def worker_pids(master: int) -> set[int]:
-    return {int(pid) for path in glob.glob(f"/proc/{master}/task/*/children")
-            for pid in Path(path).read_text().split()}
-
-
 def wait_for(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -116,9 +111,8 @@ def test_gunicorn_serves_a_new_version_without_a_restart_and_reports_broken_ones
     """Two workers, a broken variant among good ones; then the trainer writes version 2 of
     'none' (hidden folder, rename) and both workers serve it, same processes, no restart."""
     corrupt(publish_version(models / "broken", models / "none" / "1"))
-    server = start_gunicorn(models, tmp_path / "gunicorn.log", workers=2,
-                            extra_env={"REGSERVE_RELOAD_INTERVAL": "0.5",
-                                       "REGSERVE_WARMUP_BATCH_SIZES": "1"})
+    server = start(tmp_path / "gunicorn.log", models_dir=models, workers=2,
+                   env={"REGSERVE_RELOAD_INTERVAL": "0.5", "REGSERVE_WARMUP_BATCH_SIZES": "1"})
     try:
         url, png = server.url, encode(draw("A"))
         ready = requests.get(f"{url}/readyz", timeout=10).json()
@@ -130,7 +124,7 @@ def test_gunicorn_serves_a_new_version_without_a_restart_and_reports_broken_ones
         answer = requests.post(f"{url}/predict", data=png, timeout=30,
                                headers={"Content-Type": "image/png"})
         assert answer.status_code == 200 and list(answer.json()["variants"]) == SERVED
-        pids = wait_for(lambda: worker_pids(server.process.pid), 30, "two workers")
+        pids = wait_for(server.worker_pids, 30, "two workers")
 
         publish_version(models / "none", models / "none" / "1")
 
@@ -143,7 +137,7 @@ def test_gunicorn_serves_a_new_version_without_a_restart_and_reports_broken_ones
         answer = requests.post(f"{url}/predict?variant=none", data=png, timeout=30,
                                headers={"Content-Type": "image/png"})
         assert answer.json()["variants"]["none"]["version"] == 2
-        assert worker_pids(server.process.pid) == pids and server.process.poll() is None
+        assert server.worker_pids() == pids and server.process.poll() is None
         metrics = requests.get(f"{url}/metrics", timeout=10).text
         assert 'regserve_model_version{variant="none"} 2.0' in metrics
         assert "regserve_models_failed 1.0" in metrics

@@ -17,7 +17,7 @@ from regserve_contracts import layout
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import SIGNATURE_KEY, to_model_input
 from regserve_contracts.variants import VARIANT_NAMES, VARIANTS, get_variant
-from tests import _archives
+from tests.support import archives
 from trainer.__main__ import main
 from trainer.data import Dataset
 
@@ -121,9 +121,9 @@ def test_report_flag_rebuilds_reports_from_disk(user_command, tmp_path, capsys):
 
 
 ARCHIVES = {
-    "matlab.zip": (_archives.write_matlab_zip, "matlab.zip"),
-    "gzip.zip": (_archives.write_gzip_zip, "gzip.zip"),
-    "emnist.npz": (_archives.write_npz, ".npz"),
+    "matlab.zip": (archives.write_matlab_zip, "matlab.zip"),
+    "gzip.zip": (archives.write_gzip_zip, "gzip.zip"),
+    "emnist.npz": (archives.write_npz, ".npz"),
 }
 
 
@@ -142,7 +142,7 @@ def assert_source_recorded(models: Path, file_name: str, arrays) -> None:
 def test_local_archive_trains_and_is_recorded(file_name, tmp_path, capsys):
     """--data PATH with EMNIST's matlab.zip or gzip.zip layout trains and names its source
     in metadata.json and in the results table."""
-    arrays = _archives.small_arrays(train_per_class=3, test_per_class=1)
+    arrays = archives.small_arrays(train_per_class=3, test_per_class=1)
     archive = ARCHIVES[file_name][0](tmp_path / file_name, arrays)
     status, out, err = cli("--variant", "none", "--data", archive, *QUICK,
                            "--models-dir", tmp_path / "models", capsys=capsys)
@@ -153,8 +153,8 @@ def test_local_archive_trains_and_is_recorded(file_name, tmp_path, capsys):
 def test_npz_trains_and_quiet_means_silent(tmp_path):
     """A real process with --data x.npz --quiet writes nothing at all to stdout or stderr
     (not even TensorFlow's start-up notes) and records the .npz as the source."""
-    arrays = _archives.small_arrays(train_per_class=3, test_per_class=1)
-    archive = _archives.write_npz(tmp_path / "emnist.npz", arrays)
+    arrays = archives.small_arrays(train_per_class=3, test_per_class=1)
+    archive = archives.write_npz(tmp_path / "emnist.npz", arrays)
     process = subprocess.run(
         [sys.executable, "-m", "trainer", "--variant", "none", "--data", str(archive), *QUICK,
          "--models-dir", str(tmp_path / "models")],
@@ -167,9 +167,9 @@ def small_real_or_synthetic(size: int, seed: int = 0) -> Dataset:
     """A class-balanced training set of ``size`` real images when the shared sample exists."""
     from trainer.data.sources import balanced_indices, load_dataset
 
-    if not _archives.SAMPLE.is_file():
+    if not archives.SAMPLE.is_file():
         return load_dataset("synthetic", limit=size, seed=seed, progress=False)
-    with np.load(_archives.SAMPLE) as npz:
+    with np.load(archives.SAMPLE) as npz:
         x, y, x_test, y_test = (npz[key] for key in ("x_train", "y_train", "x_test", "y_test"))
     keep = balanced_indices(y, size, seed=seed)
     return Dataset("emnist-sample", "the shared sample of real EMNIST", x[keep],
@@ -321,7 +321,7 @@ def test_list_shows_every_variant_with_its_penalty(capsys):
 
 def test_too_few_images_to_split_is_one_line_not_a_traceback(tmp_path, capsys):
     """--limit 1 leaves nothing to validate on: exit 1 with one line saying so, no version."""
-    archive = _archives.write_npz(tmp_path / "tiny.npz", _archives.small_arrays(1, 1))
+    archive = archives.write_npz(tmp_path / "tiny.npz", archives.small_arrays(1, 1))
     code, out, err = cli("--variant", "none", "--data", archive, "--limit", "1", *QUICK,
                          "--models-dir", tmp_path / "models", capsys=capsys)
     assert (code, out) == (1, "")

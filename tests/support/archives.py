@@ -12,8 +12,9 @@ import numpy as np
 from scipy.io import savemat
 
 from regserve_contracts.labels import LABELS, NUM_CLASSES
+from tests.support import SHARED_SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "emnist_balanced_sample.npz"
+SAMPLE = SHARED_SAMPLE
 L_LABEL = LABELS.index("L")
 IDX_NAMES = {
     "x_train": "emnist-balanced-train-images-idx3-ubyte",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from regserve_contracts.imaging import (
     DEFAULT_MAX_PIXELS,
@@ -29,6 +29,7 @@ from regserve_contracts.imaging import (
     ImageTooLargeError,
     preprocess_bytes,
 )
+from tests.support.drawing import draw, encode  # noqa: F401 (encode: the corpus's image bytes)
 
 OK = frozenset({200})
 BAD = frozenset({400})
@@ -95,22 +96,8 @@ def send(base_url: str, case: Hostile, timeout: float = 60.0) -> Answer:
 
 
 def glyph(size: tuple[int, int] = (64, 64)) -> Image.Image:
-    """A dark character-like mark (a 'K') on white paper, grayscale."""
-    width, height = size
-    image = Image.new("L", size, 255)
-    draw = ImageDraw.Draw(image)
-    stroke = max(1, min(size) // 10)
-    x0, x1, y0, y1 = width * 0.3, width * 0.7, height * 0.2, height * 0.8
-    draw.line([(x0, y0), (x0, y1)], fill=0, width=stroke)
-    draw.line([(x0, (y0 + y1) / 2), (x1, y0)], fill=0, width=stroke)
-    draw.line([(x0, (y0 + y1) / 2), (x1, y1)], fill=0, width=stroke)
-    return image
-
-
-def encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
+    """The hostile corpus's base mark: a dark 'K' on white paper, grayscale."""
+    return draw("K", size, width=20)
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

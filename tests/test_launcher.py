@@ -1,0 +1,84 @@
+"""The one launcher: `python -m server` becomes gunicorn's master on loopback, and stops by pid."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from server.launcher import (
+    PROJECT_ROOT,
+    ServerStartError,
+    child_env,
+    child_pids,
+    start,
+    stop_process,
+)
+
+
+@pytest.mark.slow
+def test_python_m_server_execs_gunicorn_which_serves_and_stops_on_sigterm(models_dir, tmp_path):
+    """The launcher starts ``python -m server`` on a free loopback port; after the exec the pid
+    is gunicorn's master, with the one worker asked for, serving the models folder given."""
+    command = lambda bind: [sys.executable, "-m", "server", "--bind", bind,  # noqa: E731
+                            "--models", str(models_dir), "--workers", "1"]
+    with start(tmp_path / "server.log", command=command,
+               env={"REGSERVE_WARMUP_BATCH_SIZES": "1"}) as server:
+        assert server.url.startswith("http://127.0.0.1:") and server.ready_seconds > 0
+        assert len(server.worker_pids()) == 1
+        ready = requests.get(f"{server.url}/readyz", timeout=10).json()
+        assert set(ready["loaded"]) == {path.name for path in models_dir.iterdir()
+                                        if path.is_dir() and path.name != "reports"}
+        assert server.stop() == 0
+    assert "Booting worker" in server.log() and "Traceback" not in server.log()
+
+
+def test_python_m_server_refuses_a_missing_folder_and_a_bad_setting_in_one_line(tmp_path):
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "server", *args], cwd=PROJECT_ROOT,
+                              env=child_env(**env), capture_output=True, text=True, timeout=60)
+
+    missing = run("--models", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    bad = run("--models", str(tmp_path), REGSERVE_MAX_BATCH="0")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "error: max_batch (REGSERVE_MAX_BATCH) must be at least 1, got 0"
+    assert run("--bind", "nowhere").returncode == 2
+
+
+def test_a_server_that_never_gets_ready_is_stopped_and_its_log_shown(tmp_path):
+    command = lambda bind: [sys.executable, "-c", "print('listening nowhere'); "  # noqa: E731
+                            "import time; time.sleep(60)"]
+    with pytest.raises(ServerStartError, match="not ready within 1 s(.|\n)*listening nowhere"):
+        start(tmp_path / "log", command=command, timeout=1)
+
+
+def test_stop_kills_a_process_that_ignores_sigterm_and_its_children(tmp_path):
+    script = ("import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+              "print('up', flush=True); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               start_new_session=True)
+    assert process.stdout.readline() == b"up\n"
+    children = child_pids(process.pid)
+    assert len(children) == 1
+    assert stop_process(process, timeout=0.5) == -signal.SIGKILL
+    process.stdout.close()
+    (child,) = children
+    deadline = time.monotonic() + 5
+    while not gone(child):  # the child was in the same group: it got the SIGKILL too
+        assert time.monotonic() < deadline, f"child {child} outlived the kill"
+        time.sleep(0.1)
+
+
+def gone(pid: int) -> bool:
+    """No process ``pid``, or only its zombie (an orphan waits for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
