@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models")
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second in all")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--no-reload", dest="reload", action="store_false",
+                        help="publish no versions (to tell reload growth from request growth)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the server, e.g. MALLOC_ARENA_MAX=2")
     options = parser.parse_args(argv)
     if options.minutes < 2 or options.rate <= 0 or options.clients < 1:
         parser.error("--minutes must be at least 2, --rate and --clients positive")
@@ -131,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             names = [path.name for path in layout.variant_dirs(models)]
             if not names:
                 raise BenchmarkError(f"no models in {options.models_dir}")
-            server = start_server(REPO_ROOT, models, Path(workdir) / "server.log", workers=2)
+            extra = dict(item.split("=", 1) for item in options.env)
+            server = start_server(REPO_ROOT, models, Path(workdir) / "server.log", workers=2,
+                                  **extra)
             try:
                 rows = soak(server, models, names, options)
             finally:
@@ -156,12 +162,13 @@ def soak(server, models: Path, names: list[str], options) -> list[dict]:
     for minute in range(options.minutes):
         time.sleep(max(0.0, started + (minute + 0.5) * 60 - time.monotonic()))
         variant = names[minute % len(names)]
-        version = publish(models, variant)  # mid-minute: its reload falls inside this minute
+        version = publish(models, variant) if options.reload else 1  # mid-minute
         time.sleep(max(0.0, started + (minute + 1) * 60 - time.monotonic()))
         workers = workers_of(server)
         rss = {pid: memory(pid)[0] for pid in workers}
         loaded = requests.get(server.url + "/readyz", timeout=10).json()["loaded"]
-        rows.append({"minute": minute + 1, "published": f"{variant} v{version}",
+        rows.append({"minute": minute + 1,
+                     "published": f"{variant} v{version}" if options.reload else "none",
                      "served": loaded.get(variant) == version, "rss": rss})
         log(f"minute {minute + 1}: RSS {[value // MB for value in rss.values()]} MB")
     for thread in threads:
@@ -178,7 +185,8 @@ def render(rows: list[dict], options, load_before) -> str:
     table = [[row["minute"], row["requests"], len(row["unexpected"]),
               f"{row['p50'] * 1000:.0f}", f"{row['p99'] * 1000:.0f}",
               " / ".join(f"{value / MB:.0f}" for value in row["rss"].values()),
-              f"{row['published']} ({'served' if row['served'] else 'NOT served'})"]
+              f"{row['published']} ({'served' if row['served'] else 'NOT served'})"
+              if options.reload else "-"]
              for row in rows]
     warm = [sum(row["rss"].values()) for row in rows[1:]]
     spread = (max(warm) - min(warm)) / min(warm) if warm else 0.0
@@ -186,8 +194,10 @@ def render(rows: list[dict], options, load_before) -> str:
     pids = {tuple(row["rss"]) for row in rows}
     lines = [
         f"Soak: {options.minutes} min at {options.rate:g} requests/s from {options.clients} "
-        f"clients (4 in 5 good, 1 in 5 hostile), 2 gunicorn workers, a new version published "
-        f"mid-minute; load average before: {load_before}, after: {load_average()}",
+        f"clients (4 in 5 good, 1 in 5 hostile), 2 gunicorn workers, "
+        + ("a new version published mid-minute" if options.reload else "no reloads")
+        + (f", server environment {' '.join(options.env)}" if options.env else "")
+        + f"; load average before: {load_before}, after: {load_average()}",
         "",
         markdown_table(["minute", "requests", "unexpected", "p50 ms", "p99 ms",
                         "RSS per worker MB", "hot reload"], table),
