@@ -13,7 +13,7 @@ COPY regserve_contracts ./regserve_contracts
 COPY trainer ./trainer
 COPY server ./server
 COPY client ./client
-RUN pip install . \
+RUN pip install '.[serve]' \
     && useradd --create-home --uid 10001 regserve \
     && mkdir -p /models && chown regserve /models
 

@@ -1,4 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Everything else here serves them.
+# The test extra pulls in regserve[train,serve]: the demo trains and serves from the same venv.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

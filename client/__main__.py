@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from client.api import ClientError, InputFileError, ServerAnswerError, ServerUnreachableError
-from client.cli import DEFAULT_SERVER, SERVER_ENV, ClientConfig, run
+from client.cli import DEFAULT_SERVER, SERVER_ENV, ClientOptions, run
 from regserve_contracts.labels import NUM_CLASSES
 
 EXIT_USAGE = 2
@@ -50,8 +50,8 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def parse_args(argv: Sequence[str] | None = None) -> ClientConfig:
-    """Parse the command line into a :class:`ClientConfig` (argparse exits 2 on bad usage)."""
+def parse_args(argv: Sequence[str] | None = None) -> ClientOptions:
+    """Parse the command line into a :class:`ClientOptions` (argparse exits 2 on bad usage)."""
     invoked = Path(sys.argv[0]).name
     parser = argparse.ArgumentParser(
         prog="python -m client" if invoked in ("__main__.py", "-c", "") else invoked,
@@ -78,7 +78,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ClientConfig:
     variants = tuple(name.strip() for item in args.variant for name in item.split(",")
                      if name.strip())
     server = args.server or os.environ.get(SERVER_ENV) or DEFAULT_SERVER
-    return ClientConfig(
+    return ClientOptions(
         images=tuple(args.images), server=server, variants=variants, top=args.top,
         as_json=args.as_json, show_input=args.show_input, timeout=args.timeout,
     )
@@ -86,9 +86,9 @@ def parse_args(argv: Sequence[str] | None = None) -> ClientConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the client; every failure is one line on stderr and a documented exit code."""
-    config = parse_args(argv)
+    options = parse_args(argv)
     try:
-        return run(config)
+        return run(options)
     except ClientError as error:
         print(f"regserve-client: error: {error}", file=sys.stderr)
         return error.exit_code

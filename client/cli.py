@@ -16,7 +16,7 @@ SERVER_ENV = "REGSERVE_SERVER"
 
 
 @dataclass(frozen=True)
-class ClientConfig:
+class ClientOptions:
     """What one run of the client does; built from the command line in ``__main__``."""
 
     images: tuple[Path, ...]
@@ -28,7 +28,7 @@ class ClientConfig:
     timeout: float = 30.0
 
 
-def run(config: ClientConfig, out: TextIO | None = None) -> int:
+def run(options: ClientOptions, out: TextIO | None = None) -> int:
     """Check all images first, then upload each and print its table (or JSON); return 0.
 
     Raises a :class:`client.api.ClientError` subclass on the first failure; the caller turns
@@ -37,17 +37,17 @@ def run(config: ClientConfig, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     # Every file is checked before the first upload, so a typo in the third name does not
     # leave two tables printed and then an error.
-    images = [read_image(path) for path in config.images]
+    images = [read_image(path) for path in options.images]
     answers = []
     for image in images:
-        answer = predict(config.server, image, config.variants, config.top, config.timeout)
-        if config.as_json:
+        answer = predict(options.server, image, options.variants, options.top, options.timeout)
+        if options.as_json:
             answers.append(answer)
             continue
-        print(report(str(image.path), answer, config.top, config.show_input), file=out)
+        print(report(str(image.path), answer, options.top, options.show_input), file=out)
         if len(images) > 1:
             print(file=out)
-    if config.as_json:
+    if options.as_json:
         if len(images) == 1:
             document: Any = answers[0]
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -108,9 +109,17 @@ def get_variant(name: str) -> Variant:
     for variant in VARIANTS:
         if variant.name == name:
             return variant
-    raise UnknownVariantError(
-        f"unknown variant {name!r}; valid names: {', '.join(VARIANT_NAMES)}"
-    )
+    raise UnknownVariantError(unknown_variant_message([name], VARIANT_NAMES))
+
+
+def unknown_variant_message(names: Sequence[str], valid: Sequence[str],
+                            failed: Mapping[str, str] | None = None) -> str:
+    """The one wording for unknown variants: each name (and why, if it failed to load), then
+    the valid names."""
+    failed = failed or {}
+    reasons = [f"variant {name!r} failed to load: {failed[name]}" if name in failed
+               else f"unknown variant {name!r}" for name in names]
+    return "; ".join(reasons) + f"; valid names: {', '.join(valid) or '(none loaded)'}"
 
 
 def parse_custom(spec: str) -> Variant:

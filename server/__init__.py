@@ -23,7 +23,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     Models are loaded here, so under gunicorn (``preload_app = False``) each worker loads its own
     after the fork; TensorFlow does not survive a fork.
     """
-    from server import catalog, health, openapi, pages, predict
+    from server import catalog, health, openapi, pages, predict, v2
     from server.batcher import MicroBatcher
     from server.engine import configure_tensorflow
     from server.errors import register_error_handlers
@@ -42,7 +42,8 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
 
     configure_tensorflow(settings.tf_intra_op_threads, settings.tf_inter_op_threads)
     models_dir = settings.models_dir
-    registry = ModelRegistry(models_dir, settings.warmup_batch_sizes, settings.subset_cache)
+    registry = ModelRegistry(models_dir, settings.warmup_batch_sizes, settings.subset_cache,
+                             settings.version_policy, settings.variants, settings.max_variants)
     metrics = Metrics()
     registry.listeners.append(metrics.observe_snapshot)
     started = time.perf_counter()
@@ -58,7 +59,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
                            metrics.batch_size.observe)
     app.extensions[EXTENSION] = ServerState(registry, batcher, metrics, settings)
 
-    for module in (predict, catalog, health, openapi, pages):
+    for module in (predict, catalog, health, openapi, pages, v2):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     _count_requests(app, metrics)

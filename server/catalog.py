@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from regserve_contracts.variants import unknown_variant_message
 from server.answers import variant_summary
 from server.errors import ApiError
+from server.registry import Snapshot
 from server.state import current_state
 
 bp = Blueprint("catalog", __name__)
@@ -14,25 +16,38 @@ bp = Blueprint("catalog", __name__)
 @bp.get("/variants")
 def list_variants():
     """Every loaded variant with its penalty, data, scores and sparsity; and what failed."""
-    snapshot = current_state().registry.snapshot
+    state = current_state()
+    snapshot = state.registry.snapshot
     return jsonify({
-        "variants": [variant_summary(variant) for variant in snapshot.variants.values()],
+        "variants": [{**variant_summary(variant), "versions": _versions(snapshot, name)}
+                     for name, variant in snapshot.variants.items()],
         "failed": snapshot.failures(),
+        # Loaded versions besides each variant's newest, addressable as name@version.
+        "older_versions": [{**variant_summary(variant), "key": key}
+                           for key, variant in snapshot.older.items()],
+        "version_policy": str(state.registry.version_policy),
+        "skipped": snapshot.skipped_note,
     })
+
+
+def _versions(snapshot: Snapshot, name: str) -> dict[str, list[int]]:
+    return {"loaded": [variant.version for variant in snapshot.versions_of(name)],
+            "on_disk": list(snapshot.on_disk.get(name, ()))}
 
 
 @bp.get("/variants/<name>")
 def show_variant(name: str):
-    """One loaded variant in detail; 404 listing the valid names when it is not served."""
+    """One loaded variant (``name`` or ``name@version``) in detail; 404 listing the valid names."""
     snapshot = current_state().registry.snapshot
-    variant = snapshot.variants.get(name)
+    resolved = snapshot.resolve(name)
+    variant = resolved[1] if resolved is not None else None
     if variant is None:
-        valid = list(snapshot.variants)
-        reason = (f"variant {name!r} failed to load: {snapshot.failed[name].error}"
-                  if name in snapshot.failed else f"unknown variant {name!r}")
-        raise ApiError(404, f"{reason}; valid names: {', '.join(valid) or '(none loaded)'}",
-                       "unknown_variant", valid_variants=valid)
-    summary = variant_summary(variant, detailed=True)
+        valid = [*snapshot.variants, *snapshot.older]
+        failed = {key: failure.error for key, failure in snapshot.failed.items()}
+        raise ApiError(404, unknown_variant_message([name], valid, failed), "unknown_variant",
+                       valid_variants=valid)
+    summary = {**variant_summary(variant, detailed=True),
+               "versions": _versions(snapshot, variant.name)}
     if name in snapshot.failed:  # an older version serves while the newest one is broken
         summary["newer_version_failed"] = {**snapshot.failed[name].to_dict(),
                                            "serving_version": variant.version}

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
+from server.v2_openapi import V2_PATHS, V2_SCHEMAS
 
 bp = Blueprint("openapi", __name__)
 
@@ -105,7 +106,11 @@ SCHEMAS: dict[str, Any] = {
          "samples_per_second": {"type": ["number", "null"]},
          "newer_version_failed": ref("Failure")})]},
     "VariantList": obj({"variants": {"type": "array", "items": ref("VariantSummary")},
-                        "failed": {"type": "array", "items": ref("Failure")}}),
+                        "failed": {"type": "array", "items": ref("Failure")}},
+                       {"older_versions": {"type": "array", "items": ref("VariantSummary"),
+                                           "description": "Versions loaded besides each "
+                                           "variant's newest, addressable as 'key' (name@v)."},
+                        "version_policy": STRING, "skipped": {"type": ["string", "null"]}}),
     "Readiness": obj({"status": {"enum": ["ready", "not ready"]},
                       "loaded": {"type": "object", "additionalProperties": INTEGER},
                       "failed": {"type": "array", "items": ref("Failure")},
@@ -194,8 +199,9 @@ DOCUMENT: dict[str, Any] = {
                 **STRING, "format": "binary"}}}},
              "404": error("No such report.")},
             parameters=[FILE_PARAMETER]),
+        **V2_PATHS,  # Open Inference Protocol V2 (server/v2.py)
     },
-    "components": {"schemas": SCHEMAS},
+    "components": {"schemas": {**SCHEMAS, **V2_SCHEMAS}},
 }
 
 

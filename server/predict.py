@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
+from regserve_contracts.variants import unknown_variant_message
 from server.answers import agreement, data_source, input_echo, variant_answer
 from server.errors import ApiError
 from server.inputs import read_input
@@ -25,15 +26,16 @@ def predict():
     state = current_state()
     snapshot = state.registry.snapshot  # this request keeps this model set, even over a reload
     names = resolve_variants(request.args.getlist("variant"), snapshot)
+    served = {name: snapshot.resolve(name) for name in names}  # name@v -> (engine key, variant)
     top = parse_top(request.args.get("top"), state.settings.top_k_default)
     with state.batcher.ticket() as ticket:
         image = read_input(request, state.settings.max_image_pixels)
         batch = to_model_input(image.pixels)
-        outputs = ticket.run(snapshot.engine, names, batch)
+        outputs = ticket.run(snapshot.engine, list(dict.fromkeys(k for k, _ in served.values())),
+                             batch)
     answers = {
-        name: variant_answer(snapshot.variants[name],
-                             {key: value[0] for key, value in outputs[name].items()}, top)
-        for name in names
+        name: variant_answer(variant, {key: value[0] for key, value in outputs[key].items()}, top)
+        for name, (key, variant) in served.items()
     }
     for name in names:  # say when an older version answers because the newest one fails
         if name in snapshot.failed:
@@ -43,7 +45,7 @@ def predict():
         "variants": answers,
         "agreement": agreement(answers),
         "input": input_echo(image.pixels, image.kind, image.preprocessed),
-        "data_source": data_source([snapshot.variants[name] for name in names]),
+        "data_source": data_source([variant for _, variant in served.values()]),
     }
     elapsed = time.perf_counter() - started
     for name in names:
@@ -55,7 +57,8 @@ def predict():
 def resolve_variants(requested: list[str], snapshot: Snapshot) -> list[str]:
     """Loaded variant names from ``?variant=`` values (repeated or comma-separated; ``all``).
 
-    Names are only ever looked up among the loaded variants, never used as paths.
+    ``name@version`` picks one loaded version. Names are only ever looked up among the loaded
+    variants, never used as paths.
     """
     if not snapshot.variants or snapshot.engine is None:
         raise ApiError(503, "no model is loaded yet: train some with `python -m trainer --all`",
@@ -65,15 +68,11 @@ def resolve_variants(requested: list[str], snapshot: Snapshot) -> list[str]:
         names.extend(part.strip() for part in value.split(",") if part.strip())
     if not names or ALL in names:
         return list(snapshot.variants)
-    unknown = [name for name in dict.fromkeys(names) if name not in snapshot.variants]
+    unknown = [name for name in dict.fromkeys(names) if snapshot.resolve(name) is None]
     if unknown:
-        valid = list(snapshot.variants)
-        reasons = [
-            f"{name!r} failed to load: {snapshot.failed[name].error}" if name in snapshot.failed
-            else f"unknown variant {name!r}"
-            for name in unknown
-        ]
-        raise ApiError(404, "; ".join(reasons) + f"; valid names: {', '.join(valid + [ALL])}",
+        valid = [*snapshot.variants, *snapshot.older]
+        failed = {key: failure.error for key, failure in snapshot.failed.items()}
+        raise ApiError(404, unknown_variant_message(unknown, valid + [ALL], failed),
                        "unknown_variant", valid_variants=valid)
     return list(dict.fromkeys(names))
 

@@ -1,4 +1,4 @@
-"""The loaded models: newest version of each variant, failures, hot reload by whole-set swaps."""
+"""The loaded models: each variant's versions by policy, failures, hot reload by whole-set swaps."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ from regserve_contracts.signature import (
 )
 from regserve_contracts.variants import VARIANT_NAMES
 from server.engine import FusedEngine
+from server.selection import (
+    ALL_VARIANTS,
+    DEFAULT_MAX_VARIANTS,
+    LATEST,
+    VersionPolicy,
+    choose_variants,
+    split_key,
+    version_key,
+)
 
 log = logging.getLogger(__name__)
 #: A version folder's identity: version number and the size and mtime of every file under it.
@@ -74,6 +83,29 @@ class Snapshot:
     failed: dict[str, FailedVariant]
     engine: FusedEngine | None
     generation: int = 0
+    #: Loaded versions other than each variant's newest loaded one, keyed ``name@version``.
+    older: dict[str, LoadedVariant] = field(default_factory=dict)
+    #: Complete versions on disk per variant considered, and a note on variants not loaded.
+    on_disk: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    skipped_note: str | None = None
+
+    def resolve(self, key: str) -> tuple[str, LoadedVariant] | None:
+        """``name`` or ``name@version`` -> (the engine's name for it, the variant), or None."""
+        try:
+            name, version = split_key(key)
+        except ValueError:
+            return None
+        newest = self.variants.get(name)
+        if newest is not None and version in (None, newest.version):
+            return name, newest
+        older = self.older.get(key) if version is not None else None
+        return (key, older) if older is not None else None
+
+    def versions_of(self, name: str) -> list[LoadedVariant]:
+        """Every loaded version of ``name``, oldest first."""
+        found = [v for v in self.older.values() if v.name == name]
+        found += [self.variants[name]] if name in self.variants else []
+        return sorted(found, key=lambda variant: variant.version)
 
     def failures(self) -> list[dict[str, Any]]:
         """Failed versions as JSON; ``serving_version`` says if an older version still serves."""
@@ -88,8 +120,12 @@ class ModelRegistry:
     """Loads ``models_dir`` and keeps it current; :attr:`snapshot` is what requests use."""
 
     def __init__(self, models_dir: Path, warmup_batch_sizes: Iterable[int] = (1,),
-                 subset_cache: int = 16) -> None:
+                 subset_cache: int = 16, version_policy: VersionPolicy = LATEST,
+                 variant_patterns: tuple[str, ...] = ALL_VARIANTS,
+                 max_variants: int = DEFAULT_MAX_VARIANTS) -> None:
         self.models_dir = Path(models_dir)
+        self.version_policy = version_policy
+        self.variant_patterns, self.max_variants = tuple(variant_patterns), max_variants
         self.warmup_batch_sizes = tuple(warmup_batch_sizes)
         self.subset_cache = subset_cache
         self.snapshot = Snapshot({}, {}, None)
@@ -104,34 +140,52 @@ class ModelRegistry:
         """Load what changed on disk and swap in a new snapshot; return whether anything changed."""
         with self._reload_lock:
             current = self.snapshot
-            variants, failed = {}, {}
-            for variant_dir in layout.variant_dirs(self.models_dir):
-                self._plan(variant_dir, current, variants, failed)
+            variants, failed, older, on_disk = {}, {}, {}, {}
+            dirs = {d.name: d for d in layout.variant_dirs(self.models_dir)}
+            choice = choose_variants(sorted(dirs, key=_order), self.variant_patterns,
+                                     self.max_variants)
+            for name in choice.chosen:
+                found = layout.versions(dirs[name])
+                wanted = self.version_policy.select(found)
+                on_disk[name] = tuple(found)
+                if wanted:
+                    self._plan(dirs[name], current, variants, failed, wanted)
+                    self._plan_older(dirs[name], wanted, current, variants, older, failed)
             variants = dict(sorted(variants.items(), key=lambda item: _order(item[0])))
-            unchanged = failed == current.failed and (
-                [(n, id(v)) for n, v in variants.items()]
-                == [(n, id(v)) for n, v in current.variants.items()]
+            older = dict(sorted(older.items(), key=lambda i: (_order(i[1].name), i[1].version)))
+            note = choice.note(self.max_variants)
+            unchanged = failed == current.failed and note == current.skipped_note and (
+                [(n, id(v)) for n, v in [*variants.items(), *older.items()]]
+                == [(n, id(v)) for n, v in [*current.variants.items(), *current.older.items()]]
             )
             if unchanged:
                 return False
             started = time.perf_counter()
             engine = None
             if variants:
-                functions = {name: variant.signature for name, variant in variants.items()}
+                functions = {name: variant.signature
+                             for name, variant in [*variants.items(), *older.items()]}
                 engine = FusedEngine(functions, self.subset_cache)
                 engine.warm_up(self.warmup_batch_sizes)
-            self.snapshot = Snapshot(variants, failed, engine, current.generation + 1)
+                if older:  # plain /predict asks for the newest versions: trace that set now too
+                    engine.run(np.zeros((1, *INPUT_SHAPE), np.float32), list(variants))
+            self.snapshot = Snapshot(variants, failed, engine, current.generation + 1, older,
+                                     on_disk, note)
+            if note:
+                log.warning("not serving every variant on disk: %s", note)
             log.info("serving %s; failed: %s (fused and warmed in %.2f s)",
-                     ", ".join(f"{n} v{v.version}" for n, v in variants.items()) or "nothing",
+                     ", ".join(f"{v.name} v{v.version}"
+                               for v in [*variants.values(), *older.values()]) or "nothing",
                      ", ".join(f"{n} v{f.version}" for n, f in failed.items()) or "none",
                      time.perf_counter() - started)
         for listener in self.listeners:
             listener(self.snapshot)
         return True
 
-    def _plan(self, variant_dir: Path, current: Snapshot, variants: dict, failed: dict) -> None:
+    def _plan(self, variant_dir: Path, current: Snapshot, variants: dict, failed: dict,
+              wanted: list[int]) -> None:
         name, found = variant_dir.name, layout.versions(variant_dir)
-        newest = found[-1]
+        newest = wanted[-1]  # the newest version the policy wants
         fingerprint = version_fingerprint(variant_dir / str(newest), newest)
         serving, broken = current.variants.get(name), current.failed.get(name)
         if serving is not None and serving.fingerprint == fingerprint:
@@ -143,7 +197,8 @@ class ModelRegistry:
                 variants[name] = serving
             return
         # A variant not served yet falls back to older versions; one served keeps its version.
-        candidates = [newest] if serving is not None else sorted(found, reverse=True)
+        candidates = ([newest] if serving is not None
+                      else sorted((v for v in found if v <= newest), reverse=True))
         for version in candidates:
             path = variant_dir / str(version)
             try:
@@ -166,6 +221,34 @@ class ModelRegistry:
     def _retry_due(self, name: str) -> bool:
         """Whether a failed version's backoff has run out (it is tried again, unchanged)."""
         return time.monotonic() >= self._retry.get(name, (0, float("inf")))[1]
+
+    def _plan_older(self, variant_dir: Path, wanted: list[int], current: Snapshot,
+                    variants: dict, older: dict, failed: dict) -> None:
+        """Load the policy's other versions (``latest:N``, ``all``, ``specific``) as ``name@v``."""
+        name = variant_dir.name
+        primary = variants.get(name)
+        for version in wanted:
+            if primary is None or version >= primary.version:
+                continue  # the newest loaded version is served as plain ``name``
+            key, path = version_key(name, version), variant_dir / str(version)
+            fingerprint = version_fingerprint(path, version)
+            # A version served before, plainly or as name@v, is reused rather than reloaded.
+            reusable = [current.older.get(key), current.variants.get(name)]
+            same = [v for v in reusable if v is not None and v.version == version
+                    and v.fingerprint == fingerprint]
+            if same:
+                older[key] = same[0]
+                continue
+            broken = current.failed.get(key)
+            if broken is not None and broken.fingerprint == fingerprint:
+                failed[key] = broken
+                continue
+            try:
+                older[key] = load_variant(name, path, version)
+                log.info("loaded %s version %d from %s", name, version, path)
+            except ModelLoadError as error:
+                log.error("cannot load %s version %d from %s: %s", name, version, path, error)
+                failed[key] = FailedVariant(name, version, fingerprint, str(error))
 
     def start_polling(self, interval: float) -> None:
         """Check ``models_dir`` for new versions every ``interval`` seconds, in a daemon thread."""

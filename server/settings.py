@@ -10,6 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from regserve_contracts.labels import NUM_CLASSES
+from server.selection import (
+    ALL_VARIANTS,
+    DEFAULT_MAX_VARIANTS,
+    LATEST,
+    VersionPolicy,
+    parse_variant_patterns,
+    parse_version_policy,
+)
 
 #: 2048 x 2048, chosen from measurement (``python -m benchmarks hostile``): an image at the limit
 #: costs a worker about +50-95 MB and 0.1-0.2 s of CPU; 4096 x 4096 cost +236-384 MB and 0.5-1.2 s.
@@ -103,6 +111,15 @@ class ServerSettings:
     # Warm every loaded model with these batch sizes so first requests are not slow.
     warmup_batch_sizes: tuple[int, ...] = setting("REGSERVE_WARMUP_BATCH_SIZES", _sizes,
                                                   _all_at_least_1, default=(1, 2, 4, 8, 16, 32))
+    # Versions loaded per variant, as TF Serving's: latest, latest:N, all, specific:1,3.
+    version_policy: VersionPolicy = setting("REGSERVE_VERSION_POLICY", parse_version_policy,
+                                            default=LATEST)
+    # Variants loaded: comma-separated names or globs (none,l1_kernel_bias_*); empty: every one.
+    variants: tuple[str, ...] = setting("REGSERVE_VARIANTS", parse_variant_patterns,
+                                        default=ALL_VARIANTS)
+    # At most this many variants load (a sweep can put hundreds on disk); the rest are noted.
+    max_variants: int = setting("REGSERVE_MAX_VARIANTS", _integer, at_least(1),
+                                default=DEFAULT_MAX_VARIANTS)
     # gunicorn (read by gunicorn.conf.py): where to listen; BIND wins over PORT.
     bind: str = setting("BIND", str, default="")
     port: int = setting("PORT", _integer, between(1, 65535), default=8000)

@@ -16,8 +16,7 @@ from benchmarks.loadgen import canvas_png, percentile, run_phase, run_plan, samp
 from benchmarks.report import Target, markdown_table
 from regserve_contracts.imaging import preprocess_bytes
 from regserve_contracts.variants import VARIANT_NAMES
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT
 
 
 def tables(text: str) -> list[list[list[str]]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from server.launcher import gunicorn_command
+from server.selection import VersionPolicy
 from server.settings import (
     DEFAULT_MAX_IMAGE_PIXELS,
     ConfigError,
@@ -16,8 +17,7 @@ from server.settings import (
     cores,
     load_settings,
 )
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
 
 #: Every environment variable the README documents, with a value and the field it must set.
 ENVIRONMENT = {
@@ -40,6 +40,9 @@ ENVIRONMENT = {
     "GUNICORN_TIMEOUT": ("30", "timeout", 30),
     "LOG_LEVEL": ("debug", "log_level", "debug"),
     "ACCESS_LOG": ("-", "access_log", "-"),
+    "REGSERVE_VERSION_POLICY": ("latest:2", "version_policy", VersionPolicy("latest", 2)),
+    "REGSERVE_VARIANTS": ("none, l1_*", "variants", ("none", "l1_*")),
+    "REGSERVE_MAX_VARIANTS": ("8", "max_variants", 8),
 }
 
 

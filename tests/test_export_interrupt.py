@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from regserve_contracts import layout
+from tests.support import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 VARIANT = "none"
 #: A SIGKILL while files are half written, and one with the whole model written but hidden.
 DEATHS = ("half-written SavedModel", "before the rename")

@@ -17,6 +17,7 @@ from referencing.exceptions import Unresolvable
 from server.openapi import DOCUMENT
 from tests.support.api import override_settings
 from tests.support.drawing import draw, encode
+from tests.support.v2_openapi_cases import V2_CASES
 
 PNG = encode(draw("A"))
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -88,11 +89,13 @@ CASES: dict[tuple[str, str, str], Callable[[Context], object]] = {
     ("/reports", "get", "200"): lambda c: with_reports(c, "/reports"),
     ("/reports/{filename}", "get", "200"): lambda c: with_reports(c, "/reports/comparison.png"),
     ("/reports/{filename}", "get", "404"): lambda c: c.client.get("/reports/missing.png"),
+    **V2_CASES,
 }
 
 
 def wrong_method(path: str) -> Callable[[Context], object]:
     concrete = path.replace("{name}", "none").replace("{filename}", "comparison.png")
+    concrete = concrete.replace("{version}", "1")
     return lambda c: c.client.open(concrete, method="PATCH")
 
 

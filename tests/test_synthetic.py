@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from regserve_contracts.labels import LABELS, NUM_CLASSES
+from tests.support import SHARED_SAMPLE
 from trainer.data import Dataset, DataSourceError, validate
 from trainer.data.strokes import forms_for_class, glyph_table, overshoot, resample, trim
 from trainer.data.synthetic import balanced_labels, generate, load_synthetic
 
-REAL_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/emnist_balanced_sample.npz"
+REAL_SAMPLE = SHARED_SAMPLE
 
 
 @pytest.fixture(scope="module")

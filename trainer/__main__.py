@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from trainer.cli import CliOptions, run
+from trainer.cli import TrainOptions, run
 from trainer.data.sources import SOURCES_HELP
 
 EPILOG = """\
@@ -48,7 +48,7 @@ _split.__name__ = "fraction"
 
 def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     """The trainer's argument parser; defaults are the original experiment's settings."""
-    defaults = CliOptions()
+    defaults = TrainOptions()
     parser = _Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Train the seed's CNN once per weight penalty, export each as "
                                  "a SavedModel\nunder MODELS_DIR/<variant>/<version>/, and "
@@ -87,10 +87,11 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     return parser
 
 
-def parse_options(argv: Sequence[str] | None = None, prog: str = "python -m trainer") -> CliOptions:
-    """Parse the command line straight into :class:`CliOptions`."""
+def parse_options(argv: Sequence[str] | None = None,
+                  prog: str = "python -m trainer") -> TrainOptions:
+    """Parse the command line straight into :class:`TrainOptions`."""
     args = build_parser(prog).parse_args(argv)
-    return CliOptions(
+    return TrainOptions(
         all_variants=args.all, variants=tuple(args.variant), custom=tuple(args.custom),
         list_variants=args.list, report_only=args.report, data=args.data, epochs=args.epochs,
         batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,

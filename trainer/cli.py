@@ -21,7 +21,7 @@ class UsageError(ValueError):
 
 
 @dataclass(frozen=True)
-class CliOptions:
+class TrainOptions:
     """The trainer's command line as typed settings; defaults are the original experiment's."""
 
     all_variants: bool = False
@@ -39,7 +39,7 @@ class CliOptions:
     quiet: bool = False
 
 
-def run(options: CliOptions, out: TextIO | None = None, err: TextIO | None = None,
+def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = None,
         prog: str = "python -m trainer") -> int:
     """Carry out ``options``; return the exit status. Library errors become one line on ``err``."""
     out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
@@ -79,7 +79,7 @@ def custom_variants(specs: tuple[str, ...]) -> tuple[Variant, ...]:
     return tuple(variants)
 
 
-def select_variants(options: CliOptions) -> tuple[Variant, ...]:
+def select_variants(options: TrainOptions) -> tuple[Variant, ...]:
     """The variants to train, in registry order then as given, each name once."""
     try:
         chosen = list(VARIANTS if options.all_variants else ())
@@ -114,7 +114,7 @@ def check_on_disk(variant: Variant, models_dir: Path) -> None:
                          f"({stored.label}); give this one another name")
 
 
-def train(options: CliOptions, out: TextIO, err: TextIO) -> int:
+def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     """Load the data, train every selected variant, rebuild the reports and summarise."""
     variants = select_variants(options)
     try:
@@ -149,7 +149,7 @@ def train(options: CliOptions, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def report(options: CliOptions, out: TextIO) -> int:
+def report(options: TrainOptions, out: TextIO) -> int:
     """Rebuild the reports from the newest version of every variant on disk."""
     reports = build_reports(options.models_dir)
     if not options.quiet:

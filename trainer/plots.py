@@ -6,17 +6,7 @@ state is shared with the caller.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from trainer.reports import ResultRow
-
-SYNTHETIC_SOURCE = "synthetic-offline"
-
-
-def is_synthetic(source: str) -> bool:
-    """Whether a data source name is the bundled offline set (not EMNIST)."""
-    return source == SYNTHETIC_SOURCE
+from trainer.results import ResultRow, is_synthetic
 
 
 def draw_curves(row: ResultRow, handle) -> None:

@@ -35,6 +35,11 @@ export async function loadVariants(showError) {
   }
   showDataSource(list.map((entry) => entry.data || entry.data_source), true);
   showCurves(Object.keys(info));
+  // Older versions loaded by the version policy get cards of their own, named name@version.
+  for (const entry of Array.isArray(body.older_versions) ? body.older_versions : []) {
+    info[entry.key] = entry;
+    fillMeta(ensureCard(entry.key, entry.label), entry);
+  }
   showFailed(Array.isArray(body.failed) ? body.failed : []);
   if (!list.length) showError("The server has no models loaded: train them first.");
   return info;

@@ -62,7 +62,10 @@ async function ask(blob, filename, what) {
   let response;
   let body = null;
   try {
-    response = await fetch(`/predict?top=${TOP_K}`, { method: "POST", body: form, signal: controller.signal });
+    // Plain /predict answers each variant's newest version; older ones are asked by name@version.
+    const older = Object.keys(state.info).some((name) => name.includes("@"));
+    const variants = older ? `&variant=${encodeURIComponent(Object.keys(state.info).join(","))}` : "";
+    response = await fetch(`/predict?top=${TOP_K}${variants}`, { method: "POST", body: form, signal: controller.signal });
     body = await response.json().catch(() => null);
   } catch (error) {
     if (seq !== state.seq) return;  // replaced by a newer request: nothing to report

@@ -1,0 +1,69 @@
+"""One variant's results as the reports show them, shared by the tables and the charts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainer.data.synthetic import NAME as SYNTHETIC_SOURCE
+
+#: The weight-sparsity threshold the reports show (a key of metadata's ``weight_sparsity``).
+SPARSITY_KEY = "<1e-03"
+
+
+def is_synthetic(source: str) -> bool:
+    """Whether a data source name is the bundled offline set (not EMNIST)."""
+    return source == SYNTHETIC_SOURCE
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """What the reports show of one variant's newest version, read from its metadata."""
+
+    variant: str
+    label: str
+    penalty: str
+    where: str
+    lam: float
+    version: int
+    data_source: str
+    data_description: str
+    test_loss: float
+    test_accuracy: float
+    weight_sparsity: float  # share of |w| < 1e-3 over all penalized layers
+    weight_zero: float  # share of weights exactly 0
+    activation_sparsity: float  # mean over the measured layers, on the test set
+    epochs: int
+    train_samples: int
+    training_seconds: float
+    history: dict[str, list[float]]
+
+    @classmethod
+    def from_metadata(cls, version_dir: Path, metadata: dict[str, Any]) -> ResultRow:
+        """Read a row from a version's metadata; missing fields become NaN or 0."""
+        variant = metadata.get("variant", {})
+        data = metadata.get("data", {})
+        training = metadata.get("training", {})
+        overall = metadata.get("weight_sparsity", {}).get("all", {})
+        activations = list(metadata.get("activation_sparsity_test", {}).values())
+        return cls(
+            variant=str(variant.get("name", version_dir.parent.name)),
+            label=str(variant.get("label", "")),
+            penalty=str(variant.get("penalty", "none")),
+            where=str(variant.get("where", "none")),
+            lam=float(variant.get("lam", 0.0)),
+            version=int(version_dir.name),
+            data_source=str(data.get("name", "unknown")),
+            data_description=str(data.get("description", "")),
+            test_loss=float(metadata.get("test", {}).get("loss", math.nan)),
+            test_accuracy=float(metadata.get("test", {}).get("accuracy", math.nan)),
+            weight_sparsity=float(overall.get(SPARSITY_KEY, math.nan)),
+            weight_zero=float(overall.get("==0", math.nan)),
+            activation_sparsity=(sum(activations) / len(activations)) if activations else math.nan,
+            epochs=int(training.get("epochs", 0)),
+            train_samples=int(training.get("train_samples", 0)),
+            training_seconds=float(metadata.get("training_seconds", math.nan)),
+            history={k: [float(v) for v in vs] for k, vs in metadata.get("history", {}).items()},
+        )
