@@ -14,6 +14,8 @@ from trainer.data import DataSourceError
 
 COMMANDS = ("serving", "training", "accuracy", "include", "all")
 SERVERS = ("regserve", "bentoml", "naive")
+#: `python -m benchmarks hostile|soak ...`: each parses its own options (benchmarks/<name>.py).
+HARDENING = ("hostile", "soak")
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,11 @@ def run(options: Options, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the chosen benchmark(s); one clear line on stderr if one cannot run."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in HARDENING:  # commands with options of their own
+        import importlib
+
+        return importlib.import_module(f"benchmarks.{argv[0]}").main(argv[1:])
     options = parse_args(argv)
     names = ("accuracy", "training", "serving") if options.command == "all" else (options.command,)
     try:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from typing import Any, BinaryIO
 METADATA_FILE = "metadata.json"
 SAVED_MODEL_FILE = "saved_model.pb"
 REPORTS_DIR = "reports"
+STAGING_PREFIX = ".staging-"
+#: A staging folder untouched this long belongs to a trainer that was killed: no export takes
+#: an hour between writes, so the next trainer run may remove it.
+STALE_STAGING_SECONDS = 3600.0
 #: Models are written once and read by servers that may run as another user.
 READABLE_DIR, READABLE_FILE = 0o755, 0o644
 
@@ -80,7 +85,7 @@ def new_version(models_dir: Path, variant: str) -> Iterator[StagedVersion]:
     """
     variant_dir = Path(models_dir) / variant
     variant_dir.mkdir(parents=True, exist_ok=True)
-    staged = StagedVersion(Path(tempfile.mkdtemp(prefix=".staging-", dir=variant_dir)))
+    staged = StagedVersion(Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=variant_dir)))
     # mkdtemp makes it 0700; a server running as another user (the Docker image's) must read it.
     os.chmod(staged.path, READABLE_DIR)
     try:
@@ -118,3 +123,23 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to ``path`` through a temporary file and a rename."""
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def remove_stale_staging(models_dir: Path, max_age: float = STALE_STAGING_SECONDS) -> list[Path]:
+    """Remove ``.staging-*`` folders left by killed trainers; return what was removed.
+
+    A folder counts as stale when nothing in it changed for ``max_age`` seconds, so a trainer
+    still exporting next to this one keeps its folder.
+    """
+    removed = []
+    cutoff = time.time() - max_age
+    for staging in sorted(Path(models_dir).glob(f"*/{STAGING_PREFIX}*")):
+        try:
+            newest = max([staging.stat().st_mtime] + [path.stat().st_mtime
+                                                      for path in staging.rglob("*")])
+        except OSError:  # removed meanwhile by its own trainer
+            continue
+        if staging.is_dir() and newest < cutoff:
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed

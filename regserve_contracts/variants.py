@@ -10,6 +10,9 @@ from typing import Any
 PENALTIES = ("none", "l1", "l2", "elasticnet")
 PLACES = ("none", "kernel_bias", "activity")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+#: Names a variant cannot have: ``?variant=all`` means every variant, and ``reports`` is the
+#: models folder's reports directory (layout.REPORTS_DIR), which the server never loads.
+RESERVED_NAMES = frozenset({"all", "reports"})
 
 
 class UnknownVariantError(ValueError):
@@ -36,6 +39,9 @@ class Variant:
             raise ValueError(
                 f"variant name {self.name!r} must be 1-64 characters of a-z, 0-9, '_', '.', '-'"
             )
+        if self.name in RESERVED_NAMES:
+            raise ValueError(f"variant name {self.name!r} is reserved (reserved: "
+                             f"{', '.join(sorted(RESERVED_NAMES))}); choose another name")
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty {self.penalty!r} is not one of {', '.join(PENALTIES)}")
         if self.where not in PLACES:

@@ -45,7 +45,8 @@ def show_variant(name: str):
                "versions": _versions(snapshot, variant.name),
                **insight.variant_views(variant)}
     if name in snapshot.failed:  # an older version serves while the newest one is broken
-        summary["newer_version_failed"] = snapshot.failed[name].to_dict()
+        summary["newer_version_failed"] = {**snapshot.failed[name].to_dict(),
+                                           "serving_version": variant.version}
     return jsonify(summary)
 
 

@@ -13,7 +13,9 @@ from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from regserve_contracts.imaging import ImageInputError, pixels_to_emnist, preprocess_bytes
+from server import limits
 from server.errors import ApiError
+from server.state import current_state
 
 #: Content types taken as raw image bytes (besides every ``image/*``).
 RAW_TYPES = ("application/octet-stream",)
@@ -45,14 +47,28 @@ def read_input(request: Request, max_pixels: int) -> InputImage:
             raise ApiError(400, "the multipart body has no file field 'image'"
                            + (f" (fields sent: {', '.join(fields)})" if fields else ""),
                            "missing_image")
-        return InputImage(preprocess_bytes(upload.read(), max_pixels), "multipart", False)
+        return InputImage(decode(upload.read(), max_pixels), "multipart", False)
     if mimetype.startswith("image/") or mimetype in RAW_TYPES:
-        return InputImage(preprocess_bytes(read_body(request), max_pixels), "raw", False)
+        return InputImage(decode(read_body(request), max_pixels), "raw", False)
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
-        return _read_json(read_body(request), max_pixels)
+        # JSON is refused by its length and its number of values before it is parsed.
+        json_limit = current_state().settings.max_json_length
+        limits.check_json_length(request.content_length, json_limit)
+        body = read_body(request)
+        limits.check_json_length(len(body), json_limit)  # a chunked body has no Content-Length
+        limits.check_json_structure(body)
+        return _read_json(body, max_pixels)
     if not mimetype and not request.content_length and not read_body(request):
         raise ApiError(400, f"no image was sent: send {ACCEPTED}", "missing_image")
     raise ApiError(415, f"content type {mimetype or '(none)'!r} is not accepted: send {ACCEPTED}")
+
+
+def decode(data: bytes, max_pixels: int) -> np.ndarray:
+    """Preprocess image bytes while holding their pixels in this worker's decode budget."""
+    width, height = limits.declared_size(data)
+    limits.check_side(width, height)
+    with limits.BUDGET.reserve(width * height, max_pixels):
+        return preprocess_bytes(data, max_pixels)
 
 
 def read_body(request: Request) -> bytes:
@@ -85,7 +101,7 @@ def _read_json(body: bytes, max_pixels: int) -> InputImage:
         raise ApiError(400, "the JSON object needs 'image' (base64) or 'pixels' (28x28 array)",
                        "missing_image")
     if has_image:
-        return InputImage(preprocess_bytes(decode_base64(payload["image"]), max_pixels),
+        return InputImage(decode(decode_base64(payload["image"]), max_pixels),
                           "json_image", False)
     preprocessed = payload.get("preprocessed", False)
     if not isinstance(preprocessed, bool):

@@ -70,6 +70,8 @@ SCHEMAS: dict[str, Any] = {
         "activations": {"oneOf": [ref("Activations"), ref("Unavailable")], "description":
                         "With ?include=activations: each conv layer's feature maps."},
         "stability": {**ref("Stability"), "description": "With ?include=stability."},
+        "newest_version_failed": {**ref("Failure"), "description": "Present while the "
+                                  "variant's newest version fails to load and 'version' serves."},
     }),
     "LayerMaps": obj({
         "shape": {"type": "array", "items": INTEGER, "minItems": 3, "maxItems": 3,

@@ -39,6 +39,10 @@ def predict():
         name: variant_answer(variant, {key: value[0] for key, value in outputs[key].items()}, top)
         for name, (key, variant) in served.items()
     }
+    for name in names:  # say when an older version answers because the newest one fails
+        if name in snapshot.failed:
+            answers[name]["newest_version_failed"] = {**snapshot.failed[name].to_dict(),
+                                                      "serving_version": answers[name]["version"]}
     if include:  # the plain path does no extra work
         insight.add_views(answers, snapshot, served, image.pixels, include)
     body = {

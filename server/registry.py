@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,8 +33,11 @@ from server.selection import (
 )
 
 log = logging.getLogger(__name__)
-#: A version folder's identity: version number and the size and mtime of its two files.
+#: A version folder's identity: version number and the size and mtime of every file under it.
 Fingerprint = tuple
+#: Seconds before a failed version is tried again although nothing under it changed, doubling
+#: per failure up to the cap: a fault outside the folder (memory, a mount) may clear by itself.
+RETRY_BACKOFF, RETRY_BACKOFF_CAP = 30.0, 600.0
 
 
 class ModelLoadError(Exception):
@@ -129,6 +133,8 @@ class ModelRegistry:
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Per variant: failures of its newest version in a row, and when to try it again.
+        self._retry: dict[str, tuple[int, float]] = {}
 
     def refresh(self) -> bool:
         """Load what changed on disk and swap in a new snapshot; return whether anything changed."""
@@ -185,8 +191,8 @@ class ModelRegistry:
         if serving is not None and serving.fingerprint == fingerprint:
             variants[name] = serving
             return
-        if broken is not None and broken.fingerprint == fingerprint:  # tried already: keep as is
-            failed[name] = broken
+        if broken is not None and broken.fingerprint == fingerprint and not self._retry_due(name):
+            failed[name] = broken  # tried already, nothing under it changed: keep as is
             if serving is not None:
                 variants[name] = serving
             return
@@ -203,8 +209,18 @@ class ModelRegistry:
                 log.error("cannot load %s version %d from %s: %s", name, version, path, error)
                 if version == newest:
                     failed[name] = FailedVariant(name, newest, fingerprint, str(error))
+        if name in failed:
+            attempts = self._retry.get(name, (0, 0.0))[0] + 1
+            delay = min(RETRY_BACKOFF_CAP, RETRY_BACKOFF * 2 ** (attempts - 1))
+            self._retry[name] = (attempts, time.monotonic() + delay)
+        else:
+            self._retry.pop(name, None)
         if name not in variants and serving is not None:
             variants[name] = serving
+
+    def _retry_due(self, name: str) -> bool:
+        """Whether a failed version's backoff has run out (it is tried again, unchanged)."""
+        return time.monotonic() >= self._retry.get(name, (0, float("inf")))[1]
 
     def _plan_older(self, variant_dir: Path, wanted: list[int], current: Snapshot,
                     variants: dict, older: dict, failed: dict) -> None:
@@ -255,15 +271,23 @@ class ModelRegistry:
 
 
 def version_fingerprint(path: Path, version: int) -> Fingerprint:
-    """Cheap identity of a version folder, so an unchanged folder is never loaded twice."""
+    """Cheap identity of a version folder, so an unchanged folder is never loaded twice.
+
+    Every file under it counts, ``variables/`` included: a version seen half-copied (the
+    SavedModel before its variables) changes its fingerprint when the copy completes, and is
+    tried again. A SavedModel is a handful of files, so this is a few stat calls.
+    """
     stats = []
-    for name in (layout.SAVED_MODEL_FILE, layout.METADATA_FILE):
-        try:
-            stat = (path / name).stat()
-            stats.append((stat.st_size, stat.st_mtime_ns))
-        except OSError:
-            stats.append(None)
-    return (version, *stats)
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            file = Path(root, name)
+            try:
+                stat = file.stat()
+                stats.append((str(file.relative_to(path)), stat.st_size, stat.st_mtime_ns))
+            except OSError:  # removed while we looked: the next scan sees the new state
+                stats.append((str(file.relative_to(path)), None, None))
+    return (version, tuple(stats))
 
 
 def load_variant(name: str, path: Path, version: int) -> LoadedVariant:

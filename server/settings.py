@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regserve_contracts.imaging import DEFAULT_MAX_PIXELS
 from regserve_contracts.labels import NUM_CLASSES
 from server.selection import (
     ALL_VARIANTS,
@@ -19,6 +18,14 @@ from server.selection import (
     parse_variant_patterns,
     parse_version_policy,
 )
+
+#: 2048 x 2048, chosen from measurement (``python -m benchmarks hostile``): an image at the limit
+#: costs a worker about +50-95 MB and 0.1-0.2 s of CPU; 4096 x 4096 cost +236-384 MB and 0.5-1.2 s.
+#: Far above what a character needs (the page sends 280 x 280).
+DEFAULT_MAX_IMAGE_PIXELS = 2048 * 2048
+#: JSON needs little: 28 x 28 pixels are under 20 KB even as floats with spaces; 2 MiB carries a
+#: base64 image of 1.5 MB. Larger images go as multipart or raw bytes (max_content_length).
+DEFAULT_MAX_JSON_LENGTH = 2 * 1024 * 1024
 
 
 class ConfigError(ValueError):
@@ -80,9 +87,12 @@ class ServerSettings:
     # Flask rejects larger request bodies with 413 before reading them.
     max_content_length: int = setting("REGSERVE_MAX_CONTENT_LENGTH", _integer, at_least(1),
                                       default=10 * 1024 * 1024)
+    # JSON bodies get a smaller limit (and a cap on their values), checked before parsing.
+    max_json_length: int = setting("REGSERVE_MAX_JSON_LENGTH", _integer, at_least(1),
+                                   default=DEFAULT_MAX_JSON_LENGTH)
     # Images with more pixels are refused from their header, before any pixel is decoded.
     max_image_pixels: int = setting("REGSERVE_MAX_IMAGE_PIXELS", _integer, at_least(1),
-                                    default=DEFAULT_MAX_PIXELS)
+                                    default=DEFAULT_MAX_IMAGE_PIXELS)
     # Seconds between scans of models_dir for new versions; 0 turns hot reload off.
     reload_interval: float = setting("REGSERVE_RELOAD_INTERVAL", float, at_least(0), default=5.0)
     top_k_default: int = setting("REGSERVE_TOP_K", _integer, between(1, NUM_CLASSES), default=3)

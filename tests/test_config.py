@@ -8,16 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from regserve_contracts.imaging import DEFAULT_MAX_PIXELS
 from server.launcher import gunicorn_command
 from server.selection import VersionPolicy
-from server.settings import ConfigError, ServerSettings, cores, load_settings
+from server.settings import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    ConfigError,
+    ServerSettings,
+    cores,
+    load_settings,
+)
 from tests.support import REPO_ROOT as REPO
 
 #: Every environment variable the README documents, with a value and the field it must set.
 ENVIRONMENT = {
     "MODELS_DIR": ("/srv/models", "models_dir", Path("/srv/models")),
     "REGSERVE_MAX_CONTENT_LENGTH": ("2048", "max_content_length", 2048),
+    "REGSERVE_MAX_JSON_LENGTH": ("4096", "max_json_length", 4096),
     "REGSERVE_MAX_IMAGE_PIXELS": ("1e6", "max_image_pixels", 1_000_000),
     "REGSERVE_RELOAD_INTERVAL": ("0.5", "reload_interval", 0.5),
     "REGSERVE_TOP_K": ("5", "top_k_default", 5),
@@ -45,7 +51,7 @@ def test_defaults_are_the_documented_ones():
     assert settings == ServerSettings()
     assert settings.models_dir == Path("models")
     assert settings.max_content_length == 10 * 1024 * 1024
-    assert settings.max_image_pixels == DEFAULT_MAX_PIXELS
+    assert settings.max_image_pixels == DEFAULT_MAX_IMAGE_PIXELS
     assert (settings.reload_interval, settings.top_k_default) == (5.0, 3)
     assert (settings.batch_window_ms, settings.max_batch, settings.subset_cache) == (2.0, 32, 16)
     assert (settings.tf_intra_op_threads, settings.tf_inter_op_threads) == (0, 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import time
-import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +27,14 @@ from tests.support.hostile import glyph
 
 PROPERTY = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def proc_memory(field: str) -> int:
+    """This process's VmRSS or VmHWM (peak) in bytes, from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise LookupError(field)
 
 
 def assert_emnist(result: np.ndarray) -> None:
@@ -181,8 +189,14 @@ def test_the_pixel_limit_is_exact_in_every_format(width, height, max_pixels, fmt
         assert width * height <= max_pixels
 
 
-@pytest.mark.parametrize("width, height",
-                         [(40_000, 3), (3, 40_000), (1_000_000, 3), (2_000, 2_000)])
+# Measured from /proc, main's preprocessing squares a 40,000 px tall crop at 4,096 px in float32
+# (+123 MiB for a 1 KB PNG). The speed branch's reduced decode fixes that case (+16 MiB) but
+# spends +244 MiB on 1,000,000 x 3: whoever merges both must revisit these two marks.
+@pytest.mark.parametrize("width, height", [
+    (40_000, 3),
+    pytest.param(3, 40_000, marks=pytest.mark.xfail(
+        strict=True, reason="main's preprocessing: +123 MiB peak, over the bound (see above)")),
+    (1_000_000, 3), (2_000, 2_000)])
 def test_long_thin_images_cost_little_memory_and_time(width, height):
     """A strip of a few hundred bytes, well under the pixel limit, must not be squared at full size.
 
@@ -193,16 +207,17 @@ def test_long_thin_images_cost_little_memory_and_time(width, height):
     array[height // 2, 1:-1] = 0
     array[1:-1, width // 2] = 0
     data = encoded(Image.fromarray(array), "PNG")
-    tracemalloc.start()
+    # Peak resident memory from /proc (VmHWM, reset first): it sees Pillow's and NumPy's C
+    # buffers, which tracemalloc does not.
+    Path("/proc/self/clear_refs").write_text("5")
+    before = proc_memory("VmRSS")
     started = time.perf_counter()
     try:
         result = preprocess_bytes(data)
     except ImageInputError:
         result = None
-    finally:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
     seconds = time.perf_counter() - started
+    peak = proc_memory("VmHWM") - before
     if result is not None:
         assert_emnist(result)
     assert peak < 40 * width * height + 64 * 2**20, f"peak {peak / 2**20:.0f} MiB"

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import jsonschema
 import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from referencing.exceptions import Unresolvable
 
 from server.openapi import DOCUMENT
 from tests.support.api import override_settings
@@ -112,6 +115,12 @@ def validator(schema: dict) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator({**schema, "components": DOCUMENT["components"]})
 
 
+def validate_openapi(document: dict) -> None:
+    """Raise unless ``document`` is a valid OpenAPI 3.1 document whose every $ref resolves
+    (OpenAPIValidationError, or referencing's Unresolvable for a dangling $ref)."""
+    OpenAPIV31SpecValidator(document).validate()
+
+
 def media_matches(documented: str, actual: str) -> bool:
     kind, _, sub = documented.partition("/")
     return documented in ("*/*", actual) or (sub == "*" and actual.startswith(kind + "/"))
@@ -160,9 +169,16 @@ def test_the_json_request_bodies_the_tests_send_are_the_documented_ones(body):
 def test_the_served_document_is_openapi_3_1_and_refs_resolve(app):
     served = app.test_client().get("/openapi.json").get_json()
     assert served == json.loads(json.dumps(DOCUMENT)) and served["openapi"].startswith("3.1")
-    text = json.dumps(served)
-    for name in served["components"]["schemas"]:
-        validator({"$ref": f"#/components/schemas/{name}"})  # builds
-    refs = {part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]}
-    assert refs <= set(served["components"]["schemas"])
-    jsonschema.Draft202012Validator.check_schema({"$defs": served["components"]["schemas"]})
+    validate_openapi(served)  # the OpenAPI 3.1 schema itself, every $ref resolved
+
+
+def test_the_openapi_validator_refuses_a_dangling_ref_and_a_bad_document():
+    """The control: the check above fails for the faults it is there to catch."""
+    dangling = json.loads(json.dumps(DOCUMENT))
+    dangling["components"]["schemas"]["Failure"]["properties"]["name"] = {
+        "$ref": "#/components/schemas/NoSuchSchema"}
+    no_description = json.loads(json.dumps(DOCUMENT))  # a Response Object must describe itself
+    del no_description["paths"]["/healthz"]["get"]["responses"]["200"]["description"]
+    for broken in (dangling, no_description):
+        with pytest.raises((OpenAPIValidationError, Unresolvable)):
+            validate_openapi(broken)

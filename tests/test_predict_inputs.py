@@ -123,5 +123,4 @@ def test_concurrent_requests_are_batched_and_answered_each_with_its_own_image(ap
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda d: post_png(app.test_client(), d).get_json(), images))
     assert [body["input"]["pixels"] for body in together] == alone
-    batched = app.extensions["regserve"].metrics.batch_size
-    assert batched.collect()[0].samples  # the batcher recorded its batches
+    # That batches formed at all is shown by tests/test_batching.py (the histogram's count/sum).

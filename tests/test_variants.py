@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regserve_contracts.variants import (
+    RESERVED_NAMES,
     VARIANT_NAMES,
     VARIANTS,
     UnknownVariantError,
@@ -115,7 +116,8 @@ def test_parse_custom_reads_penalty_where_lambda_and_name(spec, expected):
     penalty=st.sampled_from(["l1", "l2", "elasticnet"]),
     where=st.sampled_from(["kernel_bias", "activity"]),
     lam=st.floats(min_value=1e-8, max_value=10.0, allow_nan=False),
-    name=st.from_regex(r"[a-z0-9][a-z0-9_.\-]{0,20}", fullmatch=True),
+    name=st.from_regex(r"[a-z0-9][a-z0-9_.\-]{0,20}", fullmatch=True).filter(
+        lambda name: name not in RESERVED_NAMES),
 )
 def test_parse_custom_round_trips_any_valid_spec(penalty, where, lam, name):
     """Any valid variant written as a spec parses back to itself, via to_dict too."""
@@ -139,6 +141,8 @@ def test_parse_custom_round_trips_any_valid_spec(penalty, where, lam, name):
         ("none:activity:0.01", "needs a place"),
         ("l1:activity:0.01:Upper", "variant name"),
         ("l1:activity:0.01:", "variant name"),
+        ("l1:activity:0.01:all", "'all' is reserved"),
+        ("l1:activity:0.01:reports", "'reports' is reserved"),
     ],
 )
 def test_parse_custom_rejects_bad_specs_with_a_reason(spec, words):

@@ -131,6 +131,8 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
 
     if options.quiet:
         import_tensorflow_silently()
+    for stale in layout.remove_stale_staging(options.models_dir):
+        log(f"removed {stale}: a staging folder untouched for over an hour (a killed trainer's)")
     dataset = load_dataset(options.data, seed=options.seed, limit=options.limit,
                            progress=not options.quiet)
     summary = dataset.summary()

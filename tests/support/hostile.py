@@ -290,6 +290,17 @@ def library_verdict(data: bytes) -> frozenset[int]:
     return OK
 
 
+#: The random blobs (seed 1234) that deserve 413, fixed by reading their headers by hand: #11 and
+#: #39 are GIFs whose random logical screen claims 13315x44468 and 18233x25585 pixels and whose
+#: random bytes still reach a frame; every other blob is no image a decoder can open (400).
+BLOBS_TOO_LARGE = frozenset({11, 39})
+#: JSON bodies refused for their size before parsing: over 4096 brackets, braces and commas
+#: (100,000-deep nesting, a 300x300 array) or over the 2 MiB JSON limit (784 x 5000 digits).
+JSON_TOO_LARGE = frozenset({"100k nested lists", "100k nested objects", "100k nested pixels",
+                            "unclosed nesting", "pixels 300x300 zeros",
+                            "pixels of 5000-digit integer"})
+
+
 def random_blobs(count: int, seed: int = 1234) -> list[tuple[str, bytes]]:
     """Seeded random byte strings from 1 byte to 20 kB, some behind a real image signature.
 
@@ -408,8 +419,8 @@ def variant_names(valid: str, evil_paths: list[str]) -> list[str]:
 def hostile_corpus(max_content_length: int, valid: str, evil_paths: list[str]) -> list[Hostile]:
     """Every hostile request: well over 300 of them; ``valid`` is one loaded variant's name."""
     cases: list[Hostile] = []
-    for name, data in random_blobs(40):
-        cases += image_requests(name, data, library_verdict(data) - OK)
+    for index, (name, data) in enumerate(random_blobs(40)):
+        cases += image_requests(name, data, TOO_LARGE if index in BLOBS_TOO_LARGE else BAD)
     for name, data in truncated_images() + corrupt_images() + not_images():
         cases += image_requests(name, data, BAD)
     for name, data in claiming_huge():
@@ -417,7 +428,8 @@ def hostile_corpus(max_content_length: int, valid: str, evil_paths: list[str]) -
     for name, data, expect in odd_images():
         cases += image_requests(name, data, expect)
     for name, body in pixel_cases() + json_cases():
-        cases.append(Hostile(name, body, "application/json"))
+        cases.append(Hostile(name, body, "application/json",
+                             TOO_LARGE if name in JSON_TOO_LARGE else BAD))
     for fake in ("image/svg+xml", "application/pdf"):
         cases.append(Hostile(f"{fake} sent as {fake}", not_images()[0 if "svg" in fake else 2][1],
                              fake, frozenset({400, 415})))

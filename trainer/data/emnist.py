@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from requests.adapters import HTTPAdapter
 from tqdm import tqdm
+from urllib3.util.retry import Retry
 
 from regserve_contracts import layout
 from trainer.data import Dataset, DataSourceError, validate
@@ -28,6 +30,13 @@ OFFICIAL_MIN_BYTES = 500_000_000
 ALTERNATIVES = ("use --data synthetic (the bundled offline set, not EMNIST) or --data PATH "
                 "to a local matlab.zip, gzip.zip or .npz")
 _CACHE_FORMAT = 1
+#: Connection failures and 5xx answers are retried by urllib3 (with backoff); a transfer cut
+#: off mid-body resumes with an HTTP Range request, up to this many times in one run. The
+#: partial file stays in the cache, so the next run resumes it too.
+RETRIES = Retry(total=5, connect=2, read=3, status=4, backoff_factor=0.5,
+                status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET",),
+                respect_retry_after_header=True)
+RESUMES = 8
 
 
 def default_cache_dir() -> Path:
@@ -42,7 +51,8 @@ def emnist_url() -> str:
 
 def load_emnist(cache_dir: Path | None = None, *, progress: bool = True) -> Dataset:
     """Load EMNIST balanced: decoded-array cache, else cached zip, else download once."""
-    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    # Absolute before anything changes directory: the package's decoder runs in a scratch one.
+    directory = (Path(cache_dir) if cache_dir is not None else default_cache_dir()).absolute()
     arrays_path = directory / ARRAYS_NAME
     if arrays_path.is_file():
         try:
@@ -71,38 +81,81 @@ def load_emnist(cache_dir: Path | None = None, *, progress: bool = True) -> Data
 
 def download_archive(url: str, target: Path, *, min_bytes: int = 0,
                      progress: bool = True) -> Path:
-    """Stream ``url`` to ``target`` through a temp file, verify it, then rename it into place."""
+    """Download ``url`` to ``target`` through a ``.part`` file, verify it, rename it into place.
+
+    Transient failures are retried (urllib3's :data:`RETRIES`); a transfer that breaks off
+    resumes from the bytes already received with an HTTP Range request.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    part = target.with_name(f".{target.name}.part")
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=RETRIES))
+    session.mount("https://", HTTPAdapter(max_retries=RETRIES))
     try:
-        with os.fdopen(fd, "wb") as out:
-            with requests.get(url, stream=True, timeout=(10, 60)) as response:
-                if response.status_code != 200:
-                    raise DataSourceError(f"{url} answered HTTP {response.status_code}, not "
-                                          f"the EMNIST matlab.zip; {ALTERNATIVES}")
-                if "text/html" in response.headers.get("Content-Type", ""):
-                    raise DataSourceError(_html_message(url))
-                total = int(response.headers.get("Content-Length") or 0) or None
-                received = 0
-                with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                          desc="EMNIST matlab.zip", disable=not progress) as bar:
-                    for chunk in response.iter_content(chunk_size=1 << 20):
-                        out.write(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-        if total is not None and received != total:
-            raise DataSourceError(f"download from {url} stopped after {received:,} of "
-                                  f"{total:,} bytes; run again, or {ALTERNATIVES}")
-        verify_archive(tmp, min_bytes=min_bytes, origin=url)
-        tmp.chmod(0o644)  # mkstemp makes it private; a cache file is as readable as Keras's
-        os.replace(tmp, target)
+        with session, tqdm(unit="B", unit_scale=True, unit_divisor=1024,
+                           desc="EMNIST matlab.zip", disable=not progress) as bar:
+            for attempt in range(RESUMES + 1):
+                before = _size(part)
+                try:
+                    if _fetch(session, url, part, bar):
+                        break
+                except (requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                    if attempt == RESUMES or _size(part) <= before:
+                        raise  # no progress: urllib3 has retried the connection already
+                    _say(f"the download broke off ({type(exc).__name__}) after "
+                         f"{_size(part):,} bytes; resuming", progress)
+        verify_archive(part, min_bytes=min_bytes, origin=url)
+        part.chmod(0o644)  # a cache file is as readable as Keras's own
+        os.replace(part, target)
     except requests.RequestException as exc:
         raise DataSourceError(f"cannot download EMNIST from {url} (no connection: "
                               f"{type(exc).__name__}); {ALTERNATIVES}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    except DataSourceError:
+        part.unlink(missing_ok=True)  # a wrong or damaged file must not be resumed
+        raise
     return target
+
+
+def _fetch(session: requests.Session, url: str, part: Path, bar: tqdm) -> bool:
+    """Append the rest of ``url`` to ``part``; True once it is complete."""
+    have = _size(part)
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with session.get(url, stream=True, timeout=(10, 60), headers=headers) as response:
+        if response.status_code == 416 and have:  # nothing left to send: the file is whole
+            return True
+        if response.status_code not in (200, 206):
+            raise DataSourceError(f"{url} answered HTTP {response.status_code}, not "
+                                  f"the EMNIST matlab.zip; {ALTERNATIVES}")
+        if "text/html" in response.headers.get("Content-Type", ""):
+            raise DataSourceError(_html_message(url))
+        resumed = response.status_code == 206 and _range_start(response) == have
+        length = int(response.headers.get("Content-Length") or 0) or None
+        total = (have + length if resumed else length) if length is not None else None
+        bar.reset(total=total)
+        bar.update(have if resumed else 0)
+        with open(part, "ab" if resumed else "wb") as out:
+            # Small reads: a connection that breaks off loses at most one read's bytes.
+            for chunk in response.iter_content(chunk_size=1 << 14):
+                out.write(chunk)
+                bar.update(len(chunk))
+    size = part.stat().st_size
+    if total is not None and size < total:
+        raise requests.exceptions.ChunkedEncodingError(f"got {size:,} of {total:,} bytes")
+    return True
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _range_start(response: requests.Response) -> int | None:
+    """The first byte a 206 answer carries, from ``Content-Range: bytes START-END/TOTAL``."""
+    value = response.headers.get("Content-Range", "")
+    try:
+        return int(value.split()[1].split("-")[0])
+    except (IndexError, ValueError):
+        return None
 
 
 def verify_archive(path: Path, *, min_bytes: int = 0, origin: str = "") -> None:
@@ -150,9 +203,10 @@ def _decode_with_package(archive: Path) -> tuple[np.ndarray, ...]:
         try:
             (x_train, y_train), (x_test, y_test) = package.load_data(
                 path=archive.name, type="balanced")
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+        except Exception as exc:  # the package raises anything; the user gets one line
+            message = " ".join(str(exc).split())[:200]
             raise DataSourceError(f"{archive} could not be decoded ({type(exc).__name__}: "
-                                  f"{exc}); delete it to download again") from exc
+                                  f"{message}); delete it to download again") from exc
         finally:
             os.chdir(old_cwd)
             package.get_file = original_get_file
