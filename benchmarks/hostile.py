@@ -151,10 +151,7 @@ def run_kinds(server: LiveServer) -> list[dict]:
 
 def run_corpus(server: LiveServer) -> dict:
     """Every request of the hostile test corpus, one at a time: worst time and RSS growth."""
-    try:
-        from tests.support.hostile import hostile_corpus, send
-    except ImportError as error:  # the corpus lives with the tests, in a source checkout
-        raise BenchmarkError(f"the hostile test corpus is not importable: {error}") from None
+    from benchmarks.hostile_corpus import hostile_corpus, send
     loaded = list(requests.get(server.url + "/readyz", timeout=10).json()["loaded"])
     corpus = hostile_corpus(10 * MB, loaded[0], [])
     worker = workers_of(server)[0]

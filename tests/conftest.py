@@ -69,7 +69,7 @@ def real_sample():
 @pytest.fixture(scope="session")
 def png() -> bytes:
     """A drawn 'A' as PNG bytes."""
-    from tests.support.drawing import draw, encode
+    from benchmarks.drawing import draw, encode
 
     return encode(draw("A"))
 
@@ -79,9 +79,9 @@ def real_png(request) -> bytes:
     """A real handwritten 'A' from the shared EMNIST sample, else a drawn one."""
     import numpy as np
 
+    from benchmarks.drawing import draw, encode
     from regserve_contracts.imaging import to_png
     from regserve_contracts.labels import char_to_label
-    from tests.support.drawing import draw, encode
 
     try:
         sample = request.getfixturevalue("real_sample")

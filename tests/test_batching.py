@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from benchmarks.drawing import draw, encode
 from tests.support.api import TEST_SETTINGS
-from tests.support.drawing import draw, encode
 from tests.support.models import copy_models
 
 REQUESTS = 16

@@ -50,3 +50,9 @@ def test_the_contracts_load_without_tensorflow_or_keras():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_benchmarks_never_import_the_tests():
+    """Tests may use the benchmarks' helpers; the benchmarks run from an install without tests/."""
+    imported = _imported_modules("benchmarks")
+    assert {m for m in imported if m.split(".")[0] == "tests"} == set()

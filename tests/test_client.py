@@ -15,12 +15,12 @@ import pytest
 import requests
 from PIL import Image
 
+from benchmarks.drawing import draw
 from client.render import SHADES, agreement_line
 from regserve_contracts.labels import LABELS, char_to_label
 from regserve_contracts.variants import VARIANT_NAMES
 from server.launcher import PROJECT_ROOT, free_port
 from tests.support.api import server_message
-from tests.support.drawing import draw
 
 EXIT_USAGE, EXIT_INPUT, EXIT_UNREACHABLE, EXIT_SERVER = 2, 3, 4, 5
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.drawing import draw, encode
 from server.launcher import free_port
 from tests.support import REPO_ROOT
-from tests.support.drawing import draw, encode
 
 RUN_LOCAL = REPO_ROOT / "deploy" / "run-local.sh"
 SLOW_CLIENTS = 200

@@ -11,8 +11,8 @@ import logging
 import pytest
 from PIL import Image
 
+from benchmarks.drawing import draw, encode
 from tests.support.api import override_settings, post_png
-from tests.support.drawing import draw, encode
 
 BAD_REQUESTS = [
     # (why, keyword arguments of client.post, status, error code)

@@ -1,6 +1,6 @@
 """Hostile input against a real gunicorn server: every bad request gets its exact 4xx as JSON.
 
-Over 500 requests (see tests/support/hostile.py): random and mangled bytes, images that claim
+Over 500 requests (see benchmarks/hostile_corpus.py): random and mangled bytes, images that claim
 50,000 x 50,000 pixels, decompression bombs, odd but valid images, non-images dressed as images,
 malformed and 100,000-deep JSON, bad pixel arrays, path-like variant names, wrong methods and
 content types. None may get a 5xx; every error is JSON; the server stays healthy and its memory
@@ -28,10 +28,7 @@ import numpy as np
 import pytest
 import requests
 
-from regserve_contracts import layout
-from regserve_contracts.labels import LABELS
-from server.settings import ServerSettings
-from tests.support.hostile import (
+from benchmarks.hostile_corpus import (
     BAD,
     Answer,
     Hostile,
@@ -48,6 +45,9 @@ from tests.support.hostile import (
     send,
     truncated_images,
 )
+from regserve_contracts import layout
+from regserve_contracts.labels import LABELS
+from server.settings import ServerSettings
 
 MAX_CONTENT_LENGTH = ServerSettings().max_content_length
 #: RSS a worker may gain over one repeat of the whole corpus once warmed up.

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
 from regserve_contracts.signature import (
     FEATURE_MAP_LAYERS,
@@ -27,7 +28,6 @@ from regserve_contracts.variants import VARIANTS
 from server import insight, perturb
 from server.openapi import DOCUMENT
 from tests.support.api import TEST_SETTINGS
-from tests.support.drawing import draw, encode
 
 SHAPES = ("A", "L", "T", "O")
 PNGS = {shape: encode(draw(shape)) for shape in SHAPES}

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.drawing import draw, encode
 from regserve_contracts.variants import VARIANT_NAMES
 from server.launcher import PROJECT_ROOT as REPO_ROOT
-from tests.support.drawing import draw, encode
 
 pytestmark = pytest.mark.slow
 #: The client's dependencies and theirs: all a light install may hold.

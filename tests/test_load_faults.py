@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import requests
 
+from benchmarks.hostile_corpus import encode, glyph
 from benchmarks.loadgen import LoadRun, drive
 from regserve_contracts import layout
 from server.launcher import LOOPBACK, LiveServer, start
 from tests.support import ARTIFACTS
-from tests.support.hostile import encode, glyph
 
 LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_TIME_CAP = 2_000, 16, 150.0
 # The requests in flight on the killed worker (at most 8 threads) fail; 1,500 requests keep

@@ -14,9 +14,9 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing.exceptions import Unresolvable
 
+from benchmarks.drawing import draw, encode
 from server.openapi import DOCUMENT
 from tests.support.api import override_settings
-from tests.support.drawing import draw, encode
 from tests.support.v2_openapi_cases import V2_CASES
 
 PNG = encode(draw("A"))

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
 from regserve_contracts.labels import LABELS, NUM_CLASSES
 from regserve_contracts.variants import VARIANT_NAMES
 from tests.support.api import assert_full_answer, assert_same_top, post_png
-from tests.support.drawing import draw, encode
 
 
 def test_a_png_is_answered_by_every_loaded_variant(client, png, models_dir):

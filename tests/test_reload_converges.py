@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
 from server import registry as registry_module
 from server.launcher import start
 from server.registry import ModelRegistry
-from tests.support.drawing import draw, encode
 from tests.support.models import copy_models
 
 VARIANT = "none"

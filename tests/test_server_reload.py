@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import requests
 
+from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
 from server.launcher import start
 from server.registry import ModelRegistry
-from tests.support.drawing import draw, encode
 from tests.support.models import copy_models, publish_version
 
 SERVED = ["none", "l2_activity"]

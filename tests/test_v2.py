@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 
+from benchmarks.drawing import draw, encode
 from regserve_contracts.imaging import preprocess_bytes
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import (
@@ -18,7 +19,6 @@ from regserve_contracts.signature import (
     zero_fraction_output,
 )
 from server.v2_codec import HEADER_LENGTH
-from tests.support.drawing import draw, encode
 
 SHAPES = ("A", "L", "T", "O")
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import requests
 
+from benchmarks.drawing import draw, encode
 from regserve_contracts.imaging import preprocess_bytes
 from regserve_contracts.labels import NUM_CLASSES, char_to_label
 from regserve_contracts.signature import (
@@ -17,7 +18,6 @@ from regserve_contracts.signature import (
     zero_fraction_output,
 )
 from regserve_contracts.variants import VARIANT_NAMES
-from tests.support.drawing import draw, encode
 
 httpclient = pytest.importorskip("tritonclient.http")
 from tritonclient.utils import InferenceServerException  # noqa: E402

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import requests
 
+from benchmarks.drawing import draw as draw_character
+from benchmarks.drawing import encode
 from regserve_contracts import layout
 from regserve_contracts.signature import SERVING_INPUT, SERVING_PROBABILITIES, to_model_input
 from regserve_contracts.variants import get_variant
 from server.launcher import start
 from tests.support.browser import SEVEN, chromium_browser, draw
-from tests.support.drawing import draw as draw_character
-from tests.support.drawing import encode
 
 pytestmark = pytest.mark.slow
 VARIANT = "l2_activity"

@@ -1,4 +1,4 @@
-"""Bad and odd inputs for the hostile-input tests: image builders and the request corpus.
+"""Bad and odd inputs for the hostile tests and `python -m benchmarks hostile`: the corpus.
 
 Every :class:`Hostile` is one complete HTTP request (method, raw path with query, headers,
 body bytes) plus the statuses it may get. Everything is seeded, so a failure names a case
@@ -23,13 +23,13 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
+from benchmarks.drawing import draw, encode  # noqa: F401 (encode: the corpus's image bytes)
 from regserve_contracts.imaging import (
     DEFAULT_MAX_PIXELS,
     ImageInputError,
     ImageTooLargeError,
     preprocess_bytes,
 )
-from tests.support.drawing import draw, encode  # noqa: F401 (encode: the corpus's image bytes)
 
 OK = frozenset({200})
 BAD = frozenset({400})

@@ -1,4 +1,4 @@
-"""The one character-drawing helper of the tests, and image bytes in any format."""
+"""The one character-drawing helper (tests and benchmarks), and image bytes in any format."""
 
 from __future__ import annotations
 
