@@ -10,7 +10,6 @@ no tracebacks, nothing is unpickled.
 
 from __future__ import annotations
 
-import glob
 import io
 import json
 import os
@@ -47,6 +46,7 @@ from benchmarks.hostile_corpus import (
 )
 from regserve_contracts import layout
 from regserve_contracts.labels import LABELS
+from server.launcher import child_pids
 from server.settings import ServerSettings
 
 MAX_CONTENT_LENGTH = ServerSettings().max_content_length
@@ -133,11 +133,8 @@ def run_corpus(url: str, corpus: list[Hostile], loaded: list[str]) -> Counter:
 
 def worker_rss(master_pid: int) -> dict[int, int]:
     """Resident memory in bytes of each gunicorn worker (the master's children)."""
-    children = []
-    for path in glob.glob(f"/proc/{master_pid}/task/*/children"):
-        children += [int(pid) for pid in Path(path).read_text().split()]
     rss = {}
-    for pid in children:
+    for pid in child_pids(master_pid):
         status = Path(f"/proc/{pid}/status").read_text()
         kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
         rss[pid] = int(kib) * 1024
