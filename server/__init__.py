@@ -1,91 +1,16 @@
-"""RegServe's HTTP server: ``create_app`` loads every variant's newest model and serves the API."""
+"""RegServe's HTTP server: ``create_app`` loads every variant's newest model and serves the API.
+
+The factory lives in :mod:`server.app`; this package stays importable without Flask, so the
+``regserve-server`` command can say which extra to install in a client-only install.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import time
 from typing import Any
 
-from flask import Flask, g, request
 
-from server.settings import ServerSettings, load_settings
+def create_app(settings: Any = None, **overrides: Any):
+    """Build the Flask app (:func:`server.app.create_app`); gunicorn: ``server:create_app()``."""
+    from server.app import create_app as build
 
-log = logging.getLogger(__name__)
-
-
-def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flask:
-    """Build the app: settings, models, routes, handlers.
-
-    Settings are ``settings`` if given, else defaults < environment; then ``overrides`` (field
-    names of :class:`ServerSettings`, e.g. ``create_app(models_dir="models", max_batch=1)``).
-
-    Models are loaded here, so under gunicorn (``preload_app = False``) each worker loads its own
-    after the fork; TensorFlow does not survive a fork.
-    """
-    from server import catalog, health, openapi, pages, predict, v2
-    from server.batcher import MicroBatcher
-    from server.engine import configure_tensorflow
-    from server.errors import register_error_handlers
-    from server.metrics import Metrics
-    from server.registry import ModelRegistry
-    from server.state import EXTENSION, ServerState
-
-    if settings is None:
-        settings = load_settings(**overrides)
-    elif overrides:
-        settings = dataclasses.replace(settings, **overrides)
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length  # Flask enforces it (413)
-    app.json.sort_keys = False  # keep variants in the order asked for
-    _attach_logging()
-
-    configure_tensorflow(settings.tf_intra_op_threads, settings.tf_inter_op_threads)
-    models_dir = settings.models_dir
-    registry = ModelRegistry(models_dir, settings.warmup_batch_sizes, settings.subset_cache,
-                             settings.version_policy, settings.variants, settings.max_variants)
-    metrics = Metrics()
-    registry.listeners.append(metrics.observe_snapshot)
-    started = time.perf_counter()
-    try:
-        registry.refresh()
-    except Exception:  # serve /healthz and /readyz (503) rather than die in a restart loop
-        log.exception("loading models from %s failed", models_dir)
-    snapshot = registry.snapshot
-    log.info("%d variant(s) ready from %s in %.1f s; %d failed", len(snapshot.variants),
-             models_dir, time.perf_counter() - started, len(snapshot.failed))
-    registry.start_polling(settings.reload_interval)
-    batcher = MicroBatcher(settings.batch_window_ms / 1000.0, settings.max_batch,
-                           metrics.batch_size.observe)
-    app.extensions[EXTENSION] = ServerState(registry, batcher, metrics, settings)
-
-    for module in (predict, catalog, health, openapi, pages, v2):
-        app.register_blueprint(module.bp)
-    register_error_handlers(app)
-    _count_requests(app, metrics)
-    return app
-
-
-def _count_requests(app: Flask, metrics) -> None:
-    @app.before_request
-    def start_clock():
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def count(response):
-        # The route's pattern, never the raw path: unknown URLs must not grow the label set.
-        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-        if "started" in g:
-            metrics.latency.labels(endpoint).observe(time.perf_counter() - g.started)
-        return response
-
-
-def _attach_logging() -> None:
-    """Under gunicorn, log through its error log; elsewhere leave logging to the caller."""
-    ours = logging.getLogger("server")
-    gunicorn_log = logging.getLogger("gunicorn.error")
-    if gunicorn_log.handlers and not ours.handlers:
-        ours.handlers = list(gunicorn_log.handlers)
-        ours.setLevel(logging.INFO)
-        ours.propagate = False
+    return build(settings, **overrides)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -11,6 +12,9 @@ from pathlib import Path
 
 from server.launcher import gunicorn_command
 from server.settings import ConfigError, load_settings
+
+#: What serving needs beyond the light client install (`pip install regserve`).
+SERVE_EXTRA = ("flask", "gunicorn", "tensorflow", "prometheus_client")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> ServeOptions:
 def main(argv: list[str] | None = None) -> int:
     """Start serving; with gunicorn this process becomes gunicorn's master."""
     options = parse_args(argv)
+    missing = [name for name in SERVE_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"error: {', '.join(missing)} not installed; serving needs the serve extra: "
+              "pip install 'regserve[serve]'", file=sys.stderr)
+        return 2
     try:
         settings = load_settings(**({"models_dir": options.models_dir}
                                     if options.models_dir is not None else {}))

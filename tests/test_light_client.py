@@ -102,6 +102,20 @@ def test_the_installed_client_classifies_an_image_with_the_real_server(installed
     assert script.returncode == 0 and "IMAGE" in script.stdout
 
 
+@pytest.mark.parametrize("command, extra", [
+    (["regserve-server", "--port", "1"], "serve"),
+    (["regserve-train", "--all", "--data", "synthetic", "--epochs", "1", "--limit", "47"], "train"),
+])
+def test_the_heavy_commands_name_their_extra_in_one_line(installed, tmp_path, command, extra):
+    """In a client-only install, the server and trainer commands say which extra to install."""
+    script, *args = command
+    result = run_in(installed, str(installed / "bin" / script), *args, "--models-dir"
+                    if extra == "train" else "--models", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == (2 if extra == "serve" else 1)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # no traceback
+    assert f"pip install 'regserve[{extra}]'" in result.stderr
+
+
 def test_the_client_and_the_imaging_contract_import_nothing_heavy():
     """In this full environment too: importing the client pulls in none of the heavy packages."""
     modules = ["client.__main__", "client.api", "client.cli", "client.render",

@@ -112,7 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trainer.sweep.__main__ import main as sweep_main
 
         return sweep_main(args[1:], prog=f"{prog} sweep")
-    return run(parse_options(argv, prog), prog=prog)
+    try:
+        return run(parse_options(argv, prog), prog=prog)
+    except ModuleNotFoundError as error:  # `pip install regserve` is the client alone
+        print(f"{prog}: {error.name} is not installed; training needs the train extra: "
+              "pip install 'regserve[train]'", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
