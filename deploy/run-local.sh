@@ -87,8 +87,9 @@ NGINX_ARGS=(-p "$PREFIX" -c "$PREFIX/nginx.conf" -e stderr)
 if [ -z "${REGSERVE_UPSTREAM:-}" ]; then
     # Two malloc arenas: each hot reload frees a model set, and glibc's per-thread arenas keep
     # much of it (a 5-minute soak with reloads: RSS spread 1.4% with it; 10 min without: 13.7%).
-    MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} MODELS_DIR=$MODELS_DIR "$PYTHON" -m gunicorn -c "$ROOT/server/gunicorn.conf.py" \
-        --chdir "$ROOT" --bind "unix:$SOCKET" 'server:create_app()' &
+    # python -m server execs the project's one gunicorn command line (server/launcher.py).
+    (cd "$ROOT" && MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} exec "$PYTHON" -m server \
+        --bind "unix:$SOCKET" --models "$MODELS_DIR") &
     GUNICORN_PID=$!
 fi
 "$NGINX" "${NGINX_ARGS[@]}" -g 'daemon off;' &

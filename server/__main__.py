@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> ServeOptions:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (8000)")
-    parser.add_argument("--bind", help="HOST:PORT, instead of --host and --port")
+    parser.add_argument("--bind", help="HOST:PORT or unix:PATH, instead of --host and --port")
     parser.add_argument("--models", type=Path, default=None,
                         help="models folder (MODELS_DIR, default models/)")
     parser.add_argument("--workers", type=int, default=None,
@@ -47,9 +47,13 @@ def parse_args(argv: list[str] | None = None) -> ServeOptions:
     if not 0 < args.port < 65536:
         parser.error("--port must lie in 1..65535")
     bind = args.bind or f"{args.host}:{args.port}"
+    if bind.startswith("unix:"):  # a socket for a proxy in front (deploy/run-local.sh)
+        if bind == "unix:" or args.dev:
+            parser.error("--bind unix:PATH needs a path, and gunicorn (not --dev)")
+        return ServeOptions(bind, args.models, args.workers, args.dev)
     host, _, port = bind.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        parser.error(f"--bind must be HOST:PORT with a port in 1..65535, got {bind!r}")
+        parser.error(f"--bind must be HOST:PORT (port 1..65535) or unix:PATH, got {bind!r}")
     return ServeOptions(bind, args.models, args.workers, args.dev)
 
 

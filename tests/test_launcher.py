@@ -48,6 +48,8 @@ def test_python_m_server_refuses_a_missing_folder_and_a_bad_setting_in_one_line(
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error: max_batch (REGSERVE_MAX_BATCH) must be at least 1, got 0"
     assert run("--bind", "nowhere").returncode == 2
+    assert run("--bind", "unix:").returncode == 2
+    assert run("--bind", "unix:/tmp/s", "--dev").returncode == 2
 
 
 def test_a_server_that_never_gets_ready_is_stopped_and_its_log_shown(tmp_path):
