@@ -30,16 +30,14 @@ serve: $(VENV)/.installed
 	@echo "RegServe: open http://127.0.0.1:$(PORT)/ (API: http://127.0.0.1:$(PORT)/openapi.json); Ctrl-C stops it."
 	$(PY) -m server --bind 127.0.0.1:$(PORT) --models $(MODELS_DIR)
 
-## test: set up (with the test extra, Debian's chromium, nginx and strace), lint, then run the whole suite.
+## test: set up (with the test extra and Debian's chromium, wrk, nginx and strace), lint, then run the whole suite.
 test: $(VENV)/.installed
-	bash scripts/ensure-chromium.sh
-	bash scripts/ensure-wrk.sh
-	bash scripts/ensure-test-tools.sh
+	bash scripts/ensure-tools.sh
 	$(VENV)/bin/ruff check regserve_contracts trainer server client tests benchmarks
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
-	bash scripts/ensure-wrk.sh
+	bash scripts/ensure-tools.sh wrk
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks all
 

@@ -29,7 +29,7 @@ PNG = encode(draw("A"))
 
 pytestmark = pytest.mark.skipif(
     shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
-    reason="nginx is not installed (scripts/ensure-test-tools.sh installs it)",
+    reason="nginx is not installed (scripts/ensure-tools.sh installs it)",
 )
 
 
