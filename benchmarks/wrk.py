@@ -14,7 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-INSTALL_HINT = "wrk is not installed: `apt-get install -y wrk` (or `bash scripts/ensure-tools.sh wrk`)"
+INSTALL_HINT = ("wrk is not installed: `apt-get install -y wrk` "
+                "(or `bash scripts/ensure-tools.sh wrk`)")
 MARKER = "REGSERVE-WRK "
 
 _SCRIPT = """
