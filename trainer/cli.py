@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -124,13 +125,7 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
-    def log(line: str) -> None:
-        if not options.quiet:
-            err.write(line + "\n")
-            err.flush()
-
-    if options.quiet:
-        import_tensorflow_silently()
+    log = progress_log(options.quiet, err)
     for stale in layout.remove_stale_staging(options.models_dir):
         log(f"removed {stale}: a staging folder untouched for over an hour (a killed trainer's)")
     dataset = load_dataset(options.data, seed=options.seed, limit=options.limit,
@@ -157,6 +152,20 @@ def report(options: TrainOptions, out: TextIO) -> int:
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
         out.writelines(f"skipped {why}\n" for why in reports.skipped)
     return 0
+
+
+def progress_log(quiet: bool, err: TextIO) -> Callable[[str], None]:
+    """A logger of progress lines to ``err``; with ``quiet`` it writes nothing and TensorFlow's
+    start-up notes are silenced too (TensorFlow is imported here, once)."""
+    if quiet:
+        import_tensorflow_silently()
+
+    def log(line: str) -> None:
+        if not quiet:
+            err.write(line + "\n")
+            err.flush()
+
+    return log
 
 
 def import_tensorflow_silently() -> None:

@@ -49,15 +49,9 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
     except UsageError as exc:
         raise SweepUsageError(str(exc)) from None
 
-    def log(line: str) -> None:
-        if not options.quiet:
-            err.write(line + "\n")
-            err.flush()
+    from trainer.cli import progress_log
 
-    if options.quiet:
-        from trainer.cli import import_tensorflow_silently
-
-        import_tensorflow_silently()
+    log = progress_log(options.quiet, err)
     from trainer.data.sources import load_dataset
 
     before = versions_on_disk(models_dir, points)
