@@ -82,6 +82,9 @@ def check_views(page, body: dict, details: dict) -> None:
                 "i => [i.naturalWidth, i.naturalHeight]") == expected
             assert figure.get_by_test_id("silent").inner_text() == \
                 f"{len(view['silent_channels'])} silent"
+    # The filter grids are separate requests: wait for every one (a loaded machine answers late).
+    page.wait_for_function("() => [...document.querySelectorAll('.filters img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
     for name, detail in details.items():
         layers = detail["weight_histogram"].values()
         summed = [sum(counts) for counts in zip(*(layer["counts"] for layer in layers),

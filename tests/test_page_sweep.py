@@ -46,9 +46,12 @@ def test_the_sweep_chart_shows_and_the_picker_narrows_the_cards(sweep_server):
         page.goto(sweep_server.url + "/")
         page.wait_for_selector("[data-testid=sweeps]:not([hidden])", timeout=60_000)
         page.wait_for_function("document.querySelectorAll('#cards [data-variant]').length >= 10")
-        loaded = page.eval_on_selector("[data-testid=sweep-chart] img",
-                                       "img => img.complete && img.naturalWidth > 0")
-        assert loaded, "the sweep chart did not load"
+        # The chart is a separate request: wait for it (a loaded machine answers it late), and
+        # fail if it never decodes.
+        page.wait_for_function("(() => { const img = document.querySelector("
+                               "'[data-testid=sweep-chart] img');"
+                               " return img && img.complete && img.naturalWidth > 0; })()",
+                               timeout=60_000)
         assert "l2_activity" in page.inner_text("[data-testid=sweep-table]")
         assert len(visible_cards(page)) == len(VARIANT_NAMES) + len(POINTS)
         page.select_option("[data-testid=compare]", "pagesweep/l2_activity")
