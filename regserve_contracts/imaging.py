@@ -100,42 +100,6 @@ def decode_reduced(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.I
     return decode_image(data, max_pixels=max_pixels, reduce_to=DECODE_MIN_SIDE)
 
 
-def image_to_ink(image: Image.Image) -> np.ndarray:
-    """Return a float32 array in [0, 1] where 1 is full ink, whatever the polarity or alpha.
-
-    Transparent pixels count as paper. The paper's level is read from the border, so dark ink
-    on light paper and light ink on dark paper both come out as ink on zero. Mode conversions
-    run in Pillow's C code on 8-bit data; only the result is float (this is the hot path of
-    every request).
-    """
-    try:
-        image = _normalise_mode(image)
-        if _has_alpha(image):
-            rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-            gray8, alpha8 = np.asarray(rgba.convert("L")), np.asarray(rgba.getchannel("A"))
-        else:
-            gray8, alpha8 = np.asarray(image.convert("L")), None
-    except Exception as error:
-        raise ImageInputError(f"the image's pixels could not be read: {error}") from None
-    if alpha8 is not None and alpha8.min() < 250:
-        if alpha8.max() < 6:
-            raise ImageInputError("the image is fully transparent: no ink found")
-        # Ink is what is opaque; its colour only matters if the opaque part has a background.
-        opaque = alpha8 > 127
-        stroke_is_dark = float(np.median(gray8[opaque])) < 127.5 if opaque.any() else True
-        contrast = (255 - gray8) if stroke_is_dark else gray8
-        return (alpha8 * contrast.astype(np.float32)) * np.float32(1.0 / (255 * 255))
-    border = np.concatenate([gray8[0, :], gray8[-1, :], gray8[:, 0], gray8[:, -1]])
-    paper = float(np.median(border)) / 255.0
-    ink = gray8.astype(np.float32) * np.float32(1.0 / 255)
-    if paper > 0.5:
-        ink, paper = 1.0 - ink, 1.0 - paper
-    span = 1.0 - paper
-    if span <= 1e-6:
-        raise ImageInputError("the image is blank: no ink found")
-    return np.clip((ink - np.float32(paper)) * np.float32(1.0 / span), 0.0, 1.0)
-
-
 def ink_to_emnist(ink: np.ndarray, blur_sigma: float = BLUR_SIGMA) -> np.ndarray:
     """Crop, centre, pad, blur and downsample an ink array to EMNIST's uint8 28x28 form."""
     ink = np.asarray(ink, dtype=np.float32)
@@ -157,7 +121,8 @@ def ink_to_emnist(ink: np.ndarray, blur_sigma: float = BLUR_SIGMA) -> np.ndarray
 def image_to_emnist(image: Image.Image, blur_sigma: float = BLUR_SIGMA) -> np.ndarray:
     """EMNIST's uint8 28x28 form of a decoded image: the request path, in Pillow's C code.
 
-    The same steps as :func:`image_to_ink` then :func:`ink_to_emnist`, on 8-bit data: a pixel's
+    The steps of :func:`ink_to_emnist` on an image's ink (transparent pixels are paper; the
+    paper level is read from the border, so either polarity works), on 8-bit data: a pixel's
     ink is its distance from the paper level over the strongest ink's, so the paper level and
     the scaling fold into one lookup table. Only the ink box is cropped and scaled; numpy reads
     the 8-bit image once (row and column extremes, no float copy) and does the blur and the
