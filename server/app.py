@@ -27,6 +27,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     from server.batcher import MicroBatcher
     from server.engine import configure_tensorflow
     from server.errors import register_error_handlers
+    from server.jsonio import OrjsonProvider
     from server.metrics import Metrics
     from server.registry import ModelRegistry
     from server.state import EXTENSION, ServerState
@@ -37,6 +38,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
         settings = dataclasses.replace(settings, **overrides)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length  # Flask enforces it (413)
+    app.json = OrjsonProvider(app)
     app.json.sort_keys = False  # keep variants in the order asked for
     _attach_logging()
 

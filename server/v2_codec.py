@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 #: The request header saying how long the JSON part of a binary body is.
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -243,7 +244,7 @@ def encode_response(header: dict[str, Any], outputs: list[OutputTensor]) -> tupl
         else:
             entry["data"] = np.asarray(output.data).astype(np.float64).reshape(-1).tolist()
         rendered.append(entry)
-    text = json.dumps({**header, "outputs": rendered}).encode("utf-8")
+    text = orjson.dumps({**header, "outputs": rendered})
     if not chunks:
         return text, {"Content-Type": "application/json"}
     return text + b"".join(chunks), {"Content-Type": "application/octet-stream",
