@@ -52,6 +52,15 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(_integer(part) for part in text.replace(",", " ").split())
 
 
+def _flag(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
 def _optional(text: str) -> str | None:
     return text or None
 
@@ -126,6 +135,10 @@ class ServerSettings:
     # Worker processes (each loads every model), default: the cores this process may use.
     workers: int = setting("WEB_CONCURRENCY", _integer, at_least(1), default_factory=cores)
     threads: int = setting("GUNICORN_THREADS", _integer, at_least(1), default=8)
+    # On a TCP port, each worker listens on a socket of its own (SO_REUSEPORT) and the kernel
+    # spreads connections over them; on one shared socket the least busy worker accepts them
+    # all, and kept-alive connections stay there (16 of 16 on one worker, measured).
+    reuse_port: bool = setting("GUNICORN_REUSE_PORT", _flag, default=True)
     # Loading and warming up eight models happens in the worker before its first heartbeat.
     timeout: int = setting("GUNICORN_TIMEOUT", _integer, at_least(1), default=120)
     log_level: str = setting("LOG_LEVEL", str, default="info")

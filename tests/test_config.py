@@ -37,6 +37,7 @@ ENVIRONMENT = {
     "PORT": ("9001", "port", 9001),
     "WEB_CONCURRENCY": ("3", "workers", 3),
     "GUNICORN_THREADS": ("4", "threads", 4),
+    "GUNICORN_REUSE_PORT": ("off", "reuse_port", False),
     "GUNICORN_TIMEOUT": ("30", "timeout", 30),
     "LOG_LEVEL": ("debug", "log_level", "debug"),
     "ACCESS_LOG": ("-", "access_log", "-"),
@@ -121,6 +122,7 @@ def test_settings_are_frozen_and_replace_rechecks():
     ("WEB_CONCURRENCY", "0", r"workers \(WEB_CONCURRENCY\) must be at least 1, got 0"),
     ("GUNICORN_THREADS", "0", r"threads \(GUNICORN_THREADS\) must be at least 1"),
     ("GUNICORN_TIMEOUT", "-3", r"timeout \(GUNICORN_TIMEOUT\) must be at least 1"),
+    ("GUNICORN_REUSE_PORT", "maybe", r"GUNICORN_REUSE_PORT='maybe' is not a valid reuse_port"),
 ])
 def test_a_bad_value_is_one_clear_error_naming_the_variable(variable, text, message):
     with pytest.raises(ConfigError, match=f"^{message}") as caught:

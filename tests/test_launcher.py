@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,6 +21,7 @@ from server.launcher import (
     start,
     stop_process,
 )
+from tests.support.procnet import listeners
 
 
 @pytest.mark.slow
@@ -84,3 +88,48 @@ def gone(pid: int) -> bool:
             return stat.read().rsplit(") ", 1)[1].startswith("Z")
     except FileNotFoundError:
         return True
+
+
+@pytest.mark.slow
+def test_each_worker_listens_on_a_socket_of_its_own_and_all_of_them_answer(models_dir, tmp_path):
+    """On a TCP port every worker has its own SO_REUSEPORT socket, so the kernel spreads the
+    connections; on one shared socket the first worker to wake took all of them."""
+    with start(tmp_path / "server.log", models_dir=models_dir, workers=2,
+               env={"REGSERVE_WARMUP_BATCH_SIZES": "1"}) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        workers = server.worker_pids()
+        held = [found for found in listeners(workers | {server.process.pid}) if found.port == port]
+        assert sorted(found.pid for found in held) == sorted(workers)  # none in the master
+        connections = [requests.Session() for _ in range(16)]
+        for session in connections:
+            assert session.get(f"{server.url}/healthz", timeout=10).status_code == 200
+        serving = {pid for pid in workers if established(pid, port)}
+        assert serving == workers  # 16 connections all on one of 2 sockets: odds 2 in 65,536
+        for session in connections:
+            session.close()
+
+
+def test_a_port_in_use_stops_the_start_in_one_line(tmp_path):
+    """SO_REUSEPORT must not let a second server share a port silently."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        run = subprocess.run([sys.executable, "-m", "server", "--port", str(port), "--models",
+                              str(tmp_path)], cwd=PROJECT_ROOT, env=child_env(),
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and time.monotonic() - started < 30
+    assert f"error: cannot listen on 127.0.0.1:{port}: it is already in use" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def established(pid: int, port: int) -> bool:
+    """Whether ``pid`` holds an established TCP connection on local ``port``."""
+    inodes = {os.readlink(fd)[8:-1] for fd in Path(f"/proc/{pid}/fd").iterdir()
+              if os.readlink(fd).startswith("socket:[")}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "01" and int(fields[1].split(":")[1], 16) == port and fields[9] in inodes:
+            return True
+    return False

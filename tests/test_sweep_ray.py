@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from regserve_contracts import layout
+from tests.support.procnet import LOOPBACK_V4, listeners
 from tests.support.sweep import staging_left, sweep, tiny_npz
 from trainer.sweep.__main__ import parse_options
 from trainer.sweep.cli import run
@@ -27,7 +28,6 @@ pytestmark = pytest.mark.slow
 QUICK = ("--epochs", "1", "--batch-size", "50", "--seed", "0", "--cpus-per-trial", "1",
          "--penalty", "l1", "--where", "kernel_bias", "--lambdas", "1e-4,1e-2", "--no-baseline")
 POINTS = ("l1_kernel_bias_1e-04", "l1_kernel_bias_1e-02")
-LOOPBACK_V4 = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
 LOOPBACK_V6 = {"0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
 
 
@@ -77,26 +77,6 @@ def embedded_ray():
     ray.shutdown()
 
 
-def listening_sockets(pids: set[int]) -> list[tuple[str, str]]:
-    """(address as /proc writes it, family) of every TCP socket these processes listen on."""
-    inodes = set()
-    for pid in pids:
-        try:
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                target = os.readlink(fd) if fd.is_symlink() else ""
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-        except OSError:
-            continue  # the process ended meanwhile
-    found = []
-    for family in ("tcp", "tcp6"):
-        for line in Path(f"/proc/net/{family}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
-                found.append((fields[1].split(":")[0], family))
-    return found
-
-
 def descendants(root: int) -> set[int]:
     """``root`` and every process below it (Ray's servers and workers are our children)."""
     parents = {}
@@ -126,7 +106,7 @@ def is_ray(pid: int) -> bool:
 def test_embedded_ray_listens_on_127_0_0_1_only(embedded_ray):
     """Every socket Ray's processes listen on (and this driver's, which serves Ray too)."""
     pids = {os.getpid()} | {pid for pid in descendants(os.getpid()) if is_ray(pid)}
-    sockets = listening_sockets(pids)
+    sockets = [(found.address, found.family) for found in listeners(pids)]
     assert len(pids) > 3 and len(sockets) >= 3, (pids, sockets)  # GCS, raylet, workers...
     exposed = [(address, family) for address, family in sockets
                if address not in ({LOOPBACK_V4} if family == "tcp" else LOOPBACK_V6)]
