@@ -27,6 +27,7 @@ from benchmarks.bodies import body_sets, multipart
 from benchmarks.loadgen import run_phase, sample_characters
 from benchmarks.naive_server import naive_command
 from benchmarks.report import REPO_ROOT, BenchmarkError, log, machine_info
+from benchmarks.serving_report import SWEPT_KINDS
 from regserve_contracts import layout
 from server import launcher
 
@@ -40,6 +41,8 @@ SWEEP = (
     ("batch window 5 ms", {"REGSERVE_BATCH_WINDOW_MS": "5"}),
     ("TF intra-op 2", {"REGSERVE_TF_INTRA_OP_THREADS": "2"}),
     ("1 worker, 16 threads", {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "16"}),
+    ("3 workers", {"WEB_CONCURRENCY": "3"}),
+    ("one shared listening socket", {"GUNICORN_REUSE_PORT": "0"}),
 )
 
 
@@ -236,14 +239,14 @@ def measure_server(server: str, settings: ServingSettings, bodies: dict, single:
 
 def run_sweep(settings: ServingSettings, bodies: dict, single: str,
               workdir: Path) -> list[dict[str, Any]]:
-    """RegServe's photo and canvas throughput with one setting changed at a time."""
+    """RegServe's throughput on each body (all variants) with one setting changed at a time."""
     rows = []
     for name, env in SWEEP:
         live = start_server("regserve", settings, workdir, env=env, tag=f" sweep {name}")
         try:
             row: dict[str, Any] = {"name": name, "env": env}
             for scenario in scenarios("regserve", bodies, single):
-                if scenario.variants == "all" and scenario.kind in ("photo", "canvas"):
+                if scenario.variants == "all" and scenario.kind in SWEPT_KINDS:
                     log(f"  sweep {name}: {scenario.kind}")
                     row[scenario.kind] = closed_loop(live.url, scenario, settings, workdir,
                                                      duration=max(2.0, settings.duration / 2))

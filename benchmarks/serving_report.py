@@ -150,16 +150,20 @@ def floor_table(result: dict[str, Any]) -> str:
             "load generator, so it holds the client's share as every measured row does.")
 
 
+#: The bodies the settings sweep loads (all variants each).
+SWEPT_KINDS = ("photo", "canvas", "pixels")
+
+
 def sweep_table(result: dict[str, Any]) -> str:
     rows = []
     for row in result["sweep"]:
         cells = [row["name"]]
-        for kind in ("photo", "canvas"):
+        for kind in SWEPT_KINDS:
             run = row.get(kind)
             cells += [_num(run and run["requests_per_second"]), _num(run and run["p99_ms"])]
         rows.append(cells)
-    return markdown_table(["setting", "photo req/s", "photo p99 ms", "canvas req/s",
-                           "canvas p99 ms"], rows)
+    return markdown_table(["setting", *(f"{kind} {what}" for kind in SWEPT_KINDS
+                                        for what in ("req/s", "p99 ms"))], rows)
 
 
 def agreement_line(result: dict[str, Any]) -> str:
