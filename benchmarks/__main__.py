@@ -13,7 +13,7 @@ from regserve_contracts.variants import UnknownVariantError
 from trainer.data import DataSourceError
 
 COMMANDS = ("serving", "training", "accuracy", "include", "all")
-SERVERS = ("regserve", "bentoml", "naive")
+SERVERS = ("regserve", "bentoml", "litserve", "naive")
 #: `python -m benchmarks hostile|soak ...`: each parses its own options (benchmarks/<name>.py).
 HARDENING = ("hostile", "soak")
 

@@ -32,6 +32,17 @@ from regserve_contracts import layout
 from server import launcher
 
 KINDS = ("canvas", "photo", "pixels")
+#: Other serving frameworks on the same models (benchmarks/peers/): their command line ({host},
+#: {port}), the module they need and the path that answers 200 once they are ready.
+PEERS = {
+    "bentoml": {"module": "bentoml", "ready": "/readyz",
+                "command": [sys.executable, "-m", "bentoml", "serve",
+                            "benchmarks.peers.bentoml_service:RegServePeer",
+                            "--host", "{host}", "--port", "{port}"]},
+    "litserve": {"module": "litserve", "ready": "/health",
+                 "command": [sys.executable, "-m", "benchmarks.peers.litserve_service",
+                             "{host}", "{port}"]},
+}
 #: One setting changed at a time from the defaults (environment of the gunicorn master).
 SWEEP = (
     ("defaults", {}),
@@ -57,7 +68,7 @@ class ServingSettings:
     inputs: int = 16
     single_variant: str | None = None
     open_loop: tuple[float, ...] = (0.5, 0.8)
-    servers: tuple[str, ...] = ("regserve", "bentoml", "naive")
+    servers: tuple[str, ...] = ("regserve", "bentoml", "litserve", "naive")
     sweep: bool = False
     ready_timeout: float = 300.0
     python_load: bool = False  # force the Python generator even where wrk is installed
@@ -107,7 +118,7 @@ def scenarios(server: str, bodies: dict[str, dict[str, Any]], single: str) -> li
             for variants, path in (("all", "/predict"), (single, f"/predict?variant={single}")):
                 found.append(Scenario(server, kind, variants, path, entry["raw_type"],
                                       tuple(entry["raw"])))
-        elif server == "bentoml":
+        elif server in PEERS:
             path = "/predict_pixels" if kind == "pixels" else "/predict"
             found.append(Scenario(server, kind, "all", path, entry["peer_type"],
                                   tuple(entry["peer"])))
@@ -123,9 +134,13 @@ def server_command(server: str, settings: ServingSettings):
         return None
     if server == "naive":
         return lambda bind: naive_command(bind, settings.workers, settings.ready_timeout)
-    return lambda bind: [sys.executable, "-m", "bentoml", "serve",
-                         "benchmarks.peers.bentoml_service:RegServePeer",
-                         "--host", bind.rsplit(":", 1)[0], "--port", bind.rsplit(":", 1)[1]]
+    argv = PEERS[server]["command"]
+
+    def command(bind: str) -> list[str]:
+        host, port = bind.rsplit(":", 1)
+        return [part.format(host=host, port=port) for part in argv]
+
+    return command
 
 
 def start_server(server: str, settings: ServingSettings, workdir: Path,
@@ -140,6 +155,7 @@ def start_server(server: str, settings: ServingSettings, workdir: Path,
         return launcher.start(workdir / f"{server}{tag.replace(' ', '-')}.log",
                               models_dir=settings.models_dir, workers=None, env=extra,
                               command=server_command(server, settings),
+                              ready_path=PEERS.get(server, {}).get("ready", "/readyz"),
                               timeout=settings.ready_timeout)
     except launcher.ServerStartError as error:
         raise BenchmarkError(f"{server}{tag} did not start: {error}") from None
@@ -275,8 +291,9 @@ def available_servers(settings: ServingSettings) -> tuple[list[str], list[str]]:
     """The servers that can run here, and a note for each that cannot."""
     ready, notes = [], []
     for server in settings.servers:
-        if server == "bentoml" and importlib.util.find_spec("bentoml") is None:
-            notes.append("BentoML is not installed: `pip install '.[bench]'` adds the peer")
+        if server in PEERS and importlib.util.find_spec(PEERS[server]["module"]) is None:
+            notes.append(f"{PEERS[server]['module']} is not installed: "
+                         "`pip install '.[bench]'` adds the peer")
             continue
         ready.append(server)
     if not (wrk.wrk_path() and not settings.python_load):

@@ -8,7 +8,7 @@ from benchmarks.floor import implied_limit
 from benchmarks.report import TARGET_HEADERS, Target, machine_line, markdown_table
 
 TITLES = {"regserve": "RegServe", "bentoml": "BentoML 1.4 (adaptive batching)",
-          "naive": "naive Flask (sync workers)"}
+          "litserve": "LitServe 0.2 (batching)", "naive": "naive Flask (sync workers)"}
 BODY_TITLES = {"canvas": "canvas PNG 280x280", "photo": "photo PNG 579x595",
                "pixels": "JSON pixels, preprocessed"}
 
@@ -62,13 +62,18 @@ def serving_targets(result: dict[str, Any]) -> list[Target]:
         Target(f"pixels, all variants, c={c}: req/s",
                closed("regserve", "pixels", "requests_per_second"), 1000, True),
     ]
-    for kind in ("canvas", "photo", "pixels"):
-        ours, peer = (closed(s, kind, "requests_per_second") for s in ("regserve", "bentoml"))
-        ours_p99, peer_p99 = (closed(s, kind, "p99_ms") for s in ("regserve", "bentoml"))
-        targets.append(Target(f"{kind}: RegServe / BentoML req/s", _div(ours, peer), 1.5, True,
-                              "x"))
-        targets.append(Target(f"{kind}: RegServe p99 / BentoML p99", _div(ours_p99, peer_p99), 1.0,
-                              False, "x"))
+    # The issue names BentoML; LitServe, where it ran, is held to the same goal.
+    peers = [peer for peer in ("bentoml", "litserve")
+             if peer == "bentoml" or peer in result["servers"]]
+    for peer in peers:
+        title = TITLES[peer].split(" ")[0]
+        for kind in ("canvas", "photo", "pixels"):
+            ours, theirs = (closed(s, kind, "requests_per_second") for s in ("regserve", peer))
+            ours_p99, their_p99 = (closed(s, kind, "p99_ms") for s in ("regserve", peer))
+            targets.append(Target(f"{kind}: RegServe / {title} req/s", _div(ours, theirs), 1.5,
+                                  True, "x"))
+            targets.append(Target(f"{kind}: RegServe p99 / {title} p99",
+                                  _div(ours_p99, their_p99), 1.0, False, "x"))
     photo = closed("regserve", "photo", "requests_per_second")
     targets.append(Target("photo PNG: achieved / floor-implied limit",
                           _div(photo, floor_limit(result, "photo", True)), 0.7, True))

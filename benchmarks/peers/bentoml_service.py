@@ -19,11 +19,8 @@ import bentoml
 import numpy as np
 from PIL.Image import Image
 
-from regserve_contracts import layout
+from benchmarks.peers.common import answers, load_variants
 from regserve_contracts.imaging import image_to_emnist
-from regserve_contracts.signature import SERVING_INPUT, to_model_input
-from server.answers import agreement, input_echo, variant_answer
-from server.registry import load_variant
 
 WORKERS = int(os.environ.get("PEER_WORKERS") or 2)
 MAX_BATCH = 32
@@ -36,11 +33,7 @@ class RegServePeer:
     """Every variant's newest version, answered per image with RegServe's answer fields."""
 
     def __init__(self) -> None:
-        folder = Path(os.environ["MODELS_DIR"])
-        self.variants = {}
-        for variant_dir in layout.variant_dirs(folder):
-            path = layout.newest_version(variant_dir)
-            self.variants[variant_dir.name] = load_variant(variant_dir.name, path, int(path.name))
+        self.variants = load_variants(Path(os.environ["MODELS_DIR"]))
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS,
                  route="/predict")
@@ -56,19 +49,4 @@ class RegServePeer:
         return self._answers(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "pixels")
 
     def _answers(self, pixels: np.ndarray, kind: str) -> list[dict[str, Any]]:
-        import tensorflow as tf
-
-        batch = tf.constant(to_model_input(pixels))
-        outputs = {name: {key: value.numpy() for key, value in
-                          variant.signature(**{SERVING_INPUT: batch}).items()}
-                   for name, variant in self.variants.items()}
-        answers = []
-        for row in range(len(pixels)):
-            per_variant = {
-                name: variant_answer(variant, {key: value[row] for key, value in
-                                               outputs[name].items()}, 5)
-                for name, variant in self.variants.items()
-            }
-            answers.append({"variants": per_variant, "agreement": agreement(per_variant),
-                            "input": input_echo(pixels[row], kind, kind == "pixels")})
-        return answers
+        return answers(self.variants, pixels, kind)

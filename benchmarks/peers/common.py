@@ -1,0 +1,52 @@
+"""What every peer shares with RegServe: the models as RegServe loads them, and its answer fields.
+
+A peer differs from RegServe only in how it is served (its HTTP layer, batching, processes),
+so each loads the same SavedModels with :func:`server.registry.load_variant` and builds each
+image's answer with RegServe's own functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from regserve_contracts import layout
+from regserve_contracts.signature import SERVING_INPUT, to_model_input
+from server.answers import agreement, input_echo, variant_answer
+from server.registry import LoadedVariant, load_variant
+
+#: Labels listed per variant in a peer's answers.
+TOP = 5
+
+
+def load_variants(folder: Path) -> dict[str, LoadedVariant]:
+    """Every variant's newest version in ``folder``."""
+    variants = {}
+    for variant_dir in layout.variant_dirs(folder):
+        path = layout.newest_version(variant_dir)
+        variants[variant_dir.name] = load_variant(variant_dir.name, path, int(path.name))
+    return variants
+
+
+def answers(variants: dict[str, LoadedVariant], pixels: np.ndarray,
+            kind: str) -> list[dict[str, Any]]:
+    """One RegServe-shaped answer per 28x28 uint8 image of ``pixels`` (a batch): every variant's
+    serving signature called once on the whole batch."""
+    import tensorflow as tf
+
+    batch = tf.constant(to_model_input(pixels))
+    outputs = {name: {key: value.numpy() for key, value in
+                      variant.signature(**{SERVING_INPUT: batch}).items()}
+               for name, variant in variants.items()}
+    found = []
+    for row in range(len(pixels)):
+        per_variant = {
+            name: variant_answer(variant, {key: value[row] for key, value in
+                                           outputs[name].items()}, TOP)
+            for name, variant in variants.items()
+        }
+        found.append({"variants": per_variant, "agreement": agreement(per_variant),
+                      "input": input_echo(pixels[row], kind, kind == "pixels")})
+    return found

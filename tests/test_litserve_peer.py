@@ -1,0 +1,67 @@
+"""The benchmark's LitServe peer answers like RegServe, and listens on loopback only."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import requests
+
+from benchmarks.bodies import multipart, pixels_json
+from benchmarks.loadgen import canvas_png, sample_characters
+from benchmarks.serving import ServingSettings, start_server
+from server.launcher import child_pids
+from tests.support.procnet import LOOPBACK_V4, listeners
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("litserve") is None,
+                       reason="LitServe is not installed (pip install '.[test]')"),
+]
+
+
+@pytest.fixture(scope="module")
+def peer(models_dir, tmp_path_factory):
+    """The LitServe service with one inference worker, started as the benchmark starts it."""
+    workdir = tmp_path_factory.mktemp("litserve")
+    server = start_server("litserve", ServingSettings(models_dir, workers=1), workdir)
+    yield server
+    server.stop()
+
+
+def test_peer_answers_uploads_and_pixels_with_regserves_fields_and_predictions(peer,
+                                                                                live_server):
+    characters, _ = sample_characters(2)
+    png = canvas_png(characters[0])
+    body, content_type = multipart("images", "0.png", png)
+    theirs = requests.post(f"{peer.url}/predict", data=body,
+                           headers={"Content-Type": content_type}, timeout=60)
+    ours = requests.post(f"{live_server.url}/predict", data=png,
+                         headers={"Content-Type": "image/png"}, timeout=60)
+    assert theirs.status_code == ours.status_code == 200, theirs.text[:300]
+    answer, expected = theirs.json(), ours.json()
+    assert set(answer["variants"]) == set(expected["variants"])
+    for name, variant in expected["variants"].items():
+        assert set(answer["variants"][name]) == set(variant)
+        assert answer["variants"][name]["prediction"] == variant["prediction"]
+    assert answer["input"]["pixels"] == expected["input"]["pixels"]
+    pixels = json.loads(pixels_json(characters[1]))["pixels"]
+    batch = requests.post(f"{peer.url}/predict_pixels", json={"pixels": [pixels]}, timeout=60)
+    direct = requests.post(f"{live_server.url}/predict",
+                           json={"pixels": pixels, "preprocessed": True}, timeout=60)
+    assert batch.status_code == direct.status_code == 200, batch.text[:300]
+    assert batch.json()["input"]["kind"] == "pixels"
+    assert ({k: v["prediction"] for k, v in batch.json()["variants"].items()}
+            == {k: v["prediction"] for k, v in direct.json()["variants"].items()})
+
+
+def test_every_peer_process_listens_on_loopback_only(peer):
+    processes = {peer.pid}
+    frontier = {peer.pid}
+    while frontier:  # LitServe's API server, inference workers and queue manager
+        frontier = set().union(*(child_pids(pid) for pid in frontier)) - processes
+        processes |= frontier
+    found = listeners(processes)
+    assert found and {(entry.address, entry.family) for entry in found} <= {
+        (LOOPBACK_V4, "tcp"), ("0000000000000000FFFF00000100007F", "tcp6")}
