@@ -75,7 +75,30 @@ def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM,
             except (ProcessLookupError, PermissionError):
                 process.kill()
             process.wait(timeout=timeout)
+    _end_group(process.pid, timeout)
     return process.returncode
+
+
+def _end_group(group: int, timeout: float) -> None:
+    """Stop what is left of a process group whose leader has exited.
+
+    gunicorn's master waits for its workers, so its group is empty by then; a server that exits
+    on SIGTERM without stopping its children (LitServe's inference workers did, and kept
+    spinning on the CPU for as long as the machine ran) leaves them here: SIGTERM, then
+    SIGKILL after ``timeout``.
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            return  # nothing left in the group (or it is not ours)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(POLL_SECONDS)
 
 
 def child_env(**extra: str) -> dict[str, str]:

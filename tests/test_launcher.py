@@ -133,3 +133,21 @@ def established(pid: int, port: int) -> bool:
         if fields[3] == "01" and int(fields[1].split(":")[1], 16) == port and fields[9] in inodes:
             return True
     return False
+
+
+def test_stop_ends_children_that_outlive_their_parent(tmp_path):
+    """A server that exits on SIGTERM and leaves its workers running (LitServe's did) does not
+    leave them behind: the rest of its process group is stopped too."""
+    script = ("import subprocess, sys, time;"
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+              "print('up', flush=True); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               start_new_session=True)
+    assert process.stdout.readline() == b"up\n"
+    (child,) = child_pids(process.pid)
+    assert stop_process(process, timeout=5) == -signal.SIGTERM
+    process.stdout.close()
+    deadline = time.monotonic() + 5
+    while not gone(child):
+        assert time.monotonic() < deadline, f"child {child} outlived its parent's stop"
+        time.sleep(0.1)
