@@ -87,7 +87,8 @@ def render_serving(result: dict[str, Any]) -> str:
     generator = next((run["closed"]["generator"] for server in result["servers"].values()
                       for run in server["runs"]), "n/a")
     lines = [
-        "## Serving: RegServe, BentoML and the naive app, same run, same models, same bodies",
+        "## Serving: " + ", ".join(TITLES.get(key, key).split(" (")[0] for key in result["servers"])
+        + ": same run, same models, same bodies",
         "",
         machine_line(machine),
         "",
