@@ -64,20 +64,38 @@ def test_a_server_that_never_gets_ready_is_stopped_and_its_log_shown(tmp_path):
 
 
 def test_stop_kills_a_process_that_ignores_sigterm_and_its_children(tmp_path):
-    script = ("import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    process, child = parent_and_child("import signal; "
+                                      "signal.signal(signal.SIGTERM, signal.SIG_IGN)")
+    assert stop_process(process, timeout=0.5) == -signal.SIGKILL
+    wait_gone(child, "the child was in the same group: it should have got the SIGKILL too")
+
+
+def test_stop_ends_children_that_outlive_their_parent(tmp_path):
+    """A server that exits on SIGTERM and leaves its workers running (LitServe's did) does not
+    leave them behind: the rest of its process group is stopped too."""
+    process, child = parent_and_child("pass")
+    assert stop_process(process, timeout=5) == -signal.SIGTERM
+    wait_gone(child, "it outlived its parent's stop")
+
+
+def parent_and_child(prelude: str) -> tuple[subprocess.Popen, int]:
+    """A process in a session of its own (as :func:`start` makes them) that runs ``prelude``,
+    starts one child and sleeps; it and its child's pid, once both run."""
+    script = (f"{prelude}; import subprocess, sys, time;"
               "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
               "print('up', flush=True); time.sleep(60)")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                                start_new_session=True)
     assert process.stdout.readline() == b"up\n"
-    children = child_pids(process.pid)
-    assert len(children) == 1
-    assert stop_process(process, timeout=0.5) == -signal.SIGKILL
     process.stdout.close()
-    (child,) = children
+    (child,) = child_pids(process.pid)
+    return process, child
+
+
+def wait_gone(pid: int, why: str) -> None:
     deadline = time.monotonic() + 5
-    while not gone(child):  # the child was in the same group: it got the SIGKILL too
-        assert time.monotonic() < deadline, f"child {child} outlived the kill"
+    while not gone(pid):
+        assert time.monotonic() < deadline, f"process {pid} is still there: {why}"
         time.sleep(0.1)
 
 
@@ -134,20 +152,3 @@ def established(pid: int, port: int) -> bool:
             return True
     return False
 
-
-def test_stop_ends_children_that_outlive_their_parent(tmp_path):
-    """A server that exits on SIGTERM and leaves its workers running (LitServe's did) does not
-    leave them behind: the rest of its process group is stopped too."""
-    script = ("import subprocess, sys, time;"
-              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
-              "print('up', flush=True); time.sleep(60)")
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                               start_new_session=True)
-    assert process.stdout.readline() == b"up\n"
-    (child,) = child_pids(process.pid)
-    assert stop_process(process, timeout=5) == -signal.SIGTERM
-    process.stdout.close()
-    deadline = time.monotonic() + 5
-    while not gone(child):
-        assert time.monotonic() < deadline, f"child {child} outlived its parent's stop"
-        time.sleep(0.1)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from benchmarks.bodies import multipart, pixels_json
-from benchmarks.loadgen import canvas_png, sample_characters
 from benchmarks.serving import ServingSettings, start_server
 from server.launcher import child_pids
+from tests.support.peers import check_answers_like_regserve
 from tests.support.procnet import LOOPBACK_V4, listeners
 
 pytestmark = [
@@ -50,28 +47,8 @@ def family(root: int) -> set[int]:
 
 def test_peer_answers_uploads_and_pixels_with_regserves_fields_and_predictions(peer,
                                                                                 live_server):
-    characters, _ = sample_characters(2)
-    png = canvas_png(characters[0])
-    body, content_type = multipart("images", "0.png", png)
-    theirs = requests.post(f"{peer.url}/predict", data=body,
-                           headers={"Content-Type": content_type}, timeout=60)
-    ours = requests.post(f"{live_server.url}/predict", data=png,
-                         headers={"Content-Type": "image/png"}, timeout=60)
-    assert theirs.status_code == ours.status_code == 200, theirs.text[:300]
-    answer, expected = theirs.json(), ours.json()
-    assert set(answer["variants"]) == set(expected["variants"])
-    for name, variant in expected["variants"].items():
-        assert set(answer["variants"][name]) == set(variant)
-        assert answer["variants"][name]["prediction"] == variant["prediction"]
-    assert answer["input"]["pixels"] == expected["input"]["pixels"]
-    pixels = json.loads(pixels_json(characters[1]))["pixels"]
-    batch = requests.post(f"{peer.url}/predict_pixels", json={"pixels": [pixels]}, timeout=60)
-    direct = requests.post(f"{live_server.url}/predict",
-                           json={"pixels": pixels, "preprocessed": True}, timeout=60)
-    assert batch.status_code == direct.status_code == 200, batch.text[:300]
-    assert batch.json()["input"]["kind"] == "pixels"
-    assert ({k: v["prediction"] for k, v in batch.json()["variants"].items()}
-            == {k: v["prediction"] for k, v in direct.json()["variants"].items()})
+    answer = check_answers_like_regserve(peer.url, live_server.url, lambda answer: answer)
+    assert answer["input"]["kind"] == "pixels"
 
 
 def test_every_peer_process_listens_on_loopback_only(peer):
