@@ -69,8 +69,9 @@ def _listen_per_worker(server):
 
     The kernel then hashes each new connection to one worker's socket. On a shared socket, the
     worker that wakes first accepts every connection waiting, and a kept-alive client stays with
-    it: wrk's 16 connections split 16/0, 13/3, 15/1 between two workers (each a GIL) in a
-    measured run, against 8/8, 9/7, 10/6 per worker. Unix sockets and port 0 keep one socket.
+    it: wrk's 16 connections split 16/0, 13/3, 15/1 between two workers (each a GIL) in
+    measured runs, against 8/8, 9/7, 10/6 with a socket per worker. Unix sockets and port 0
+    keep one shared socket.
 
     SO_REUSEPORT would let a second server silently share a port already in use, so the port is
     first bound here without it: a port in use stops the start with one line.
@@ -83,16 +84,16 @@ def _listen_per_worker(server):
     if not addresses or not all(isinstance(a, tuple) and a[1] for a in addresses):
         return
     for host, port in addresses:
-        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
+        try:
+            family, kind, _, _, address = socket.getaddrinfo(host, port,
+                                                             type=socket.SOCK_STREAM)[0]
+            with socket.socket(family, kind) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind(address)
-            except OSError as error:
-                why = "is already in use" if error.errno == errno.EADDRINUSE else error.strerror
-                sys.exit(f"error: cannot listen on {host}:{port}: it {why}"
-                         if error.errno == errno.EADDRINUSE
-                         else f"error: cannot listen on {host}:{port}: {why}")
+        except OSError as error:  # in use, not an address of this machine, no such host
+            why = ("it is already in use" if error.errno == errno.EADDRINUSE
+                   else error.strerror or str(error))
+            sys.exit(f"error: cannot listen on {host}:{port}: {why}")
     server.cfg.set("reuse_port", True)
 
 

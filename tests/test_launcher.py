@@ -140,6 +140,12 @@ def test_a_port_in_use_stops_the_start_in_one_line(tmp_path):
     assert run.returncode != 0 and time.monotonic() - started < 30
     assert f"error: cannot listen on 127.0.0.1:{port}: it is already in use" in run.stderr
     assert "Traceback" not in run.stderr
+    # An address this machine does not have (TEST-NET-1, never routed): one line too.
+    elsewhere = subprocess.run([sys.executable, "-m", "server", "--bind", f"192.0.2.1:{port}",
+                                "--models", str(tmp_path)], cwd=PROJECT_ROOT, env=child_env(),
+                               capture_output=True, text=True, timeout=60)
+    assert elsewhere.returncode != 0 and "Traceback" not in elsewhere.stderr
+    assert f"error: cannot listen on 192.0.2.1:{port}: " in elsewhere.stderr
 
 
 def established(pid: int, port: int) -> bool:
