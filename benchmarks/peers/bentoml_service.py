@@ -19,7 +19,7 @@ import bentoml
 import numpy as np
 from PIL.Image import Image
 
-from benchmarks.peers.common import answers, load_variants
+from benchmarks.peers.common import answers, as_pixels, load_variants
 from regserve_contracts.imaging import image_to_emnist
 
 WORKERS = int(os.environ.get("PEER_WORKERS") or 2)
@@ -40,13 +40,10 @@ class RegServePeer:
     def predict(self, images: list[Image]) -> list[dict[str, Any]]:
         """One answer per uploaded image."""
         pixels = np.stack([image_to_emnist(image) for image in images])
-        return self._answers(pixels, "image")
+        return answers(self.variants, pixels, ["image"] * len(pixels))
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS,
                  route="/predict_pixels")
     def predict_pixels(self, pixels: np.ndarray) -> list[dict[str, Any]]:
         """One answer per 28x28 array of already preprocessed pixels."""
-        return self._answers(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "pixels")
-
-    def _answers(self, pixels: np.ndarray, kind: str) -> list[dict[str, Any]]:
-        return answers(self.variants, pixels, kind)
+        return answers(self.variants, as_pixels(pixels), ["pixels"] * len(pixels))

@@ -7,6 +7,7 @@ image's answer with RegServe's own functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,16 @@ def load_variants(folder: Path) -> dict[str, LoadedVariant]:
     return variants
 
 
+def as_pixels(values: Any) -> np.ndarray:
+    """Pixel values sent as JSON, rounded and clipped to uint8, as RegServe takes them."""
+    return np.clip(np.rint(np.asarray(values, dtype=np.float64)), 0, 255).astype(np.uint8)
+
+
 def answers(variants: dict[str, LoadedVariant], pixels: np.ndarray,
-            kind: str) -> list[dict[str, Any]]:
-    """One RegServe-shaped answer per 28x28 uint8 image of ``pixels`` (a batch): every variant's
-    serving signature called once on the whole batch."""
+            kinds: Sequence[str]) -> list[dict[str, Any]]:
+    """One RegServe-shaped answer per 28x28 uint8 image of ``pixels`` (a batch; ``kinds`` says
+    how each image came, "image" or "pixels"): every variant's serving signature called once on
+    the whole batch."""
     import tensorflow as tf
 
     batch = tf.constant(to_model_input(pixels))
@@ -48,5 +55,5 @@ def answers(variants: dict[str, LoadedVariant], pixels: np.ndarray,
             for name, variant in variants.items()
         }
         found.append({"variants": per_variant, "agreement": agreement(per_variant),
-                      "input": input_echo(pixels[row], kind, kind == "pixels")})
+                      "input": input_echo(pixels[row], kinds[row], kinds[row] == "pixels")})
     return found

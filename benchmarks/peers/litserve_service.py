@@ -24,7 +24,7 @@ import litserve as ls
 import numpy as np
 from fastapi import Request
 
-from benchmarks.peers.common import answers, load_variants
+from benchmarks.peers.common import answers, as_pixels, load_variants
 from regserve_contracts.imaging import preprocess_bytes
 
 MAX_BATCH = 32
@@ -40,18 +40,15 @@ class RegServeLitAPI(ls.LitAPI):
 
     def decode_request(self, request: Request) -> tuple[str, np.ndarray]:
         if "pixels" in request:  # JSON; a batch of one, as the BentoML peer takes it
-            pixels = np.asarray(request["pixels"], dtype=np.float64).reshape(-1, 28, 28)[0]
-            return "pixels", np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+            return "pixels", as_pixels(request["pixels"]).reshape(-1, 28, 28)[0]
         return "image", preprocess_bytes(request["images"].file.read())
 
     def batch(self, inputs: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
         return inputs  # kinds differ per request: predict stacks the images itself
 
     def predict(self, inputs: list[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
-        found = answers(self.variants, np.stack([pixels for _, pixels in inputs]), "image")
-        for (kind, _), answer in zip(inputs, found, strict=True):
-            answer["input"].update(kind=kind, preprocessed=kind == "pixels")
-        return found
+        return answers(self.variants, np.stack([pixels for _, pixels in inputs]),
+                       [kind for kind, _ in inputs])
 
     def unbatch(self, output: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return output
