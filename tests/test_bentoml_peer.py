@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from benchmarks.serving import ServingSettings, start_server
-from tests.support.peers import check_answers_like_regserve
+from tests.support.peers import check_answers_like_regserve, peer_marks, running_peer
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("bentoml") is None,
-                       reason="BentoML is not installed (pip install '.[bench]')"),
-]
+pytestmark = peer_marks("bentoml", "bench")
 
 
 @pytest.fixture(scope="module")
 def peer(models_dir, tmp_path_factory):
-    """The BentoML service with one worker, started as the benchmark starts it."""
-    workdir = tmp_path_factory.mktemp("bentoml")
-    server = start_server("bentoml", ServingSettings(models_dir, workers=1), workdir)
-    yield server
-    server.stop()
+    with running_peer("bentoml", models_dir, tmp_path_factory.mktemp("bentoml")) as server:
+        yield server
 
 
 def test_peer_answers_uploads_and_pixels_with_regserves_fields_and_predictions(peer,

@@ -21,7 +21,7 @@ from server.launcher import (
     start,
     stop_process,
 )
-from tests.support.procnet import listeners
+from tests.support.procnet import listeners, wait_gone
 
 
 @pytest.mark.slow
@@ -90,22 +90,6 @@ def parent_and_child(prelude: str) -> tuple[subprocess.Popen, int]:
     process.stdout.close()
     (child,) = child_pids(process.pid)
     return process, child
-
-
-def wait_gone(pid: int, why: str) -> None:
-    deadline = time.monotonic() + 5
-    while not gone(pid):
-        assert time.monotonic() < deadline, f"process {pid} is still there: {why}"
-        time.sleep(0.1)
-
-
-def gone(pid: int) -> bool:
-    """No process ``pid``, or only its zombie (an orphan waits for init to reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(") ", 1)[1].startswith("Z")
-    except FileNotFoundError:
-        return True
 
 
 @pytest.mark.slow

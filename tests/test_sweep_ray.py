@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from regserve_contracts import layout
-from tests.support.procnet import LOOPBACK_V4, listeners
+from tests.support.procnet import LOOPBACK_V4, descendants, listeners
 from tests.support.sweep import staging_left, sweep, tiny_npz
 from trainer.sweep.__main__ import parse_options
 from trainer.sweep.cli import run
@@ -75,24 +75,6 @@ def embedded_ray():
     start_embedded(num_cpus=2)
     yield ray
     ray.shutdown()
-
-
-def descendants(root: int) -> set[int]:
-    """``root`` and every process below it (Ray's servers and workers are our children)."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(text.rsplit(")", 1)[1].split()[1])
-    found, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found.update(children)
-        frontier += children
-    return found
 
 
 def is_ray(pid: int) -> bool:

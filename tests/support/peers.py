@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from benchmarks.bodies import multipart, pixels_json
 from benchmarks.loadgen import canvas_png, sample_characters
+from benchmarks.serving import PEERS, ServingSettings, start_server
+from server.launcher import LiveServer
+from tests.support.procnet import descendants, wait_gone
+
+
+def peer_marks(peer: str, extra: str) -> list[pytest.MarkDecorator]:
+    """A peer's test module: slow, and skipped where the peer is not installed."""
+    module = PEERS[peer]["module"]
+    return [pytest.mark.slow,
+            pytest.mark.skipif(importlib.util.find_spec(module) is None,
+                               reason=f"{module} is not installed (pip install '.[{extra}]')")]
+
+
+@contextlib.contextmanager
+def running_peer(peer: str, models_dir: Path, workdir: Path) -> Iterator[LiveServer]:
+    """The peer with one worker, started as the benchmark starts it; once stopped, none of its
+    processes may be left (LitServe's inference workers once outlived its stop)."""
+    server = start_server(peer, ServingSettings(models_dir, workers=1), workdir)
+    try:
+        yield server
+    finally:
+        processes = descendants(server.pid)
+        server.stop()
+        for pid in processes:
+            wait_gone(pid, f"a {peer} process outlived the stop", seconds=10)
 
 
 def check_answers_like_regserve(peer_url: str, regserve_url: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,3 +38,38 @@ def listeners(pids: set[int]) -> list[Listener]:
                 found += [Listener(pid, address, int(port, 16), family)
                           for pid in sorted(owners[fields[9]])]
     return found
+
+
+def descendants(root: int) -> set[int]:
+    """``root`` and every process below it, read from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(text.rsplit(")", 1)[1].split()[1])
+    found, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found.update(children)
+        frontier += children
+    return found
+
+
+def gone(pid: int) -> bool:
+    """No process ``pid``, or only its zombie (an orphan waits for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+def wait_gone(pid: int, why: str, seconds: float = 5.0) -> None:
+    """Wait until ``pid`` is :func:`gone`; fail with ``why`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not gone(pid):
+        assert time.monotonic() < deadline, f"process {pid} is still there: {why}"
+        time.sleep(0.1)
