@@ -62,8 +62,8 @@ def body_costs(kind: str, bodies: list[bytes], seconds: float) -> dict[str, floa
 
 def model_costs(models_dir: Path, single: str, seconds: float) -> dict[str, float]:
     """CPU ms per image of the fused all-variant call and of one variant, in batches of BATCH."""
-    from server.engine import FusedEngine, configure_tensorflow
-    from server.registry import load_variant
+    from server.runtime.engine import FusedEngine, configure_tensorflow
+    from server.runtime.registry import load_variant
 
     configure_tensorflow(1, 1)
     loaded = {}  # each LoadedVariant keeps its SavedModel, whose variables the signature uses

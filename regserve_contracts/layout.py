@@ -20,6 +20,10 @@ from typing import Any, BinaryIO
 
 METADATA_FILE = "metadata.json"
 SAVED_MODEL_FILE = "saved_model.pb"
+#: The ONNX twin of the SavedModel, checked against it at export (ONNX Runtime serves it).
+ONNX_FILE = "model.onnx"
+#: Test-set predictions (labels, probabilities) and the test set's fingerprint, for pairing.
+PREDICTIONS_FILE = "predictions.npz"
 REPORTS_DIR = "reports"
 STAGING_PREFIX = ".staging-"
 #: A staging folder untouched this long belongs to a trainer that was killed: no export takes

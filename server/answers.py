@@ -10,8 +10,8 @@ import numpy as np
 
 from regserve_contracts.imaging import to_png
 from regserve_contracts.signature import MEAN_SUFFIX, SERVING_PROBABILITIES, ZERO_FRACTION_SUFFIX
-from server.engine import Outputs
-from server.registry import LoadedVariant
+from server.runtime.engine import Outputs
+from server.runtime.registry import LoadedVariant
 
 #: Metadata fields copied into the summary of a variant, as they are.
 SUMMARY_FIELDS = ("test", "weight_sparsity", "activation_sparsity_test", "history", "parameters",

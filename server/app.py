@@ -23,14 +23,15 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     Models are loaded here, so under gunicorn (``preload_app = False``) each worker loads its own
     after the fork; TensorFlow does not survive a fork.
     """
-    from server import catalog, health, openapi, pages, predict, v2
-    from server.batcher import MicroBatcher
-    from server.engine import configure_tensorflow
+    from server import catalog, health, openapi, pages, predict
     from server.errors import register_error_handlers
     from server.jsonio import OrjsonProvider
     from server.metrics import Metrics
-    from server.registry import ModelRegistry
+    from server.runtime.batcher import MicroBatcher
+    from server.runtime.engine import configure_tensorflow
+    from server.runtime.registry import ModelRegistry
     from server.state import EXTENSION, ServerState
+    from server.v2 import routes as v2
 
     if settings is None:
         settings = load_settings(**overrides)

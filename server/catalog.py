@@ -8,7 +8,7 @@ from regserve_contracts.variants import unknown_variant_message
 from server import insight
 from server.answers import variant_summary
 from server.errors import ApiError
-from server.registry import Snapshot
+from server.runtime.registry import Snapshot
 from server.state import current_state
 
 bp = Blueprint("catalog", __name__)

@@ -23,7 +23,7 @@ from regserve_contracts.signature import (
 )
 from server import perturb
 from server.errors import ApiError
-from server.registry import LoadedVariant, Snapshot
+from server.runtime.registry import LoadedVariant, Snapshot
 
 #: What ``POST /predict?include=`` may ask for.
 INCLUDE_OPTIONS: tuple[str, ...] = ("activations", "stability")

@@ -20,7 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from server.registry import Snapshot
+from server.runtime.registry import Snapshot
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from regserve_contracts.signature import FEATURE_MAP_LAYERS
 from server.insight import INCLUDE_OPTIONS
-from server.v2_openapi import V2_PATHS, V2_SCHEMAS
+from server.v2.openapi import V2_PATHS, V2_SCHEMAS
 
 bp = Blueprint("openapi", __name__)
 
@@ -248,7 +248,7 @@ DOCUMENT: dict[str, Any] = {
                 **STRING, "format": "binary"}}}},
              "404": error("No such report.")},
             parameters=[FILE_PARAMETER]),
-        **V2_PATHS,  # Open Inference Protocol V2 (server/v2.py)
+        **V2_PATHS,  # Open Inference Protocol V2 (server/v2/routes.py)
     },
     "components": {"schemas": {**SCHEMAS, **V2_SCHEMAS}},
 }

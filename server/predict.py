@@ -13,7 +13,7 @@ from server import insight
 from server.answers import agreement, data_source, input_echo, variant_answer
 from server.errors import ApiError
 from server.inputs import read_input
-from server.registry import Snapshot
+from server.runtime.registry import Snapshot
 from server.state import current_state
 
 bp = Blueprint("predict", __name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from regserve_contracts.labels import NUM_CLASSES
-from server.selection import (
+from server.runtime.selection import (
     ALL_VARIANTS,
     DEFAULT_MAX_VARIANTS,
     LATEST,

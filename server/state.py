@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from server.batcher import MicroBatcher
 from server.metrics import Metrics
-from server.registry import ModelRegistry
+from server.runtime.batcher import MicroBatcher
+from server.runtime.registry import ModelRegistry
 from server.settings import ServerSettings
 
 EXTENSION = "regserve"

@@ -56,3 +56,9 @@ def test_benchmarks_never_import_the_tests():
     """Tests may use the benchmarks' helpers; the benchmarks run from an install without tests/."""
     imported = _imported_modules("benchmarks")
     assert {m for m in imported if m.split(".")[0] == "tests"} == set()
+
+
+def test_the_runtime_imports_no_web_framework():
+    """server.runtime (loading, selection, inference, batching) knows nothing of HTTP."""
+    imported = _imported_modules("server/runtime")
+    assert {m for m in imported if m.split(".")[0] in ("flask", "werkzeug")} == set()

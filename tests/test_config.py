@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from server.launcher import gunicorn_command
-from server.selection import VersionPolicy
+from server.runtime.selection import VersionPolicy
 from server.settings import (
     DEFAULT_MAX_IMAGE_PIXELS,
     ConfigError,

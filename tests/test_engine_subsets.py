@@ -11,7 +11,7 @@ from regserve_contracts.signature import INPUT_SHAPE, SERVING_INPUT, SERVING_PRO
 
 tf = pytest.importorskip("tensorflow")
 
-from server.engine import FusedEngine  # noqa: E402 - needs TensorFlow
+from server.runtime.engine import FusedEngine  # noqa: E402 - needs TensorFlow
 
 
 def signature(scale: float):

@@ -44,7 +44,7 @@ CHILD = textwrap.dedent(
 
     def served():
         # The server's own loader, as a fresh server process would run it.
-        from server.registry import ModelRegistry
+        from server.runtime.registry import ModelRegistry
 
         registry = ModelRegistry(models_dir, warmup_batch_sizes=(1,))
         registry.refresh()

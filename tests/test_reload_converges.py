@@ -12,9 +12,9 @@ import requests
 
 from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
-from server import registry as registry_module
 from server.launcher import start
-from server.registry import ModelRegistry
+from server.runtime import registry as registry_module
+from server.runtime.registry import ModelRegistry
 from tests.support.models import copy_models
 
 VARIANT = "none"

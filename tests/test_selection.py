@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.selection import (
+from server.runtime.selection import (
     VersionPolicy,
     choose_variants,
     parse_variant_patterns,

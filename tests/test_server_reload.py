@@ -13,7 +13,7 @@ import requests
 from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
 from server.launcher import start
-from server.registry import ModelRegistry
+from server.runtime.registry import ModelRegistry
 from tests.support.models import copy_models, publish_version
 
 SERVED = ["none", "l2_activity"]

@@ -18,7 +18,7 @@ from regserve_contracts.signature import (
     to_model_input,
     zero_fraction_output,
 )
-from server.v2_codec import HEADER_LENGTH
+from server.v2.codec import HEADER_LENGTH
 
 SHAPES = ("A", "L", "T", "O")
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from trainer.args import Parser, fraction, positive_int
 from trainer.cli import TrainOptions, run
 from trainer.data.sources import SOURCES_HELP
 
@@ -22,35 +23,10 @@ examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports misuse in one line (no usage dump) and exits with status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
-    return value
-
-
-def _split(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-_positive_int.__name__ = "positive integer"  # argparse names the type in its message
-_split.__name__ = "fraction"
-
-
 def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     """The trainer's argument parser; defaults are the original experiment's settings."""
     defaults = TrainOptions()
-    parser = _Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Train the seed's CNN once per weight penalty, export each as "
                                  "a SavedModel\nunder MODELS_DIR/<variant>/<version>/, and "
                                  "rebuild the reports in MODELS_DIR/reports/.")
@@ -69,17 +45,17 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     train = parser.add_argument_group("training (defaults: the original experiment)")
     train.add_argument("--data", default=defaults.data, metavar="emnist|synthetic|PATH",
                        help=f"data source: {SOURCES_HELP} (default: %(default)s)")
-    train.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
+    train.add_argument("--epochs", type=positive_int, default=defaults.epochs,
                        help="epochs (default: %(default)s)")
-    train.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
+    train.add_argument("--batch-size", type=positive_int, default=defaults.batch_size,
                        help="batch size (default: %(default)s)")
-    train.add_argument("--validation-split", type=_split, default=defaults.validation_split,
+    train.add_argument("--validation-split", type=fraction, default=defaults.validation_split,
                        help="share of training images held out for validation "
                             "(default: %(default)s)")
     train.add_argument("--seed", type=int, default=defaults.seed,
                        help="random seed for data choice, weights and shuffling "
                             "(default: %(default)s)")
-    train.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    train.add_argument("--limit", type=positive_int, default=None, metavar="N",
                        help="use at most N training images, class-balanced (quick runs)")
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir, metavar="DIR",
                         help="where models and reports go (default: %(default)s)")

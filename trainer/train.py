@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from regserve_contracts import layout
+from regserve_contracts import metadata as md
 from regserve_contracts.labels import NUM_CLASSES, label_mapping
+from regserve_contracts.metadata import SCHEMA_VERSION
 from regserve_contracts.signature import (
     ACTIVATION_LAYERS,
     INPUT_SHAPE,
@@ -25,10 +27,10 @@ from regserve_contracts.signature import (
 )
 from regserve_contracts.variants import Variant
 from trainer.data import Dataset
+from trainer.evaluation import evaluate_version
 from trainer.insight import export_views
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
 
-SCHEMA_VERSION = 1
 #: Images per forward pass when measuring activation sparsity over the whole test set.
 _PROBE_BATCH = 500
 
@@ -125,12 +127,14 @@ def train_variant(
     views = export_views(model, PENALIZED_LAYERS, lambda: model.evaluate(
         x_test, y_test, batch_size=max(config.batch_size, 500), verbose=0)[1])
     settings = {key: value for key, value in asdict(config).items() if key != "verbose"}
+    evaluation = evaluate_version(model, x_train[:fitted], dataset.y_train[order][:fitted],
+                                  x_test, dataset, config)
     metadata = {
-        "schema_version": SCHEMA_VERSION,
-        "variant": variant.to_dict(),
-        "labels": label_mapping(),
-        "data": dataset.summary(),
-        "training": {
+        md.SCHEMA: SCHEMA_VERSION,
+        md.VARIANT: variant.to_dict(),
+        md.LABELS: label_mapping(),
+        md.DATA: dataset.summary(),
+        md.TRAINING: {
             **settings,
             "train_samples": fitted,
             "validation_samples": len(x_train) - fitted,
@@ -138,26 +142,29 @@ def train_variant(
             "loss": "categorical_crossentropy",
             "versions": library_versions(),
         },
-        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
-        "test": {"loss": float(test_loss), "accuracy": float(test_accuracy)},
-        "parameters": int(model.count_params()),
-        "weight_sparsity": weight_sparsity(model),
-        "weights_sha256": weights_digest(model),
-        "activation_sparsity_test": activation_sparsity(model, x_test),
+        md.HISTORY: {key: [float(v) for v in values] for key, values in history.history.items()},
+        md.TEST: {"loss": float(test_loss), "accuracy": float(test_accuracy)},
+        md.PARAMETERS: int(model.count_params()),
+        md.WEIGHT_SPARSITY: weight_sparsity(model),
+        md.WEIGHTS_SHA256: weights_digest(model),
+        md.ACTIVATION_SPARSITY_TEST: activation_sparsity(model, x_test),
         **views,
-        "serving": {
+        md.SERVING: {
             "signature": SIGNATURE_KEY,
             "input": SERVING_INPUT,
             "input_shape": [None, *INPUT_SHAPE],
             "activation_layers": list(ACTIVATION_LAYERS),
         },
-        "training_seconds": round(seconds, 3),
-        "samples_per_second": round(fitted * config.epochs / seconds, 1),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        md.TRAINING_SECONDS: round(seconds, 3),
+        md.SAMPLES_PER_SECOND: round(fitted * config.epochs / seconds, 1),
+        md.CREATED: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **evaluation.metadata,
         **(extra_metadata or {}),
     }
     with layout.new_version(models_dir, variant.name) as staged:
         export_saved_model(model, staged.path)
+        for write in evaluation.files:
+            write(staged.path)
         layout.write_json_atomic(staged.path / layout.METADATA_FILE, metadata)
     keras.backend.clear_session()
     return TrainResult(variant.name, staged.final, float(test_accuracy), float(test_loss), seconds)

@@ -1,7 +1,7 @@
 """What every peer shares with RegServe: the models as RegServe loads them, and its answer fields.
 
 A peer differs from RegServe only in how it is served (its HTTP layer, batching, processes),
-so each loads the same SavedModels with :func:`server.registry.load_variant` and builds each
+so each loads the same SavedModels with :func:`server.runtime.registry.load_variant` and builds each
 image's answer with RegServe's own functions.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 from regserve_contracts import layout
 from regserve_contracts.signature import SERVING_INPUT, to_model_input
 from server.answers import agreement, input_echo, variant_answer
-from server.registry import LoadedVariant, load_variant
+from server.runtime.registry import LoadedVariant, load_variant
 
 #: Labels listed per variant in a peer's answers.
 TOP = 5

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from trainer.args import Parser, fraction, positive_int
 from trainer.sweep import engines
 from trainer.sweep.cli import run
 from trainer.sweep.plan import DEFAULTS, SweepOptions
@@ -22,10 +23,9 @@ def with_command(options: SweepOptions, argv: Sequence[str], prog: str) -> Sweep
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     """The sweep's flags; defaults of None are filled in by :func:`plan`."""
-    from trainer.__main__ import _Parser
     from trainer.data.sources import SOURCES_HELP
 
-    parser = _Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Train one variant per penalty x place x lambda (plus the "
                                  "unpenalized baseline),\nexport each as MODELS_DIR/<point>/"
                                  "<version>/ and write the sweep report into MODELS_DIR/reports/.")
@@ -44,7 +44,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                            help="ray (Ray Tune; default when installed) or local (one by one)")
     run_group.add_argument("--address", metavar="HOST:PORT|auto",
                            help="join this Ray cluster instead of starting one on 127.0.0.1")
-    run_group.add_argument("--cpus-per-trial", type=_positive_int, metavar="N",
+    run_group.add_argument("--cpus-per-trial", type=positive_int, metavar="N",
                            help="CPUs (and TensorFlow threads) per point (default: half the "
                                 "cores for ray, all for local)")
     run_group.add_argument("--early-stop", choices=("asha",),
@@ -54,13 +54,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     train = parser.add_argument_group("training (defaults: the original experiment)")
     train.add_argument("--data", metavar="emnist|synthetic|PATH",
                        help=f"data source: {SOURCES_HELP} (default: emnist)")
-    train.add_argument("--epochs", type=_positive_int, help=f"default {DEFAULTS['epochs']}")
-    train.add_argument("--batch-size", type=_positive_int,
+    train.add_argument("--epochs", type=positive_int, help=f"default {DEFAULTS['epochs']}")
+    train.add_argument("--batch-size", type=positive_int,
                        help=f"default {DEFAULTS['batch_size']}")
-    train.add_argument("--validation-split", type=_split,
+    train.add_argument("--validation-split", type=fraction,
                        help=f"default {DEFAULTS['validation_split']}")
     train.add_argument("--seed", type=int, help=f"default {DEFAULTS['seed']}")
-    train.add_argument("--limit", type=_positive_int, metavar="N",
+    train.add_argument("--limit", type=positive_int, metavar="N",
                        help="use at most N training images, class-balanced")
     parser.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
                         help="where the points and reports go (default: %(default)s)")
@@ -88,22 +88,6 @@ def parse_options(argv: Sequence[str], prog: str) -> SweepOptions:
 def main(argv: Sequence[str], prog: str = "python -m trainer sweep") -> int:
     """``python -m trainer sweep ...``; returns the exit status."""
     return run(parse_options(argv, prog), prog=prog)
-
-
-def _positive_int(text: str) -> int:
-    from trainer.__main__ import _positive_int as check
-
-    return check(text)
-
-
-def _split(text: str) -> float:
-    from trainer.__main__ import _split as check
-
-    return check(text)
-
-
-_positive_int.__name__ = "positive integer"  # argparse names the type in its message
-_split.__name__ = "fraction"
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from server.engine import FusedEngine, Outputs
+from server.runtime.engine import FusedEngine, Outputs
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from regserve_contracts.signature import (
     to_model_input,
 )
 from server.inputs import read_body
-from server.registry import LoadedVariant, Snapshot
-from server.selection import version_key
+from server.runtime.registry import LoadedVariant, Snapshot
+from server.runtime.selection import version_key
 from server.state import current_state
-from server.v2_codec import (
+from server.v2.codec import (
     HEADER_LENGTH,
     MAX_BATCH_IMAGES,
     NUMPY_TYPES,

@@ -21,8 +21,8 @@ from regserve_contracts.signature import (
     SIGNATURE_KEY,
 )
 from regserve_contracts.variants import VARIANT_NAMES
-from server.engine import FusedEngine
-from server.selection import (
+from server.runtime.engine import FusedEngine
+from server.runtime.selection import (
     ALL_VARIANTS,
     DEFAULT_MAX_VARIANTS,
     LATEST,

@@ -1,0 +1,4 @@
+"""The model runtime: loading versions, choosing which, fused inference and micro-batching.
+
+Nothing here imports Flask or werkzeug: the HTTP rooms use the runtime, never the reverse.
+"""
