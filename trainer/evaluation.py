@@ -15,6 +15,10 @@ from typing import Any
 import numpy as np
 
 from trainer.data import Dataset
+from trainer.predictions import record_predictions
+
+#: Images per forward pass over the test set.
+_BATCH = 500
 
 
 @dataclass
@@ -35,4 +39,6 @@ def evaluate_version(model, x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.nda
     evaluation that needs them.
     """
     evaluation = Evaluation()
+    probabilities = np.asarray(model.predict(x_test, batch_size=_BATCH, verbose=0))
+    record_predictions(evaluation, probabilities, dataset)
     return evaluation
