@@ -4,6 +4,7 @@ against recomputations from the exported predictions and from the SavedModels th
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from io import StringIO
@@ -118,12 +119,15 @@ def test_models_of_another_test_set_and_older_exports_are_listed_not_paired(tmp_
     export(tmp_path, "l2_activity", 1, right_on(120))
     export(tmp_path, "other", 1, right_on(120), fingerprint="0" * 64)
     export(tmp_path, "old", 1, None)
+    broken = export(tmp_path, "broken", 1, right_on(120))
+    (broken / layout.PREDICTIONS_FILE).write_bytes(b"not a zip")
     document = build_comparison(tmp_path)
     assert set(document["variants"]) == {"none", "l2_activity"}
     assert [(p["a"], p["b"]) for p in document["pairs"]] == [("l2_activity@1", "none@1")]
     reasons = {item["variant"]: item["reason"] for item in document["missing"]}
     assert "another test set" in reasons["other"] and "never paired" in reasons["other"]
     assert "without test-set predictions" in reasons["old"]
+    assert "unreadable" in reasons["broken"]
 
 
 def test_a_missing_baseline_is_said_and_verdicts_stay_empty(tmp_path):
@@ -195,3 +199,16 @@ def test_the_session_models_comparison_matches_their_predictions_and_savedmodels
             expected = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
             assert pair["p_mcnemar"] == pytest.approx(expected)
     assert len(document["pairs"]) == 28  # all eight variants answered the same test set
+
+
+def test_the_test_set_fingerprint_is_sha256_of_images_and_labels_and_sees_any_change():
+    images = np.random.default_rng(1).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.int32)  # any integer type: read as int64
+    digest = hashlib.sha256()
+    digest.update(b"|u1(5, 28, 28)" + images.tobytes())
+    digest.update(b"<i8(5,)" + labels.astype("<i8").tobytes())
+    assert fingerprint_test_set(images, labels) == digest.hexdigest()
+    relabelled = labels.copy()
+    relabelled[2] = 9
+    assert fingerprint_test_set(images, relabelled) != digest.hexdigest()
+    assert fingerprint_test_set(images[::-1], labels[::-1]) != digest.hexdigest()
