@@ -103,6 +103,7 @@ def test_repeats_are_one_row_paired_seed_by_seed(tmp_path):
     document = build_comparison(tmp_path)
     row = document["variants"]["wide"]
     assert row["seeds"] == 2 and row["versions"] == [1, 2] and row["model"] == "wide@2"
+    assert row["seed_values"] == [7, 8]
     assert row["seed_accuracies"] == pytest.approx([0.65, 0.5])
     assert row["accuracy"] == pytest.approx(0.575)
     assert row["sd"] == pytest.approx(np.std([0.65, 0.5], ddof=1))
@@ -112,6 +113,23 @@ def test_repeats_are_one_row_paired_seed_by_seed(tmp_path):
     assert pair["seed_diffs"] == pytest.approx([0.15, -0.05])
     assert pair["p_mcnemar"] == pytest.approx(binomtest(30, 40).pvalue)
     assert pair["p_mcnemar"] < 0.05 and pair["verdict"] == "no detectable difference"
+    assert [p["seeds"] for p in pair["seed_pairs"]] == [[7, 7], [8, 8]]
+    assert document["cochran_q"]["per_seed"][1]["q"] == pytest.approx((0 - 10) ** 2 / 10)
+
+
+def test_a_seed_trained_again_replaces_its_older_version_and_a_lone_model_pairs_once(tmp_path):
+    """Seed 8 of the group trained twice: its newest version counts. A model trained once,
+    without repeats, pairs with the group's first seed only (its images are counted once)."""
+    group = {"group": "g", "of": 2}
+    export(tmp_path, "wide", 1, right_on(100), repeat={**group, "seed": 7, "index": 1})
+    export(tmp_path, "wide", 2, right_on(10), repeat={**group, "seed": 8, "index": 2})
+    export(tmp_path, "wide", 3, right_on(120), repeat={**group, "seed": 8, "index": 2})
+    export(tmp_path, "none", 1, right_on(100))
+    document = build_comparison(tmp_path)
+    assert document["variants"]["wide"]["versions"] == [1, 3]
+    (pair,) = document["pairs"]
+    assert [(p["a"], p["b"]) for p in pair["seed_pairs"]] == [("wide@1", "none@1")]
+    assert (pair["only_a"], pair["only_b"]) == (0, 0) and pair["p_mcnemar"] == 1.0
 
 
 def test_models_of_another_test_set_and_older_exports_are_listed_not_paired(tmp_path):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from trainer import stats
-from trainer.comparison.models import Entry, collect_entries, missing
+from trainer.comparison.models import Entry, Model, collect_entries, missing
 
 #: Significance level of a verdict, after Holm's adjustment over every pair of the report.
 ALPHA = 0.05
@@ -24,12 +24,13 @@ RULE = (
     "A pair's verdict is 'better' (A more accurate than B) or 'worse' when its exact McNemar "
     "p-value, Holm-adjusted over all {pairs} pairs of this report, is below {alpha} and, where "
     "both were trained with several seeds, every seed pair's accuracy difference has the same "
-    "sign; otherwise 'no detectable difference'. Seeds are paired by repeat index and their "
-    "discordant counts summed before the test. A variant's accuracy is the mean over its seeds; "
-    "its 95% interval is Wilson's for that mean over the {size} test images (test-set sampling "
-    "only: the spread over seeds is given as sd). diff_ci95 is a paired bootstrap over the test "
-    "images ({resamples} resamples, seed {seed}). One test set: a verdict says nothing about "
-    "other data, and about training randomness only through the seeds."
+    "sign; otherwise 'no detectable difference'. Seed pairs match equal seeds (else the i-th "
+    "seed of each) and their discordant counts are summed before the test. A variant's "
+    "accuracy is the mean over its seeds; its 95% interval is Wilson's for that mean over the "
+    "{size} test images (test-set sampling only: the spread over seeds is given as sd). "
+    "diff_ci95 is a paired bootstrap over the test images ({resamples} resamples, seed {seed}). "
+    "One test set: a verdict says nothing about other data, and about training randomness only "
+    "through the seeds."
 )
 
 
@@ -56,9 +57,6 @@ def comparison_document(entries: list[Entry], left_out: list[dict],
         left_out.append(missing(baseline, None, "the baseline is not on disk; train it or pass "
                                 "--baseline NAME"))
     pairs = [_pair(*_oriented(a, b, baseline)) for a, b in itertools.combinations(paired, 2)]
-    pairs, unpairable = [p for p in pairs if "reason" not in p], [p for p in pairs if "reason" in p]
-    left_out += [missing(p["a"].split("@")[0], p["a"], f"cannot pair with {p['b']}: "
-                         f"{p['reason']}") for p in unpairable]
     for pair, adjusted in zip(pairs, stats.holm([p["p_mcnemar"] for p in pairs]), strict=True):
         pair["p_holm"] = adjusted
         pair["verdict"] = stats.verdict(adjusted, pair["diff"], pair["seed_diffs"], ALPHA)
@@ -115,20 +113,25 @@ def _row(entry: Entry, baseline: str, pairs: list[dict]) -> dict[str, Any]:
     return row
 
 
+def matched(entries: list[Entry]) -> list[tuple[Model, ...]]:
+    """The entries' models matched seed by seed: on the seeds they all have (trained with the
+    same --seed and --seeds, the usual case), else the i-th seed of each with the i-th."""
+    by_seed = [entry.by_seed() for entry in entries]
+    common = sorted(set.intersection(*(set(seeds) for seeds in by_seed)) - {None})
+    if common:
+        return [tuple(seeds[seed] for seeds in by_seed) for seed in common]
+    return list(zip(*(entry.models for entry in entries), strict=False))
+
+
 def _pair(a: Entry, b: Entry) -> dict[str, Any]:
-    """Seed pairs matched by repeat index, their tables summed; the bootstrap over images."""
-    first, second = a.by_index(), b.by_index()
-    common = sorted(set(first) & set(second))
-    if not common:
-        return {"a": a.key, "b": b.key, "reason": "no repeat index in common"}
-    tables = [stats.pair_table(first[i].predictions.correct, second[i].predictions.correct)
-              for i in common]
+    """Seed pairs matched by :func:`matched`, their tables summed; the bootstrap over images."""
+    pairs = matched([a, b])
+    tables = [stats.pair_table(x.predictions.correct, y.predictions.correct) for x, y in pairs]
     total = tables[0]
     for table in tables[1:]:
         total = total + table
-    differences = stats.paired_differences(
-        np.stack([first[i].predictions.correct for i in common]),
-        np.stack([second[i].predictions.correct for i in common]))
+    differences = stats.paired_differences(np.stack([x.predictions.correct for x, _ in pairs]),
+                                           np.stack([y.predictions.correct for _, y in pairs]))
     seed_diffs = [table.diff for table in tables]
     return {
         "a": a.key, "b": b.key,
@@ -138,25 +141,20 @@ def _pair(a: Entry, b: Entry) -> dict[str, Any]:
         "p_holm": None,
         "diff": float(np.mean(seed_diffs)),
         "diff_ci95": list(stats.bootstrap_mean_interval(differences, seed=BOOTSTRAP_SEED)),
-        "seed_pairs": [{"index": i, "a": f"{a.name}@{first[i].version}",
-                        "b": f"{b.name}@{second[i].version}", "only_a": t.only_a,
-                        "only_b": t.only_b, "diff": t.diff}
-                       for i, t in zip(common, tables, strict=True)],
+        "seed_pairs": [{"a": f"{a.name}@{x.version}", "b": f"{b.name}@{y.version}",
+                        "seeds": [x.seed, y.seed], "only_a": t.only_a, "only_b": t.only_b,
+                        "diff": t.diff} for (x, y), t in zip(pairs, tables, strict=True)],
         "seed_diffs": seed_diffs,
         "verdict": None,
     }
 
 
 def _cochran(entries: list[Entry]) -> dict[str, Any] | None:
-    """Cochran's Q over every variant, once per repeat index they all have; the lowest first."""
+    """Cochran's Q over every variant, once per matched seed; q and p are the first seed's."""
     if len(entries) < 2:
         return None
-    common = sorted(set.intersection(*(set(entry.by_index()) for entry in entries)))
-    per_index = []
-    for index in common:
-        q, p = stats.cochran_q(np.stack([entry.by_index()[index].predictions.correct
-                                         for entry in entries]))
-        per_index.append({"index": index, "q": q, "p": p})
-    if not per_index:
-        return None
-    return {**per_index[0], "df": len(entries) - 1, "k": len(entries), "per_index": per_index}
+    per_seed = []
+    for models in matched(entries):
+        q, p = stats.cochran_q(np.stack([model.predictions.correct for model in models]))
+        per_seed.append({"seeds": [model.seed for model in models], "q": q, "p": p})
+    return {**per_seed[0], "df": len(entries) - 1, "k": len(entries), "per_seed": per_seed}

@@ -19,7 +19,8 @@ from regserve_contracts.variants import VARIANT_NAMES
 
 @dataclass(frozen=True)
 class Model:
-    """One exported version with its test-set answers; ``index``: its repeat index (0 alone)."""
+    """One exported version with its test-set answers; ``index``: its place among the row's
+    models, by seed (0 for a model trained once)."""
 
     variant: str
     version: int
@@ -30,7 +31,7 @@ class Model:
 
 @dataclass(frozen=True)
 class Entry:
-    """One row of a comparison: a variant's models (one, or one per seed), by repeat index."""
+    """One row of a comparison: a variant's models (one, or one per seed), by seed."""
 
     name: str
     models: tuple[Model, ...]
@@ -50,8 +51,8 @@ class Entry:
     def size(self) -> int:
         return self.models[0].predictions.size
 
-    def by_index(self) -> dict[int, Model]:
-        return {model.index: model for model in self.models}
+    def by_seed(self) -> dict[int | None, Model]:
+        return {model.seed: model for model in self.models}
 
 
 #: A version folder and its metadata.
@@ -88,14 +89,15 @@ def collect_entries(models_dir: Path) -> tuple[list[Entry], list[dict]]:
                 notes.append(missing(name, key, "predictions.npz does not match the test-set "
                                      "fingerprint in metadata.json"))
                 continue
-            repeat = metadata.block(md.REPEAT)
-            seed = repeat.get("seed", metadata.training.get("seed"))
-            models.append(Model(name, int(version_dir.name), int(repeat.get("index", 0)),
-                                None if seed is None else int(seed), predictions))
+            seed = metadata.block(md.REPEAT).get("seed", metadata.training.get("seed"))
+            models.append((None if seed is None else int(seed), int(version_dir.name),
+                           predictions))
         left_out += notes
         if models:
-            models.sort(key=lambda model: model.index)
-            entries.append(Entry(name, tuple(models), group, source))
+            models.sort(key=lambda found: (found[0] is None, found[0] or 0))
+            entries.append(Entry(name, tuple(Model(name, version, rank, seed, predictions)
+                                             for rank, (seed, version, predictions)
+                                             in enumerate(models)), group, source))
     order = {name: index for index, name in enumerate(VARIANT_NAMES)}
     entries.sort(key=lambda entry: (order.get(entry.name, len(order)), entry.name))
     return entries, left_out
@@ -108,8 +110,8 @@ def _group(metadata: md.Metadata) -> str | None:
 
 def _members(variant_dir: Path, notes: list[dict]) -> tuple[str | None, list[Member]]:
     """The repeat group of the newest version (or ``None``) and the versions that make the row:
-    the newest alone, or the newest version of each repeat index of its group (a repeat that
-    was run again replaces the older one)."""
+    the newest alone, or the newest version of each seed of its group (a seed trained again
+    replaces its older version)."""
     name = variant_dir.name
     newest = layout.newest_version(variant_dir)
     try:
@@ -121,14 +123,14 @@ def _members(variant_dir: Path, notes: list[dict]) -> tuple[str | None, list[Mem
     members = [(newest, newest_metadata)]
     if group is None:
         return None, members
-    seen = {int(newest_metadata.block(md.REPEAT).get("index", 0))}
+    seen = {newest_metadata.block(md.REPEAT).get("seed")}
     for version in reversed(layout.versions(variant_dir)[:-1]):
         try:
             metadata = md.Metadata.parse(layout.read_metadata(variant_dir / str(version)))
         except (OSError, ValueError):
             continue  # an unreadable older version cannot be shown to belong to the group
-        index = metadata.block(md.REPEAT).get("index")
-        if _group(metadata) == group and index is not None and int(index) not in seen:
-            seen.add(int(index))
+        seed = metadata.block(md.REPEAT).get("seed")
+        if _group(metadata) == group and seed is not None and seed not in seen:
+            seen.add(seed)
             members.append((variant_dir / str(version), metadata))
     return group, members
