@@ -28,7 +28,8 @@ RULE = (
     "seed of each) and their discordant counts are summed before the test. A variant's "
     "accuracy is the mean over its seeds; its 95% interval is Wilson's for that mean over the "
     "{size} test images (test-set sampling only: the spread over seeds is given as sd). "
-    "diff_ci95 is a paired bootstrap over the test images ({resamples} resamples, seed {seed}). "
+    "diff_ci95 is a paired bootstrap over the test images ({resamples} resamples, seed {seed}; "
+    "not adjusted for the number of pairs, so it may exclude 0 where the verdict does not). "
     "One test set: a verdict says nothing about other data, and about training randomness only "
     "through the seeds."
 )
