@@ -251,7 +251,8 @@ DOCUMENT: dict[str, Any] = {
         "/reports": get("Report files the trainer wrote",
                         {"200": json_response("File names under /reports/.", "ReportList")}),
         "/reports/{filename}": get(
-            "One report file (comparison.png, curves_<variant>.png, results.md, results.csv)",
+            "One report file (comparison.json/.md/.csv/.png, curves_<variant>.png, results.md, "
+            "results.csv)",
             {"200": {"description": "The file.", "content": {"*/*": {"schema": {
                 **STRING, "format": "binary"}}}},
              "404": error("No such report.")},
