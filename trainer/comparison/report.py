@@ -122,7 +122,7 @@ def draw_intervals(document: dict[str, Any], handle) -> None:
         low, high = row["ci95"]
         ax.errorbar(row["accuracy"], position, xerr=[[row["accuracy"] - low], [high - row[
             "accuracy"]]], fmt="o", color=colour, capsize=4, lw=2)
-    ax.set_yticks(range(len(rows)), [f"{name}\n{verdict_words(name, row, baseline)}"
+    ax.set_yticks(range(len(rows)), [f"{name}{_seeds(row)}\n{verdict_words(name, row, baseline)}"
                                      for name, row in rows], fontsize=8)
     ax.set_xlabel("test accuracy, 95% interval")
     ax.grid(axis="x", alpha=0.3)
@@ -134,6 +134,10 @@ def draw_intervals(document: dict[str, Any], handle) -> None:
         ax.text(0.5, 0.5, "nothing to compare yet", ha="center", va="center",
                 transform=ax.transAxes)
     figure.savefig(handle, format="png", dpi=100)
+
+
+def _seeds(row: dict[str, Any]) -> str:
+    return f" ({row['seeds']} seeds)" if row["seeds"] > 1 else ""
 
 
 def _source(name: str) -> str:
