@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,9 +16,13 @@ from regserve_contracts.predictions import (
 )
 from trainer.data import Dataset
 
+if TYPE_CHECKING:  # evaluation imports this module
+    from trainer.evaluation import Evaluation
 
-def record_predictions(evaluation, probabilities: np.ndarray, dataset: Dataset) -> None:
-    """Add the predictions file and its metadata block to ``evaluation`` (an ``Evaluation``).
+
+def record_predictions(evaluation: Evaluation, probabilities: np.ndarray,
+                       dataset: Dataset) -> None:
+    """Add the predictions file and its metadata block to ``evaluation``.
 
     ``probabilities``: the model's ``(N, classes)`` answers on ``dataset.x_test``, in order.
     """
