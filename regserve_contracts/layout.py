@@ -25,6 +25,8 @@ ONNX_FILE = "model.onnx"
 #: Test-set predictions (labels, probabilities) and the test set's fingerprint, for pairing.
 PREDICTIONS_FILE = "predictions.npz"
 REPORTS_DIR = "reports"
+#: The comparison of every variant (intervals, paired tests, verdicts) inside REPORTS_DIR.
+COMPARISON_FILE = "comparison.json"
 STAGING_PREFIX = ".staging-"
 #: A staging folder untouched this long belongs to a trainer that was killed: no export takes
 #: an hour between writes, so the next trainer run may remove it.

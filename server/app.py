@@ -23,7 +23,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     Models are loaded here, so under gunicorn (``preload_app = False``) each worker loads its own
     after the fork; TensorFlow does not survive a fork.
     """
-    from server import catalog, health, openapi, pages, predict
+    from server import catalog, comparison, health, openapi, pages, predict
     from server.errors import register_error_handlers
     from server.jsonio import OrjsonProvider
     from server.metrics import Metrics
@@ -62,7 +62,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
                            metrics.batch_size.observe)
     app.extensions[EXTENSION] = ServerState(registry, batcher, metrics, settings)
 
-    for module in (predict, catalog, health, openapi, pages, v2):
+    for module in (predict, catalog, comparison, health, openapi, pages, v2):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     _count_requests(app, metrics)

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from regserve_contracts.variants import unknown_variant_message
 from server import insight
 from server.answers import variant_summary
+from server.comparison import variant_statistics
 from server.errors import ApiError
 from server.runtime.registry import Snapshot
 from server.state import current_state
@@ -43,7 +44,8 @@ def show_variant(name: str):
     variant = _loaded(snapshot, name)
     summary = {**variant_summary(variant, detailed=True),
                "versions": _versions(snapshot, variant.name),
-               **insight.variant_views(variant)}
+               **insight.variant_views(variant),
+               **variant_statistics(variant.name, variant.version)}
     if name in snapshot.failed:  # an older version serves while the newest one is broken
         summary["newer_version_failed"] = {**snapshot.failed[name].to_dict(),
                                            "serving_version": variant.version}

@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify
 
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from regserve_contracts.signature import FEATURE_MAP_LAYERS
+from server.comparison import COMPARISON_SCHEMAS
 from server.insight import INCLUDE_OPTIONS
 from server.v2.openapi import V2_PATHS, V2_SCHEMAS
 
@@ -142,7 +143,10 @@ SCHEMAS: dict[str, Any] = {
                      "Test accuracy after zeroing every |w| below each threshold."},
          "feature_maps": {"type": "boolean", "description": "Whether ?include=activations "
                           "has maps for this version."},
-         "filters": {**STRING, "description": "Where conv1's filters are drawn as a PNG."}})]},
+         "filters": {**STRING, "description": "Where conv1's filters are drawn as a PNG."},
+         "comparison": {"oneOf": [ref("ComparisonRow"), {"type": "null"}], "description":
+                        "This variant's row of GET /comparison; null: comparison_note says why."},
+         "comparison_note": {"type": ["string", "null"]}})]},
     "VariantList": obj({"variants": {"type": "array", "items": ref("VariantSummary")},
                         "failed": {"type": "array", "items": ref("Failure")}},
                        {"older_versions": {"type": "array", "items": ref("VariantSummary"),
@@ -228,6 +232,10 @@ DOCUMENT: dict[str, Any] = {
                 **STRING, "format": "binary"}}}},
              "404": error("Not a loaded variant.")},
             parameters=[NAME_PARAMETER]),
+        "/comparison": get(
+            "Every variant's accuracy with its 95% interval, paired tests and verdicts",
+            {"200": json_response("The trainer's comparison report.", "Comparison"),
+             "404": error("No comparison report yet (the detail says how to make one).")}),
         "/healthz": get("Liveness", {"200": json_response("The process answers.", "Health")}),
         "/readyz": get("Readiness: at least one variant loaded", {
             "200": json_response("Ready; what is loaded and what failed.", "Readiness"),
@@ -243,14 +251,15 @@ DOCUMENT: dict[str, Any] = {
         "/reports": get("Report files the trainer wrote",
                         {"200": json_response("File names under /reports/.", "ReportList")}),
         "/reports/{filename}": get(
-            "One report file (comparison.png, curves_<variant>.png, results.md, results.csv)",
+            "One report file (comparison.json/.md/.csv/.png, curves_<variant>.png, results.md, "
+            "results.csv)",
             {"200": {"description": "The file.", "content": {"*/*": {"schema": {
                 **STRING, "format": "binary"}}}},
              "404": error("No such report.")},
             parameters=[FILE_PARAMETER]),
         **V2_PATHS,  # Open Inference Protocol V2 (server/v2/routes.py)
     },
-    "components": {"schemas": {**SCHEMAS, **V2_SCHEMAS}},
+    "components": {"schemas": {**SCHEMAS, **COMPARISON_SCHEMAS, **V2_SCHEMAS}},
 }
 
 

@@ -58,6 +58,17 @@ def with_reports(ctx: Context, path: str):
     return ctx.client.get(path)
 
 
+def with_comparison(ctx: Context):
+    """A comparison.json built by the trainer from the shared app's models."""
+    from trainer.comparison import build_comparison
+
+    (ctx.tmp_path / "reports").mkdir()
+    document = build_comparison(ctx.app.extensions["regserve"].settings.models_dir)
+    (ctx.tmp_path / "reports" / "comparison.json").write_text(json.dumps(document))
+    override_settings(ctx.monkeypatch, ctx.app, models_dir=ctx.tmp_path)
+    return ctx.client.get("/comparison")
+
+
 def too_large(ctx: Context):
     ctx.monkeypatch.setitem(ctx.app.config, "MAX_CONTENT_LENGTH", 100)
     return ctx.client.post("/predict", data=PNG, content_type="image/png")
@@ -84,6 +95,8 @@ CASES: dict[tuple[str, str, str], Callable[[Context], object]] = {
         "/variants/none/filters.png"),
     ("/variants/{name}/filters.png", "get", "404"): lambda c: c.client.get(
         "/variants/nope/filters.png"),
+    ("/comparison", "get", "200"): with_comparison,
+    ("/comparison", "get", "404"): lambda c: c.client.get("/comparison"),
     ("/healthz", "get", "200"): lambda c: c.client.get("/healthz"),
     ("/readyz", "get", "200"): lambda c: c.client.get("/readyz"),
     ("/readyz", "get", "503"): lambda c: c.empty_app.test_client().get("/readyz"),

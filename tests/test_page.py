@@ -182,12 +182,12 @@ def test_offline_data_warning_follows_the_data_source(page, registry):
 
 
 def test_reports_are_shown_when_the_trainer_wrote_them(page, live_server, registry):
-    """The comparison chart and each variant's curves appear when the server has them."""
+    """The comparison and each variant's curves appear when the server has them."""
     def exists(path: str) -> bool:
         return requests.get(f"{live_server.url}{path}", timeout=30).status_code == 200
 
     page.wait_for_load_state("networkidle")
-    comparison = exists("/reports/comparison.png")
+    comparison = exists("/comparison")
     assert page.get_by_test_id("comparison").is_visible() == comparison
     assert page.locator("#comparison-missing").is_visible() != comparison
     with_curves = [v["name"] for v in registry["variants"]

@@ -18,6 +18,7 @@ from trainer.reports import (
     PRUNING_PNG,
     RESULTS_CSV,
     RESULTS_MD,
+    SPARSITY_PNG,
     ReportError,
     build_reports,
     collect_results,
@@ -48,10 +49,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_every_report_file_is_written(reports):
-    """Curves for each variant, one comparison chart, results.md and results.csv; PNGs are
-    real images; no temporary files are left behind."""
+    """Curves for each variant, the comparison (json, md, csv, chart), the sparsity chart,
+    results.md and results.csv; PNGs are real images; no temporary files are left behind."""
     names = {path.name for path in reports.reports_dir.iterdir()}
-    expected = {COMPARISON_PNG, RESULTS_MD, RESULTS_CSV, PRUNING_PNG}
+    expected = {COMPARISON_PNG, "comparison.json", "comparison.md", "comparison.csv",
+                SPARSITY_PNG, RESULTS_MD, RESULTS_CSV, PRUNING_PNG}
     expected |= {f"curves_{name}.png" for name in VARIANT_NAMES}
     assert names == expected
     for path in reports.reports_dir.glob("*.png"):
@@ -100,7 +102,7 @@ def test_markdown_names_the_source_and_warns_about_the_offline_set(reports):
     for name in VARIANT_NAMES:
         assert f"| `{name}` |" in text
         assert f"(curves_{name}.png)" in text
-    assert f"({COMPARISON_PNG})" in text
+    assert f"({COMPARISON_PNG})" in text and f"({SPARSITY_PNG})" in text
 
 
 def test_newest_version_and_custom_variants_are_reported(models_dir, tmp_path):

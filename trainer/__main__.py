@@ -57,6 +57,9 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
                             "(default: %(default)s)")
     train.add_argument("--limit", type=positive_int, default=None, metavar="N",
                        help="use at most N training images, class-balanced (quick runs)")
+    parser.add_argument("--baseline", default=defaults.baseline, metavar="NAME",
+                        help="the variant the comparison report tests every other against "
+                             "(default: %(default)s)")
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir, metavar="DIR",
                         help="where models and reports go (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true",
@@ -73,6 +76,7 @@ def parse_options(argv: Sequence[str] | None = None,
         list_variants=args.list, report_only=args.report, data=args.data, epochs=args.epochs,
         batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
         limit=args.limit, models_dir=args.models_dir, quiet=args.quiet,
+        baseline=args.baseline,
     )
 
 

@@ -38,6 +38,7 @@ class TrainOptions:
     limit: int | None = None
     models_dir: Path = field(default_factory=lambda: Path("models"))
     quiet: bool = False
+    baseline: str = "none"  # what the comparison report tests every variant against
 
 
 def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = None,
@@ -134,7 +135,7 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     log(f"data: {summary['name']}: {summary['train_size']:,} training / "
         f"{summary['test_size']:,} test images")
     results = train_variants(variants, dataset, config, options.models_dir, log=log)
-    reports = build_reports(options.models_dir)
+    reports = build_reports(options.models_dir, baseline=options.baseline)
     if not options.quiet:
         out.write(f"\nModels in {options.models_dir}:\n")
         out.writelines(f"  {result.version_dir}\n" for result in results)
@@ -146,7 +147,7 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
 
 def report(options: TrainOptions, out: TextIO) -> int:
     """Rebuild the reports from the newest version of every variant on disk."""
-    reports = build_reports(options.models_dir)
+    reports = build_reports(options.models_dir, baseline=options.baseline)
     if not options.quiet:
         out.write(f"Reports in {reports.reports_dir} ({len(reports.files)} files) from "
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")

@@ -15,6 +15,10 @@ from typing import Any
 import numpy as np
 
 from trainer.data import Dataset
+from trainer.predictions import record_predictions
+
+#: Images per forward pass over the test set.
+_BATCH = 500
 
 
 @dataclass
@@ -35,4 +39,16 @@ def evaluate_version(model, x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.nda
     evaluation that needs them.
     """
     evaluation = Evaluation()
+    probabilities = predict_test_set(model, x_test)
+    record_predictions(evaluation, probabilities, dataset)
     return evaluation
+
+
+def predict_test_set(model, x_test: np.ndarray) -> np.ndarray:
+    """The model's class probabilities for every test input, ``(N, classes)``.
+
+    Called eagerly in batches: ``model.predict`` builds a tf.function per model, and a run of
+    several variants then prints TensorFlow's retracing warning (even with --quiet).
+    """
+    return np.concatenate([np.asarray(model(x_test[start:start + _BATCH], training=False))
+                           for start in range(0, len(x_test), _BATCH)])

@@ -1,4 +1,4 @@
-"""Charts for the reports: per-variant training curves and the comparison of every variant.
+"""Charts for the reports: per-variant training curves, weight sparsity and the pruning curves.
 
 Drawn on matplotlib's Agg canvas, never pyplot, so no display is needed and no global figure
 state is shared with the caller.
@@ -25,21 +25,16 @@ def draw_curves(row: ResultRow, handle) -> None:
     figure.savefig(handle, format="png", dpi=100)
 
 
-def draw_comparison(rows: list[ResultRow], sources: list[str], handle) -> None:
-    """Test accuracy and weight sparsity (|w| < 1e-3) of every variant, side by side."""
-    figure, (ax,) = _figure(1, 1, (max(8.0, 1.1 * len(rows) + 2), 5))
-    positions = list(range(len(rows)))
-    for offset, values, label in (
-        (-0.2, [row.test_accuracy for row in rows], "test accuracy"),
-        (0.2, [row.weight_sparsity for row in rows], "weight sparsity (share |w| < 1e-3)"),
-    ):
-        bars = ax.bar([p + offset for p in positions], values, width=0.4, label=label)
-        ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    ax.set_xticks(positions, [row.variant for row in rows], rotation=30, ha="right")
-    ax.set(ylim=(0, 1.25), ylabel="share")  # headroom for the legend above 100%
-    ax.legend(loc="upper center", ncols=2)
+def draw_sparsity(rows: list[ResultRow], sources: list[str], handle) -> None:
+    """Weight sparsity (share of |w| < 1e-3) of every variant; accuracy, which needs its
+    interval, is the comparison chart's (trainer.comparison)."""
+    figure, (ax,) = _figure(1, 1, (max(6.0, 0.8 * len(rows) + 2), 4.5))
+    bars = ax.bar(range(len(rows)), [row.weight_sparsity for row in rows], width=0.6)
+    ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.set_xticks(range(len(rows)), [row.variant for row in rows], rotation=30, ha="right")
+    ax.set(ylim=(0, 1.1), ylabel="share of weights with |w| < 1e-3")
     names = ", ".join(f"{name}{_synthetic_mark(name)}" for name in sources)
-    ax.set_title(f"Every variant, newest version; data: {names}")
+    ax.set_title(f"Weight sparsity, newest version; data: {names}")
     figure.savefig(handle, format="png", dpi=100, bbox_inches="tight")
 
 

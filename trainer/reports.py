@@ -1,4 +1,4 @@
-"""Reports for people in ``models/reports/``: training curves, a comparison chart, a results table.
+"""Reports for people in ``models/reports/``: training curves, the comparison, a results table.
 
 Everything here is built from the ``metadata.json`` of the newest version of every variant on
 disk (through :mod:`regserve_contracts.layout`), never from a training run in memory, so the
@@ -15,11 +15,13 @@ from pathlib import Path
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES
 from trainer import plots
+from trainer.comparison import write_comparison
+from trainer.comparison.report import COMPARISON_MD, COMPARISON_PNG
 from trainer.results import ResultRow, is_synthetic
 
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
-COMPARISON_PNG = "comparison.png"
+SPARSITY_PNG = "sparsity.png"
 PRUNING_PNG = "pruning.png"
 CSV_COLUMNS = (
     "variant", "penalty", "where", "lambda", "version", "data_source", "test_loss",
@@ -56,8 +58,12 @@ def collect_results(models_dir: Path) -> tuple[list[ResultRow], list[str]]:
     return rows, skipped
 
 
-def build_reports(models_dir: Path, reports_dir: Path | None = None) -> Reports:
-    """Rebuild every report from the models on disk; raise :class:`ReportError` if none."""
+def build_reports(models_dir: Path, reports_dir: Path | None = None,
+                  baseline: str = "none") -> Reports:
+    """Rebuild every report from the models on disk; raise :class:`ReportError` if none.
+
+    The comparison (trainer.comparison) tests every variant against ``baseline``.
+    """
     models_dir = Path(models_dir)
     reports_dir = Path(reports_dir) if reports_dir else models_dir / layout.REPORTS_DIR
     rows, skipped = collect_results(models_dir)
@@ -75,8 +81,9 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None) -> Reports:
         if stale not in files:
             stale.unlink()
     sources = list(data_sources(rows))
-    layout.write_atomic(reports_dir / COMPARISON_PNG,
-                        lambda handle: plots.draw_comparison(rows, sources, handle))
+    layout.write_atomic(reports_dir / SPARSITY_PNG,
+                        lambda handle: plots.draw_sparsity(rows, sources, handle))
+    files += write_comparison(models_dir, reports_dir, baseline)
     if any(row.pruning for row in rows):
         layout.write_atomic(reports_dir / PRUNING_PNG,
                             lambda handle: plots.draw_pruning(rows, sources, handle))
@@ -85,7 +92,7 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None) -> Reports:
     layout.write_atomic(reports_dir / RESULTS_MD, lambda handle: handle.write(markdown))
     table = results_csv(rows).encode()
     layout.write_atomic(reports_dir / RESULTS_CSV, lambda handle: handle.write(table))
-    files += [reports_dir / name for name in (COMPARISON_PNG, RESULTS_MD, RESULTS_CSV)]
+    files += [reports_dir / name for name in (SPARSITY_PNG, RESULTS_MD, RESULTS_CSV)]
     return Reports(reports_dir, tuple(rows), tuple(files), tuple(skipped))
 
 
@@ -136,7 +143,10 @@ def results_markdown(rows: list[ResultRow], models_dir: Path, skipped: list[str]
                   f"{row.activation_sparsity:.4f}", str(row.epochs), f"{row.train_samples:,}",
                   f"{row.training_seconds:.1f}", f"[png]({curves_file(row.variant)})"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"![test accuracy and weight sparsity]({COMPARISON_PNG})", ""]
+    lines += ["", f"Is a difference real? [comparison.md]({COMPARISON_MD}): intervals, paired "
+              "tests and a verdict per variant.", "",
+              f"![test accuracy with 95% intervals]({COMPARISON_PNG})",
+              f"![weight sparsity]({SPARSITY_PNG})", ""]
     if skipped:
         lines += ["Skipped (unreadable):", *[f"- {why}" for why in skipped], ""]
     return "\n".join(lines)

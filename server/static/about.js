@@ -87,19 +87,8 @@ export function showDataSource(sources, authoritative = false) {
   }
 }
 
-// The trainer may not have written reports (yet): each one shows only once it has loaded.
+// The trainer may not have written reports (yet); the comparison is comparison.js's.
 export function showReports() {
-  const figure = $("comparison");
-  const image = $("comparison-img");
-  image.addEventListener("load", () => {
-    figure.hidden = false;
-    $("comparison-missing").hidden = true;
-  });
-  image.addEventListener("error", () => {
-    figure.hidden = true;
-    $("comparison-missing").hidden = false;
-  });
-  image.src = "/reports/comparison.png";
   fetch("/reports/results.md", { method: "HEAD" })
     .then((response) => { $("results-md").hidden = !response.ok; })
     .catch(() => {});
