@@ -136,7 +136,8 @@ def written_lines(spec: SweepSpec, exported: list[engines.PointOutcome], models_
         runs = sorted(found[variant.name])
         role = (" (this sweep's baseline; other variants are untouched)"
                 if variant.penalty == "none" else "")
+        seeds = "seeds" if len(runs) > 1 else "seed"
         lines.append(f"  {models_dir / variant.name}/ versions "
-                     f"{', '.join(version for _, version in runs)} (seed{'s' if len(runs) > 1 else ''} "
+                     f"{', '.join(version for _, version in runs)} ({seeds} "
                      f"{', '.join(str(seed) for seed, _ in runs)}){role}\n")
     return lines
