@@ -74,7 +74,7 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     repeats.add_argument("--cpus-per-trial", type=positive_int, metavar="N",
                          help="with --engine ray: CPUs per training (default: half the cores)")
     repeats.add_argument("--name-suffix", default="", metavar="SUFFIX",
-                         help="train every variant under NAME+SUFFIX (e.g. -e3), leaving the "
+                         help="train every variant under NAME+SUFFIX (e.g. _e3), leaving the "
                               "versions served as NAME alone")
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir, metavar="DIR",
                         help="where models and reports go (default: %(default)s)")
