@@ -116,10 +116,12 @@ function summaryTable(sweep) {
         el("td", { text: `${sparsity} ${percent(chosen.sparsity)}` })));
     }
   }
-  return el("table", { class: "sweep-table", "data-testid": "sweep-table" },
-    el("thead", {}, el("tr", {}, ...["family", "pick", "lambda", "val acc", "test acc",
-      "sparsity"].map((text) => el("th", { text })))),
-    el("tbody", {}, ...rows));
+  // Six columns do not fit a phone: the table scrolls sideways inside its own box instead.
+  return el("div", { style: "overflow-x: auto; max-width: 100%" },
+    el("table", { class: "sweep-table", "data-testid": "sweep-table" },
+      el("thead", {}, el("tr", {}, ...["family", "pick", "lambda", "val acc", "test acc",
+        "sparsity"].map((text) => el("th", { text })))),
+      el("tbody", {}, ...rows)));
 }
 
 function svg(tag, attrs = {}, ...children) {
@@ -136,10 +138,11 @@ const finite = (value) => typeof value === "number" && Number.isFinite(value);
 // baseline's test accuracy dashed, each pick a labelled vertical line. 360 units wide, so it
 // reads at a phone's 390 px.
 function familyChart(family, baseline) {
-  const width = 360, height = 230, left = 40, right = 12, top = 22, bottom = 40;
+  const width = 360, height = 240, left = 40, right = 14, top = 34, bottom = 40;
   const points = family.points;
   const logs = points.map((p) => Math.log10(p.lam));
-  const lo = Math.min(...logs), hi = Math.max(...logs), pad = hi > lo ? 0 : 0.5;
+  // Room on both sides, so the end points' error bars and pick labels are not cut off.
+  const lo = Math.min(...logs), hi = Math.max(...logs), pad = hi > lo ? 0.08 * (hi - lo) : 0.5;
   const x = (lam) => left + ((Math.log10(lam) - lo + pad) / (hi - lo + 2 * pad)) * (width - left - right);
   const values = [];
   for (const p of points) {
@@ -156,7 +159,7 @@ function familyChart(family, baseline) {
   yLo = Math.max(0, yLo - margin); yHi = Math.min(1, yHi + margin);
   const y = (value) => top + (1 - (value - yLo) / (yHi - yLo || 1)) * (height - top - bottom);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img",
-    class: "sweep-svg", "data-family": family.family,
+    class: "sweep-svg", "data-family": family.family, style: "max-width: 520px; display: block",
     "aria-label": `${family.family}: validation and test accuracy against lambda, mean ± one standard error` });
   for (let tick = 0; tick <= 4; tick += 1) {
     const value = yLo + (tick / 4) * (yHi - yLo);
@@ -179,7 +182,7 @@ function familyChart(family, baseline) {
     root.append(svg("line", { x1: px, x2: px, y1: top, y2: height - bottom, stroke: COLOURS[key],
       "stroke-width": 1.5, "stroke-dasharray": key === "best" ? "" : "3 3", class: "pick", "data-pick": key },
       svg("title", {}, `${key}: lambda ${picks[key].lambda}`)));
-    root.append(label(px, top - 6 - 10 * index, text, { "text-anchor": "middle", fill: COLOURS[key], "font-weight": 600 }));
+    root.append(label(px, top - 6 - 12 * index, text, { "text-anchor": "middle", fill: COLOURS[key], "font-weight": 600 }));
   });
   for (const [key, shift] of [["val", -3], ["test", 3]]) {
     const drawn = points.filter((p) => finite(p[`${key}_accuracy`]));
