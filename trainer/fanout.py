@@ -65,7 +65,7 @@ def train_on_ray(variants: Sequence[Variant], dataset: Dataset, config: TrainCon
         raise EngineError(str(exc)) from None
     try:
         outcomes = run_ray(jobs, dataset, settings, log, storage_dir=models_dir / RUNS_DIR,
-                           name=run_name(), address=options.address)
+                           name=run_name(), address=options.address, quiet=options.quiet)
     except engines.EngineUnavailable as exc:
         raise EngineError(str(exc)) from None
     failed = [outcome for outcome in outcomes if not outcome.metrics]

@@ -82,7 +82,7 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
 
         outcomes = run_ray(jobs, dataset, settings, log, storage_dir=models_dir / SWEEPS_DIR,
                            address=options.address, resume=options.resume,
-                           early_stop=options.early_stop)
+                           early_stop=options.early_stop, quiet=options.quiet)
     else:
         outcomes = engines.run_local(jobs, dataset, settings, log)
     trained = sum(versions_on_disk(models_dir, points).values()) - sum(before.values())
@@ -136,8 +136,8 @@ def written_lines(spec: SweepSpec, exported: list[engines.PointOutcome], models_
         runs = sorted(found[variant.name])
         role = (" (this sweep's baseline; other variants are untouched)"
                 if variant.penalty == "none" else "")
-        seeds = "seeds" if len(runs) > 1 else "seed"
-        lines.append(f"  {models_dir / variant.name}/ versions "
+        seeds, versions = ("seeds", "versions") if len(runs) > 1 else ("seed", "version")
+        lines.append(f"  {models_dir / variant.name}/ {versions} "
                      f"{', '.join(version for _, version in runs)} ({seeds} "
                      f"{', '.join(str(seed) for seed, _ in runs)}){role}\n")
     return lines

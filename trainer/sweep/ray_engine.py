@@ -54,9 +54,11 @@ def connect(address: str) -> None:
 
 def run_ray(jobs: Sequence[Job], dataset: Dataset, settings: TrialSettings, log: Log, *,
             storage_dir: Path, name: str | None = None, address: str | None = None,
-            resume: bool = False, early_stop: str | None = None) -> list[PointOutcome]:
+            resume: bool = False, early_stop: str | None = None,
+            quiet: bool = False) -> list[PointOutcome]:
     """Run every job as a Tune trial, in the experiment ``name`` (default: the sweep's) under
-    ``storage_dir``; Tune restores an interrupted one with ``resume``."""
+    ``storage_dir``; Tune restores an interrupted one with ``resume``. ``quiet``: no progress
+    lines."""
     name = name or settings.sweep
     started_here = not ray.is_initialized()
     if started_here:
@@ -90,7 +92,7 @@ def run_ray(jobs: Sequence[Job], dataset: Dataset, settings: TrialSettings, log:
                 run_config=tune.RunConfig(
                     name=name, storage_path=str(storage_dir), verbose=0,
                     failure_config=tune.FailureConfig(max_failures=ATTEMPTS - 1),
-                    callbacks=[ProgressCallback(len(jobs))]),
+                    callbacks=[ProgressCallback(len(jobs), quiet)]),
             )
         grid = tuner.fit()
     finally:
@@ -155,20 +157,25 @@ class ProgressCallback(tune.Callback):
     writes to the ``sys.stderr`` of the moment.
     """
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, quiet: bool = False) -> None:
         self.total = total
+        self.quiet = quiet
         self._progress: Progress | None = None
 
     def setup(self, **info) -> None:
-        self._progress = Progress(self.total, _stderr, time.monotonic())
+        self._progress = Progress(self.total, self._log, time.monotonic())
+
+    def _log(self, line: str) -> None:
+        if not getattr(self, "quiet", False):  # a callback pickled before quiet existed
+            _stderr(line)
 
     def _get(self) -> Progress:
         if self._progress is None or self._progress.log is None:
-            self._progress = Progress(self.total, _stderr, time.monotonic())
+            self._progress = Progress(self.total, self._log, time.monotonic())
         return self._progress
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"total": self.total, "_progress": None}
+        return {"total": self.total, "quiet": self.quiet, "_progress": None}
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         result = trial.last_result or {}

@@ -30,7 +30,8 @@ RULE = ("`best`: the highest mean validation accuracy (ties to the larger lambda
         "best's, i.e. the most regularized model not measurably worse (glmnet's lambda.1se). "
         "Standard error: the sample standard deviation over seeds / sqrt(seeds); with one seed, "
         "the binomial sqrt(p(1-p)/n) of the validation accuracy p on n validation images. "
-        "Only validation accuracy picks; test accuracy is shown beside it.")
+        "Only validation accuracy picks; test accuracy is shown beside it (it picks only where "
+        "no validation images were held out, --validation-split 0).")
 
 
 @dataclass(frozen=True)
