@@ -3,15 +3,16 @@
 A *group* is a digest of what must match for two trainings to differ only by their seed: the
 variant's spec, the data (source, sizes and content fingerprint), epochs, batch size, limit and
 validation split. The seed is left out on purpose. The trainer writes the group into every
-export (``metadata["repeat"]``); the reports read it back through :func:`read_repeat`, so an
-older export (no ``repeat`` block) or one trained with other settings never joins a group.
+export (``metadata["repeat"]``); the reports read it back, so an older export (no ``repeat``
+block) or one trained with other settings never joins a group. A seed trained twice in one
+group counts once, with its newest version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,21 +91,6 @@ def settings_differences(stored: Mapping[str, Any], variant: Mapping[str, Any],
                 label = f"data {key}" if block == "data" else key
                 changes.append(f"{label} {_show(before)} -> {_show(value)}")
     return changes
-
-
-def newest_per_seed(exports: Iterable[tuple[int, Mapping[str, Any]]], group: str
-                    ) -> dict[int, int]:
-    """Of ``(version, metadata)`` pairs, the newest version per seed in ``group``: seed -> version.
-
-    Training the same group with the same seed twice gives two versions; a report counts the
-    seed once, with its newest version.
-    """
-    chosen: dict[int, int] = {}
-    for version, metadata in exports:
-        repeat = read_repeat(metadata)
-        if repeat is not None and repeat.group == group:
-            chosen[repeat.seed] = max(version, chosen.get(repeat.seed, version))
-    return dict(sorted(chosen.items()))
 
 
 def _differs(before: Any, after: Any) -> bool:

@@ -11,7 +11,6 @@ import pytest
 from regserve_contracts import layout
 from regserve_contracts.repeats import (
     group_digest,
-    newest_per_seed,
     read_repeat,
     settings_differences,
 )
@@ -69,15 +68,6 @@ def test_an_older_export_or_a_malformed_block_joins_no_group():
     assert read_repeat({"repeat": {"group": "g", "seed": "x", "index": 1, "of": 1}}) is None
     repeat = read_repeat({"repeat": {"group": "g", "seed": 43, "index": 2, "of": 3}})
     assert (repeat.group, repeat.seed, repeat.index, repeat.of) == ("g", 43, 2, 3)
-
-
-def test_the_same_seed_trained_twice_counts_once_with_its_newest_version():
-    exports = [(1, {"repeat": {"group": "g", "seed": 42, "index": 1, "of": 2}}),
-               (2, {"repeat": {"group": "g", "seed": 43, "index": 2, "of": 2}}),
-               (3, {"repeat": {"group": "h", "seed": 42, "index": 1, "of": 1}}),
-               (4, {"repeat": {"group": "g", "seed": 42, "index": 1, "of": 1}}),
-               (5, {"variant": VARIANT})]
-    assert newest_per_seed(exports, "g") == {42: 4, 43: 2}
 
 
 def test_settings_differences_name_each_change_and_skip_what_an_old_export_lacks():
