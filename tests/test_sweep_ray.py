@@ -96,6 +96,27 @@ def test_embedded_ray_listens_on_127_0_0_1_only(embedded_ray):
     assert ray.util.get_node_ip_address() == "127.0.0.1"
 
 
+def test_the_trainer_fans_its_repeats_out_on_ray(embedded_ray, tiny_data, tmp_path, capsys):
+    """``python -m trainer --engine ray --seeds 2`` on the session's embedded Ray: two trials,
+    two versions of one group (seeds 0 and 1), one progress line each naming its repeat."""
+    from trainer.__main__ import main
+
+    models = tmp_path / "models"
+    status = main(["--variant", "none", "--seeds", "2", "--seed", "0", "--engine", "ray",
+                   "--cpus-per-trial", "1", "--data", str(tiny_data), "--epochs", "1",
+                   "--batch-size", "50", "--models-dir", str(models)])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert layout.versions(models / "none") == [1, 2]
+    repeats = [layout.read_metadata(models / "none" / v)["repeat"] for v in ("1", "2")]
+    assert sorted((r["seed"], r["index"], r["of"]) for r in repeats) == [(0, 1, 2), (1, 2, 2)]
+    assert repeats[0]["group"] == repeats[1]["group"]
+    for index in (1, 2):
+        assert f"none (repeat {index} of 2, seed {index - 1}): lambda -" in err
+    assert str(models / "none" / "2") in out and (models / ".runs").is_dir()
+    assert not staging_left(models)
+
+
 BLOCKED = "l1_kernel_bias_1e-01"  # trained last: the grid runs the points in lambda order
 THREE = (*QUICK[:-2], "1e-4,1e-2,1e-1", "--no-baseline")
 

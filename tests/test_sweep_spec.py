@@ -7,7 +7,7 @@ import math
 import pytest
 
 from regserve_contracts import layout
-from tests.support.sweep import sweep
+from tests.support.sweep import sweep, tiny_npz
 from trainer.sweep import engines
 from trainer.sweep.spec import (
     SpecError,
@@ -44,11 +44,21 @@ def test_point_names_follow_penalty_place_lambda():
 def test_points_are_the_baseline_then_every_penalty_place_and_lambda():
     spec = SweepSpec("s", ("l1", "l2"), ("activity",), (1e-3, 1e-2))
     names = [v.name for v in spec.points()]
-    assert names == ["none", "l1_activity_1e-03", "l1_activity_1e-02", "l2_activity_1e-03",
+    assert names == ["none.s", "l1_activity_1e-03", "l1_activity_1e-02", "l2_activity_1e-03",
                      "l2_activity_1e-02"]
     assert spec.points()[2].lam == 1e-2 and spec.points()[2].penalty == "l1"
     assert [v.name for v in SweepSpec("s", ("l1",), ("activity",), (1e-3,), False).points()] \
         == ["l1_activity_1e-03"]
+
+
+def test_the_baseline_is_named_after_its_sweep_never_the_registered_none():
+    assert SweepSpec("My-Sweep.2", ("l1",), ("activity",), (1e-3,)).points()[0].name \
+        == "none.my-sweep.2"
+    assert SweepSpec.from_dict({"name": "old", "penalties": ["l1"], "places": ["activity"],
+                                "lambdas": [1e-3], "baseline": True}).baseline_name == "none"
+    with pytest.raises(SpecError, match="too long"):
+        SweepSpec("x" * 60, ("l1",), ("activity",), (1e-3,))
+    assert SweepSpec("x" * 60, ("l1",), ("activity",), (1e-3,), False).points()
 
 
 def test_penalty_and_place_lists_accept_all_and_keep_registry_order():
@@ -76,6 +86,8 @@ def test_bad_lambda_specs_say_what_is_wrong(text, words):
     (["--resume"], "--resume needs the --name"),
     (["--resume", "--name", "nothing"], "no sweep 'nothing' to resume"),
     (["--cpus-per-trial", "0"], "at least 1"),
+    (["--seeds", "0"], "at least 1"),
+    (["--name", "n" * 64], "too long for the baseline's name"),
     (["--engine", "dask"], "invalid choice"),
 ])
 def test_misuse_is_one_line_and_exit_2(args, words, tmp_path, capsys):
@@ -103,6 +115,27 @@ def test_a_point_name_taken_by_another_penalty_on_disk_is_refused(tmp_path, caps
     status, _, err = sweep("--engine", "local", "--penalty", "l1", "--where", "activity",
                            "--lambdas", "1e-3", "--models-dir", tmp_path, capsys=capsys)
     assert status == 2 and "another penalty" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_point_trained_with_other_settings_is_refused_before_any_training(tmp_path, capsys):
+    """A new version of a point would replace the one served: other epochs are refused, with
+    the difference named, and no manifest is left behind (the same name can be tried again)."""
+    version = tmp_path / "l1_activity_1e-03" / "1"
+    version.mkdir(parents=True)
+    (version / layout.SAVED_MODEL_FILE).write_bytes(b"")
+    layout.write_json_atomic(version / layout.METADATA_FILE, {
+        "variant": {"name": "l1_activity_1e-03", "penalty": "l1", "where": "activity",
+                    "lam": 1e-3},
+        "training": {"epochs": 3, "batch_size": 50, "limit": None, "validation_split": 0.2}})
+    data = tiny_npz(tmp_path / "tiny.npz")
+    status, _, err = sweep("--engine", "local", "--penalty", "l1", "--where", "activity",
+                           "--lambdas", "1e-3", "--epochs", "1", "--batch-size", "50",
+                           "--data", data, "--name", "s2", "--models-dir", tmp_path,
+                           "--quiet", capsys=capsys)
+    assert status == 2, err
+    assert "epochs 3 -> 1" in err and "--models-dir" in err and len(err.strip().splitlines()) == 1
+    assert layout.versions(version.parent) == [1]
+    assert not (tmp_path / ".sweeps" / "s2.json").exists()
 
 
 def test_an_existing_sweep_name_needs_resume_and_resume_keeps_its_own_settings(tmp_path,

@@ -19,6 +19,7 @@ examples:
   python -m trainer --variant none --variant l2_activity --data ~/emnist/matlab.zip
   python -m trainer --custom l1:activity:1e-4 --custom l1:activity:1e-3   (a lambda sweep)
   python -m trainer --report --models-dir /tmp/m  rebuild the reports, no training
+  python -m trainer --all --seeds 5 --engine ray  every variant five times, in parallel on Ray
   python -m trainer sweep --help                  a lambda sweep, on Ray Tune or locally
 """
 
@@ -60,6 +61,21 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     parser.add_argument("--baseline", default=defaults.baseline, metavar="NAME",
                         help="the variant the comparison report tests every other against "
                              "(default: %(default)s)")
+    repeats = parser.add_argument_group("repeats over seeds, and where they run")
+    repeats.add_argument("--seeds", type=positive_int, default=defaults.seeds, metavar="N",
+                         help="train every variant N times, with seeds SEED, SEED+1, ...; each is "
+                              "a new version of the variant (default: %(default)s)")
+    repeats.add_argument("--engine", choices=("local", "ray"), default=defaults.engine,
+                         help="local (one after another, here) or ray (in parallel on Ray; "
+                              "default: %(default)s)")
+    repeats.add_argument("--address", metavar="HOST:PORT|auto",
+                         help="with --engine ray: join this Ray cluster instead of starting one "
+                              "on 127.0.0.1")
+    repeats.add_argument("--cpus-per-trial", type=positive_int, metavar="N",
+                         help="with --engine ray: CPUs per training (default: half the cores)")
+    repeats.add_argument("--name-suffix", default="", metavar="SUFFIX",
+                         help="train every variant under NAME+SUFFIX (e.g. _e3), leaving the "
+                              "versions served as NAME alone")
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir, metavar="DIR",
                         help="where models and reports go (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true",
@@ -77,6 +93,8 @@ def parse_options(argv: Sequence[str] | None = None,
         batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
         limit=args.limit, models_dir=args.models_dir, quiet=args.quiet,
         baseline=args.baseline,
+        seeds=args.seeds, engine=args.engine, address=args.address,
+        cpus_per_trial=args.cpus_per_trial, name_suffix=args.name_suffix,
     )
 
 

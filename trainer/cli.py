@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -13,6 +13,8 @@ from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
 from trainer.data import DataSourceError
 from trainer.data.sources import load_dataset
+from trainer.fanout import EngineError, check_engine, train_on_ray
+from trainer.repeats import SettingsConflict, check_settings, training_settings
 from trainer.reports import ReportError, build_reports, results_text
 from trainer.train import TrainConfig, TrainingError, train_variants
 
@@ -39,6 +41,12 @@ class TrainOptions:
     models_dir: Path = field(default_factory=lambda: Path("models"))
     quiet: bool = False
     baseline: str = "none"  # what the comparison report tests every variant against
+    # Repeats over seeds and where they run (trainer/repeats.py, trainer/fanout.py).
+    seeds: int = 1
+    engine: str = "local"
+    address: str | None = None
+    cpus_per_trial: int | None = None
+    name_suffix: str = ""
 
 
 def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = None,
@@ -57,7 +65,7 @@ def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = N
     except UsageError as exc:
         err.write(f"{prog}: error: {exc}\n")
         return 2
-    except (DataSourceError, ReportError, TrainingError) as exc:
+    except (DataSourceError, ReportError, TrainingError, EngineError) as exc:
         err.write(f"{prog}: error: {exc}\n")
         return 1
     except KeyboardInterrupt:
@@ -89,6 +97,7 @@ def select_variants(options: TrainOptions) -> tuple[Variant, ...]:
     except ValueError as exc:  # UnknownVariantError lists the valid names
         raise UsageError(str(exc)) from None
     chosen += custom_variants(options.custom)
+    chosen = [with_suffix(variant, options.name_suffix) for variant in chosen]
     if not chosen:
         raise UsageError("nothing to train: give --all, --variant NAME or --custom "
                          "PENALTY:WHERE:LAMBDA[:NAME] (--list shows the variants)")
@@ -100,6 +109,16 @@ def select_variants(options: TrainOptions) -> tuple[Variant, ...]:
                              f"({known.label}; {variant.label}); name the custom variant")
         check_on_disk(variant, options.models_dir)
     return tuple(unique.values())
+
+
+def with_suffix(variant: Variant, suffix: str) -> Variant:
+    """``variant`` under ``NAME+SUFFIX`` (``--name-suffix``), or as it is without one."""
+    if not suffix:
+        return variant
+    try:
+        return replace(variant, name=variant.name + suffix)
+    except ValueError as exc:
+        raise UsageError(f"--name-suffix {suffix!r}: {exc}") from None
 
 
 def check_on_disk(variant: Variant, models_dir: Path) -> None:
@@ -126,6 +145,10 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
+    try:
+        check_engine(options.engine, options.address, options.cpus_per_trial)
+    except EngineError as exc:
+        raise UsageError(str(exc)) from None
     log = progress_log(options.quiet, err)
     for stale in layout.remove_stale_staging(options.models_dir):
         log(f"removed {stale}: a staging folder untouched for over an hour (a killed trainer's)")
@@ -134,11 +157,22 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     summary = dataset.summary()
     log(f"data: {summary['name']}: {summary['train_size']:,} training / "
         f"{summary['test_size']:,} test images")
-    results = train_variants(variants, dataset, config, options.models_dir, log=log)
+    try:
+        check_settings(variants, dataset, training_settings(
+            config.epochs, config.batch_size, config.limit, config.validation_split),
+            options.models_dir)
+    except SettingsConflict as exc:
+        raise UsageError(f"{exc}; train into another --models-dir, or add --name-suffix SUFFIX "
+                         "to train it under another name") from None
+    if options.engine == "ray":
+        version_dirs = train_on_ray(variants, dataset, config, options, log)
+    else:
+        version_dirs = [result.version_dir for result in train_variants(
+            variants, dataset, config, options.models_dir, log=log, seeds=options.seeds)]
     reports = build_reports(options.models_dir, baseline=options.baseline)
     if not options.quiet:
         out.write(f"\nModels in {options.models_dir}:\n")
-        out.writelines(f"  {result.version_dir}\n" for result in results)
+        out.writelines(f"  {version_dir}\n" for version_dir in version_dirs)
         out.write(f"Reports in {reports.reports_dir}: "
                   f"{', '.join(path.name for path in reports.files[-3:])} and curves_*.png\n\n")
         out.write(results_text(list(reports.rows)) + "\n")

@@ -9,7 +9,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from trainer.data import Dataset
 from trainer.evaluation import evaluate_version
 from trainer.insight import export_views
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
+from trainer.repeats import expand, repeat_metadata, training_settings
 
 #: Images per forward pass when measuring activation sparsity over the whole test set.
 _PROBE_BATCH = 500
@@ -215,18 +216,25 @@ def train_variants(
     config: TrainConfig,
     models_dir: Path,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    seeds: int = 1,
 ) -> list[TrainResult]:
-    """Train each variant in turn, logging an overall line (k of n, elapsed, ETA) around each."""
+    """Train each variant ``seeds`` times in turn (seeds ``config.seed``, +1, ...), logging an
+    overall line (k of n, which repeat, elapsed, ETA) around each."""
+    jobs = expand(variants, config.seed, seeds)
+    settings = training_settings(config.epochs, config.batch_size, config.limit,
+                                 config.validation_split)
     results: list[TrainResult] = []
     started = time.perf_counter()
-    for index, variant in enumerate(variants, start=1):
-        log(f"[{index}/{len(variants)}] {variant.name}: {variant.label} "
+    for index, job in enumerate(jobs, start=1):
+        variant = job.variant
+        log(f"[{index}/{len(jobs)}] {job.label}: {variant.label} "
             f"(elapsed {_clock(time.perf_counter() - started)})")
-        result = train_variant(variant, dataset, config, models_dir)
+        result = train_variant(variant, dataset, replace(config, seed=job.seed), models_dir,
+                               extra_metadata=repeat_metadata(job, dataset, settings))
         results.append(result)
         elapsed = time.perf_counter() - started
-        eta = elapsed / index * (len(variants) - index)
-        log(f"[{index}/{len(variants)}] {variant.name}: test accuracy {result.test_accuracy:.4f}, "
+        eta = elapsed / index * (len(jobs) - index)
+        log(f"[{index}/{len(jobs)}] {job.label}: test accuracy {result.test_accuracy:.4f}, "
             f"loss {result.test_loss:.4f} -> {result.version_dir} "
             f"(elapsed {_clock(elapsed)}, ETA {_clock(eta)})")
     return results

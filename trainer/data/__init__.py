@@ -7,7 +7,9 @@ once), ``"synthetic"`` (the bundled offline set, generated on the fly) or a path
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -28,13 +30,28 @@ class Dataset:
     y_test: np.ndarray = field(repr=False)
 
     def summary(self) -> dict:
-        """Name, description and sizes, as stored in every model's metadata."""
+        """Name, description, sizes and content fingerprint, as stored in every model's metadata."""
         return {
             "name": self.name,
             "description": self.description,
             "train_size": int(len(self.x_train)),
             "test_size": int(len(self.x_test)),
+            "fingerprint": self.fingerprint,
         }
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of every image and label, in order: equal only for the very same data.
+
+        Repeats over seeds join one group only on the same data (regserve_contracts.repeats);
+        computed once per dataset (about 0.2 s for all of EMNIST balanced).
+        """
+        digest = hashlib.sha256()
+        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(array.tobytes())
+        return digest.hexdigest()
 
 
 def validate(dataset: Dataset) -> Dataset:

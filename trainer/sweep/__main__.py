@@ -60,6 +60,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     train.add_argument("--validation-split", type=fraction,
                        help=f"default {DEFAULTS['validation_split']}")
     train.add_argument("--seed", type=int, help=f"default {DEFAULTS['seed']}")
+    train.add_argument("--seeds", type=positive_int, metavar="N",
+                       help="train every point N times, with seeds SEED, SEED+1, ... (default 1); "
+                            "the report shows mean +- standard error")
     train.add_argument("--limit", type=positive_int, metavar="N",
                        help="use at most N training images, class-balanced")
     parser.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
@@ -75,6 +78,8 @@ examples:
   python -m trainer sweep --penalty l1,l2,elasticnet --where kernel_bias,activity \\
       --lambdas 1e-6..1e-1:11 --name big --address auto       (on a Ray cluster)
   python -m trainer sweep --resume --name big --address auto  (continue an interrupted one)
+  python -m trainer sweep --penalty l2 --where activity --lambdas 1e-5..1e-1:5 --seeds 3
+      (every point three times: mean +- standard error, and the one-standard-error pick)
 """
 
 

@@ -1,22 +1,24 @@
-"""The sweep chart: one row per family, accuracy and sparsity against lambda on a log axis."""
+"""The sweep chart: one row per family, accuracy (mean +- SE) and sparsity against lambda on a
+log axis, with the two picks (``best``, ``one_se``) marked."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+from typing import Any
 
-if TYPE_CHECKING:
-    from trainer.results import ResultRow
-    from trainer.sweep.report import Family
+from trainer.results import ResultRow, is_synthetic
+from trainer.sweep.results import METRICS, Family, score
+
+PICKS = (("best", "tab:green", "best (validation)"), ("one_se", "tab:purple", "one SE rule"))
+SERIES = (("val", "o", "tab:blue", "validation"), ("test", "s", "tab:gray", "test"))
 
 
 def draw_sweep(found: list[Family], baseline: dict[str, Any] | None, rows: list[ResultRow],
                handle) -> None:
-    """Test accuracy, weight sparsity and activation sparsity per family, ``none`` as a line."""
+    """Per family: accuracies with error bars, weight and activation sparsity; the baseline as
+    a dashed line, each pick as a vertical line, the one-SE threshold as a dotted one."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from trainer.results import is_synthetic
-    from trainer.sweep.report import METRICS
 
     figure = Figure(figsize=(13, 2.9 * len(found) + 0.8), layout="constrained")
     FigureCanvasAgg(figure)  # the Agg canvas: no display, no pyplot state
@@ -24,17 +26,37 @@ def draw_sweep(found: list[Family], baseline: dict[str, Any] | None, rows: list[
     for row_axes, fam in zip(axes, found, strict=True):
         lams = [p["lam"] for p in fam.points]
         for ax, (key, title) in zip(row_axes, METRICS, strict=True):
-            ax.plot(lams, [p[key] for p in fam.points], marker="o", label=fam.name)
-            ax.plot([fam.best["lam"]], [fam.best[key]], marker="*", markersize=14,
-                    linestyle="none", color="tab:green", label="best (validation)")
-            if baseline is not None:
-                ax.axhline(baseline[key], color="gray", linestyle="--", label="none (baseline)")
+            if key == "accuracy":
+                accuracy_panel(ax, fam, lams, baseline)
+            else:
+                ax.plot(lams, [p[key] for p in fam.points], marker="o", label=fam.name)
+                if baseline is not None:
+                    ax.axhline(baseline[key], color="gray", linestyle="--", label="baseline")
+            for pick, colour, label in PICKS:
+                ax.axvline(getattr(fam, pick)["lam"], color=colour, alpha=0.8,
+                           linestyle="-" if pick == "best" else "-.", label=label)
             ax.set_xscale("log")
-            ax.set(title=f"{fam.name}: {title}", xlabel="lambda", ylim=(-0.02, 1.02))
+            ax.set(title=f"{fam.name}: {title}", xlabel="lambda")
+            if key != "accuracy":  # accuracy zooms in, or its error bars would not show
+                ax.set_ylim(-0.02, 1.02)
             ax.grid(alpha=0.3)
-        row_axes[0].legend(fontsize=8, loc="best")
+        row_axes[0].legend(fontsize=7, loc="best")
     sources = sorted({row.data_source for row in rows})
     offline = any(is_synthetic(source) for source in sources)
     figure.suptitle(f"Lambda sweep; data: {', '.join(sources)}"
                     + (" (offline set, NOT EMNIST)" if offline else ""))
     figure.savefig(handle, format="png", dpi=90)
+
+
+def accuracy_panel(ax, fam: Family, lams: list[float], baseline: dict[str, Any] | None) -> None:
+    """Validation and test accuracy with one-SE error bars, and the one-SE threshold."""
+    for key, marker, colour, label in SERIES:
+        errors = [p[f"{key}_se"] if math.isfinite(p[f"{key}_se"]) else 0.0 for p in fam.points]
+        ax.errorbar(lams, [p[f"{key}_accuracy"] for p in fam.points], yerr=errors,
+                    marker=marker, markersize=4, capsize=3, color=colour, label=label)
+    mean, se = score(fam.best)
+    if math.isfinite(se):
+        ax.axhline(mean - se, color="tab:purple", linestyle=":", label="best - 1 SE")
+    if baseline is not None:
+        ax.axhline(baseline["test_accuracy"], color="gray", linestyle="--",
+                   label="baseline (test)")

@@ -10,7 +10,14 @@ from regserve_contracts import layout
 from trainer.data import DataSourceError
 from trainer.reports import ReportError
 from trainer.sweep import engines
-from trainer.sweep.plan import SWEEPS_DIR, SweepOptions, SweepUsageError, plan, read_manifest
+from trainer.sweep.plan import (
+    SWEEPS_DIR,
+    SweepOptions,
+    SweepUsageError,
+    plan,
+    read_manifest,
+    save_manifest,
+)
 from trainer.sweep.spec import SpecError, SweepSpec
 
 
@@ -39,26 +46,33 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
     if engine == "local" and (options.address or options.early_stop):
         raise SweepUsageError("--address and --early-stop need --engine ray")
     models_dir = Path(options.models_dir).resolve()
-    spec, settings, data = plan(options, engine, models_dir)
+    planned = plan(options, engine, models_dir)
+    spec, settings = planned.spec, planned.settings
     points = spec.points()
-    from trainer.cli import UsageError, check_on_disk
+    from trainer.cli import UsageError, check_on_disk, progress_log
+    from trainer.data.sources import load_dataset
+    from trainer.repeats import SettingsConflict, check_settings, expand, training_settings
 
     try:
         for variant in points:
             check_on_disk(variant, models_dir)
     except UsageError as exc:
         raise SweepUsageError(str(exc)) from None
-
-    from trainer.cli import progress_log
-
     log = progress_log(options.quiet, err)
-    from trainer.data.sources import load_dataset
-
     before = versions_on_disk(models_dir, points)
-    dataset = load_dataset(data, seed=settings.seed, limit=settings.limit,
+    dataset = load_dataset(planned.data, seed=settings.seed, limit=settings.limit,
                            progress=not options.quiet)
-    log(f"sweep {spec.name}: {len(points)} points on {engine} ({settings.cpus} CPU(s) each); "
-        f"data: {dataset.name}, {len(dataset.x_train):,} training images")
+    try:
+        check_settings(points, dataset, training_settings(
+            settings.epochs, settings.batch_size, settings.limit, settings.validation_split),
+            models_dir)
+    except SettingsConflict as exc:
+        raise SweepUsageError(f"{exc}; sweep into another --models-dir") from None
+    save_manifest(models_dir, planned)
+    jobs = expand(points, settings.seed, planned.seeds)
+    repeats = f" x {planned.seeds} seeds ({len(jobs)} trainings)" if planned.seeds > 1 else ""
+    log(f"sweep {spec.name}: {len(points)} points{repeats} on {engine} ({settings.cpus} CPU(s) "
+        f"each); data: {dataset.name}, {len(dataset.x_train):,} training images")
     if engine == "ray":
         engines.prepare_ray_environment(embedded=not options.address)
         try:
@@ -66,11 +80,11 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
         except engines.EngineUnavailable as exc:  # Ray without Tune's extras
             raise SweepUsageError(str(exc)) from None
 
-        outcomes = run_ray(points, dataset, settings, log, storage_dir=models_dir / SWEEPS_DIR,
+        outcomes = run_ray(jobs, dataset, settings, log, storage_dir=models_dir / SWEEPS_DIR,
                            address=options.address, resume=options.resume,
-                           early_stop=options.early_stop)
+                           early_stop=options.early_stop, quiet=options.quiet)
     else:
-        outcomes = engines.run_local(points, dataset, settings, log)
+        outcomes = engines.run_local(jobs, dataset, settings, log)
     trained = sum(versions_on_disk(models_dir, points).values()) - sum(before.values())
     return finish(spec, outcomes, models_dir, options, out, trained)
 
@@ -80,10 +94,9 @@ def versions_on_disk(models_dir: Path, points) -> dict[str, int]:
     return {v.name: len(layout.versions(models_dir / v.name)) for v in points}
 
 
-
 def finish(spec: SweepSpec, outcomes: list[engines.PointOutcome], models_dir: Path,
            options: SweepOptions, out: TextIO, trained: int) -> int:
-    """Write the sweep report, summarise, and fail when any point finally failed."""
+    """Write the sweep report, summarise what went where, and fail when any point failed."""
     exported = [o for o in outcomes if o.metrics]
     failed = [o for o in outcomes if o.error]
     stopped = [o for o in outcomes if o.stopped_early]
@@ -94,10 +107,12 @@ def finish(spec: SweepSpec, outcomes: list[engines.PointOutcome], models_dir: Pa
         manifest = read_manifest(models_dir, spec.name)
         reports = build_sweep_report(models_dir, spec.name, manifest.get("command", ""))
     if not options.quiet:
-        out.write(f"\nSweep {spec.name}: {len(exported)} of {len(outcomes)} points exported "
+        what = "points" if len(outcomes) == len(spec.points()) else "trainings"
+        out.write(f"\nSweep {spec.name}: {len(exported)} of {len(outcomes)} {what} exported "
                   f"({trained} trained now)"
                   + (f", {len(stopped)} stopped early" if stopped else "")
                   + (f", {len(failed)} failed" if failed else "") + f"; models in {models_dir}\n")
+        out.writelines(written_lines(spec, exported, models_dir))
         out.writelines(f"  report: {path}\n" for path in reports if path.suffix == ".md")
         out.writelines(f"  FAILED {o.point}: {o.error.strip().splitlines()[-1]}\n"
                        for o in failed)
@@ -106,3 +121,23 @@ def finish(spec: SweepSpec, outcomes: list[engines.PointOutcome], models_dir: Pa
     return 1 if failed else 0
 
 
+def written_lines(spec: SweepSpec, exported: list[engines.PointOutcome], models_dir: Path
+                  ) -> list[str]:
+    """One line per point: the version folders this sweep's trainings are in, and their seeds."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for outcome in exported:
+        metrics = outcome.metrics or {}
+        found.setdefault(metrics["point"], []).append(
+            (int(metrics["seed"]), Path(metrics["version_dir"]).name))
+    lines = []
+    for variant in spec.points():
+        if variant.name not in found:
+            continue
+        runs = sorted(found[variant.name])
+        role = (" (this sweep's baseline; other variants are untouched)"
+                if variant.penalty == "none" else "")
+        seeds, versions = ("seeds", "versions") if len(runs) > 1 else ("seed", "version")
+        lines.append(f"  {models_dir / variant.name}/ {versions} "
+                     f"{', '.join(version for _, version in runs)} ({seeds} "
+                     f"{', '.join(str(seed) for seed, _ in runs)}){role}\n")
+    return lines

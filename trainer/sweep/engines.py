@@ -1,4 +1,5 @@
-"""Where a sweep's points run: ``local`` (one after another, here) or ``ray`` (Ray Tune)."""
+"""Where a sweep's points (and a trainer run's repeats) run: ``local`` (one after another,
+here) or ``ray`` (Ray Tune)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from regserve_contracts.variants import Variant
 from trainer.data import Dataset
+from trainer.repeats import Job
 from trainer.sweep.trial import TrialSettings, run_point
 
 ENGINES = ("ray", "local")
@@ -72,7 +73,10 @@ def point_line(metrics: dict[str, Any]) -> str:
     """What a finished point shows: its lambda, accuracy and sparsity."""
     lam = "-" if metrics["penalty"] == "none" else f"{metrics['lam']:.3g}"
     again = " (already done)" if metrics.get("reused") else ""
-    return (f"{metrics['point']}: lambda {lam}, test accuracy {metrics['test_accuracy']:.4f}, "
+    repeat = (f" (repeat {metrics['index']} of {metrics['of']}, seed {metrics['seed']})"
+              if metrics.get("of", 1) > 1 else "")
+    return (f"{metrics['point']}{repeat}: lambda {lam}, "
+            f"test accuracy {metrics['test_accuracy']:.4f}, "
             f"val accuracy {metrics['val_accuracy']:.4f}, weights |w|<1e-3 "
             f"{metrics['weight_sparsity']:.3f}, zero activations "
             f"{metrics['activation_sparsity']:.3f}{again}")
@@ -89,21 +93,21 @@ def ray_available() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
-def run_local(points: Sequence[Variant], dataset: Dataset, settings: TrialSettings,
+def run_local(jobs: Sequence[Job], dataset: Dataset, settings: TrialSettings,
               log: Log) -> list[PointOutcome]:
-    """Run the points one after another in this process; a failing point is tried twice."""
-    progress, outcomes = Progress(len(points), log), []
+    """Run the jobs one after another in this process; a failing job is tried twice."""
+    progress, outcomes = Progress(len(jobs), log), []
     node = socket.gethostname()
-    for variant in points:
-        outcome = PointOutcome(variant.name)
+    for job in jobs:
+        outcome = PointOutcome(job.label)
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                outcome.metrics = run_point(variant.to_dict(), dataset, settings, node)
+                outcome.metrics = run_point(job.to_dict(), dataset, settings, node)
                 progress.finished(outcome.metrics)
                 break
             except Exception as exc:  # noqa: BLE001 (one point's failure must not stop the rest)
                 error = f"{type(exc).__name__}: {exc}"
-                progress.failed(variant.name, error, final=attempt == ATTEMPTS)
+                progress.failed(job.label, error, final=attempt == ATTEMPTS)
                 outcome.error = error if attempt == ATTEMPTS else None
                 if attempt == ATTEMPTS and not isinstance(exc, OSError | ValueError):
                     log(traceback.format_exc().rstrip())  # a bug, not bad input: show where

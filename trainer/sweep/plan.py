@@ -10,6 +10,7 @@ from pathlib import Path
 
 from regserve_contracts import layout
 from trainer.sweep.spec import (
+    BASELINE_NAME,
     SWEEP_PENALTIES,
     SWEEP_PLACES,
     SweepSpec,
@@ -25,7 +26,7 @@ SWEEPS_DIR = ".sweeps"
 DEFAULTS = {"penalty": ",".join(SWEEP_PENALTIES), "where": ",".join(SWEEP_PLACES),
             "lambdas": "1e-6..1e-1:6", "data": "emnist", "epochs": TrainConfig.epochs,
             "batch_size": TrainConfig.batch_size, "seed": TrainConfig.seed,
-            "validation_split": TrainConfig.validation_split, "limit": None}
+            "validation_split": TrainConfig.validation_split, "limit": None, "seeds": 1}
 
 
 class SweepUsageError(ValueError):
@@ -51,29 +52,41 @@ class SweepOptions:
     batch_size: int | None = None
     validation_split: float | None = None
     seed: int | None = None
+    seeds: int | None = None
     limit: int | None = None
     models_dir: Path = field(default_factory=lambda: Path("models"))
     quiet: bool = False
     command: str = ""
 
 
-def plan(options: SweepOptions, engine: str, models_dir: Path
-         ) -> tuple[SweepSpec, TrialSettings, str]:
-    """The spec, trial settings and data of this sweep; a resumed one keeps its manifest's."""
+@dataclass(frozen=True)
+class Plan:
+    """What a sweep will do; ``manifest`` is what to store once the checks pass (None: resumed)."""
+
+    spec: SweepSpec
+    settings: TrialSettings
+    data: str
+    seeds: int
+    manifest: dict | None
+
+
+def plan(options: SweepOptions, engine: str, models_dir: Path) -> Plan:
+    """The spec, trial settings, data and seeds of this sweep; a resumed one keeps its
+    manifest's. Nothing is written: :func:`save_manifest` does that once the checks pass."""
     name = check_sweep_name(options.name) if options.name else None
     given = {"penalty": options.penalty, "where": options.where, "lambdas": options.lambdas,
              "data": options.data, "epochs": options.epochs, "batch_size": options.batch_size,
              "seed": options.seed, "validation_split": options.validation_split,
-             "limit": options.limit}
+             "limit": options.limit, "seeds": options.seeds}
     if options.resume:
         if not name:
             raise SweepUsageError("--resume needs the --name of the sweep to continue")
         stored = read_manifest(models_dir, name)
+        chosen = {**DEFAULTS, **stored["options"]}  # an older manifest has no "seeds": 1
         for key, value in given.items():
-            if value is not None and value != stored["options"][key]:
+            if value is not None and value != chosen[key]:
                 raise SweepUsageError(f"--{key.replace('_', '-')} {value} differs from sweep "
-                                      f"{name!r}'s own ({stored['options'][key]}); drop it")
-        chosen = stored["options"]
+                                      f"{name!r}'s own ({chosen[key]}); drop it")
     else:
         name = name or default_sweep_name()
         if manifest_path(models_dir, name).exists():
@@ -83,7 +96,8 @@ def plan(options: SweepOptions, engine: str, models_dir: Path
     spec = SweepSpec(name, parse_choices(chosen["penalty"], SWEEP_PENALTIES, "--penalty"),
                      parse_choices(chosen["where"], SWEEP_PLACES, "--where"),
                      parse_lambdas(chosen["lambdas"]),
-                     stored["spec"]["baseline"] if options.resume else options.baseline)
+                     stored["spec"]["baseline"] if options.resume else options.baseline,
+                     stored["spec"].get("baseline_name", BASELINE_NAME) if options.resume else "")
     cpus = options.cpus_per_trial or (max(1, (os.cpu_count() or 2) // 2) if engine == "ray"
                                       else os.cpu_count() or 1)
     try:
@@ -93,12 +107,17 @@ def plan(options: SweepOptions, engine: str, models_dir: Path
         raise SweepUsageError(str(exc)) from None
     settings = TrialSettings(name, engine, str(models_dir), chosen["epochs"], chosen["batch_size"],
                              chosen["validation_split"], chosen["seed"], chosen["limit"], cpus)
-    if not options.resume:
-        layout.write_json_atomic(manifest_path(models_dir, name), {
-            "name": name, "spec": spec.to_dict(), "options": chosen, "engine": engine,
-            "command": options.command,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
-    return spec, settings, str(chosen["data"])
+    manifest = None if options.resume else {
+        "name": name, "spec": spec.to_dict(), "options": chosen, "engine": engine,
+        "command": options.command,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    return Plan(spec, settings, str(chosen["data"]), int(chosen["seeds"]), manifest)
+
+
+def save_manifest(models_dir: Path, planned: Plan) -> None:
+    """Store a new sweep's manifest in ``MODELS_DIR/.sweeps/`` (a resumed one has its own)."""
+    if planned.manifest is not None:
+        layout.write_json_atomic(manifest_path(models_dir, planned.spec.name), planned.manifest)
 
 
 def manifest_path(models_dir: Path, name: str) -> Path:

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from regserve_contracts.variants import Variant
 from trainer.data import Dataset
+from trainer.repeats import Job
 from trainer.sweep.engines import (
     ATTEMPTS,
     INSTALL_HINT,
@@ -52,10 +52,14 @@ def connect(address: str) -> None:
         raise EngineUnavailable(f"cannot join the Ray cluster at {address!r}: {exc}") from None
 
 
-def run_ray(points: Sequence[Variant], dataset: Dataset, settings: TrialSettings, log: Log, *,
-            storage_dir: Path, address: str | None = None, resume: bool = False,
-            early_stop: str | None = None) -> list[PointOutcome]:
-    """Run every point as a Tune trial (Tune restores an interrupted sweep with ``resume``)."""
+def run_ray(jobs: Sequence[Job], dataset: Dataset, settings: TrialSettings, log: Log, *,
+            storage_dir: Path, name: str | None = None, address: str | None = None,
+            resume: bool = False, early_stop: str | None = None,
+            quiet: bool = False) -> list[PointOutcome]:
+    """Run every job as a Tune trial, in the experiment ``name`` (default: the sweep's) under
+    ``storage_dir``; Tune restores an interrupted one with ``resume``. ``quiet``: no progress
+    lines."""
+    name = name or settings.sweep
     started_here = not ray.is_initialized()
     if started_here:
         if address:
@@ -67,7 +71,7 @@ def run_ray(points: Sequence[Variant], dataset: Dataset, settings: TrialSettings
             tune.with_parameters(_trainable, dataset=dataset, settings=settings,
                                  per_epoch=early_stop is not None),
             {"cpu": settings.cpus})
-        experiment = str(Path(storage_dir) / settings.sweep)
+        experiment = str(Path(storage_dir) / name)
         if resume and tune.Tuner.can_restore(experiment):
             # Finished trials stay finished; failed ones get another try.
             tuner = tune.Tuner.restore(experiment, trainable=trainable, restart_errored=True)
@@ -82,13 +86,13 @@ def run_ray(points: Sequence[Variant], dataset: Dataset, settings: TrialSettings
                                           max_t=settings.epochs + 1)
             tuner = tune.Tuner(
                 trainable,
-                param_space={"point": tune.grid_search([v.to_dict() for v in points])},
+                param_space={"point": tune.grid_search([job.to_dict() for job in jobs])},
                 tune_config=tune.TuneConfig(scheduler=scheduler, trial_name_creator=_trial_name,
                                             trial_dirname_creator=_trial_name),
                 run_config=tune.RunConfig(
-                    name=settings.sweep, storage_path=str(storage_dir), verbose=0,
+                    name=name, storage_path=str(storage_dir), verbose=0,
                     failure_config=tune.FailureConfig(max_failures=ATTEMPTS - 1),
-                    callbacks=[ProgressCallback(len(points))]),
+                    callbacks=[ProgressCallback(len(jobs), quiet)]),
             )
         grid = tuner.fit()
     finally:
@@ -107,7 +111,18 @@ def _trainable(config: dict[str, Any], dataset: Dataset, settings: TrialSettings
 
 
 def _trial_name(trial) -> str:
-    return f"{trial.config['point']['name']}_{trial.trial_id}"
+    job = _job(trial.config)
+    repeat = f"_s{job.seed}" if job.of > 1 else ""
+    return f"{job.variant.name}{repeat}_{trial.trial_id}"
+
+
+def _job(config: dict[str, Any] | None) -> Job:
+    return Job.from_dict(config["point"])
+
+
+def _label(config: dict[str, Any] | None) -> str:
+    """A trial's job as the progress lines name it, e.g. ``none (repeat 2 of 3, seed 43)``."""
+    return _job(config).label if config else "?"
 
 
 def _EpochReport():  # noqa: N802 (a factory: Keras is imported only inside a trial)
@@ -118,7 +133,7 @@ def _EpochReport():  # noqa: N802 (a factory: Keras is imported only inside a tr
 
 
 def _outcome(result, scheduled: bool) -> PointOutcome:
-    point = result.config["point"]["name"] if result.config else "?"
+    point = _label(result.config)
     if result.error is not None:
         return PointOutcome(point, error=_error_text(result.error))
     metrics = dict(result.metrics or {})
@@ -142,20 +157,25 @@ class ProgressCallback(tune.Callback):
     writes to the ``sys.stderr`` of the moment.
     """
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, quiet: bool = False) -> None:
         self.total = total
+        self.quiet = quiet
         self._progress: Progress | None = None
 
     def setup(self, **info) -> None:
-        self._progress = Progress(self.total, _stderr, time.monotonic())
+        self._progress = Progress(self.total, self._log, time.monotonic())
+
+    def _log(self, line: str) -> None:
+        if not getattr(self, "quiet", False):  # a callback pickled before quiet existed
+            _stderr(line)
 
     def _get(self) -> Progress:
         if self._progress is None or self._progress.log is None:
-            self._progress = Progress(self.total, _stderr, time.monotonic())
+            self._progress = Progress(self.total, self._log, time.monotonic())
         return self._progress
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"total": self.total, "_progress": None}
+        return {"total": self.total, "quiet": self.quiet, "_progress": None}
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         result = trial.last_result or {}
@@ -163,14 +183,14 @@ class ProgressCallback(tune.Callback):
         if result.get("exported"):
             self._get().finished(result, remaining)
         else:
-            self._get().stopped(trial.config["point"]["name"], remaining)
+            self._get().stopped(_label(trial.config), remaining)
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:
-        self._get().failed(trial.config["point"]["name"], _trial_error(trial),
+        self._get().failed(_label(trial.config), _trial_error(trial),
                            final=False, remaining=_remaining(trials, trial) + 1)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        self._get().failed(trial.config["point"]["name"], _trial_error(trial), final=True,
+        self._get().failed(_label(trial.config), _trial_error(trial), final=True,
                            remaining=_remaining(trials, trial))
 
 

@@ -12,7 +12,9 @@ from regserve_contracts.variants import Variant
 
 SWEEP_PENALTIES = ("l1", "l2", "elasticnet")
 SWEEP_PLACES = ("kernel_bias", "activity")
-BASELINE = Variant("none")
+#: The name of the registered baseline; a sweep's own baseline is ``none.<sweep>`` so that a
+#: sweep never adds a version to the ``none`` a server already serves.
+BASELINE_NAME = "none"
 #: At most this many lambdas per family: a typo like ``1e-6..1e-1:1000`` must not start 6,000 jobs.
 MAX_LAMBDAS = 64
 _SWEEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -93,19 +95,42 @@ def default_sweep_name(now: dt.datetime | None = None) -> str:
     return (now or dt.datetime.now(dt.UTC)).strftime("sweep-%Y%m%d-%H%M%S")
 
 
+def baseline_name(sweep: str) -> str:
+    """The baseline point of sweep ``sweep``: ``none.<sweep>`` in the variant names' alphabet."""
+    name = f"{BASELINE_NAME}.{sweep.lower()}"
+    try:
+        Variant(name)
+    except ValueError:
+        longest = 64 - len(BASELINE_NAME) - 1
+        raise SpecError(f"--name {sweep!r}: too long for the baseline's name {name!r} (at most "
+                        f"{longest} characters), or add --no-baseline") from None
+    return name
+
+
 @dataclass(frozen=True)
 class SweepSpec:
-    """Penalties x places x lambdas, plus the unpenalized baseline unless ``baseline`` is off."""
+    """Penalties x places x lambdas, plus the unpenalized baseline unless ``baseline`` is off.
+
+    ``baseline_name`` is where the baseline goes; a sweep made before it had its own name
+    kept it in ``none``.
+    """
 
     name: str
     penalties: tuple[str, ...]
     places: tuple[str, ...]
     lambdas: tuple[float, ...]
     baseline: bool = True
+    baseline_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.baseline_name:
+            object.__setattr__(self, "baseline_name", baseline_name(self.name)
+                               if self.baseline else BASELINE_NAME)
 
     def points(self) -> tuple[Variant, ...]:
         """The baseline first, then every family's lambdas in ascending order."""
-        found = [BASELINE] if self.baseline else []
+        found = [Variant(self.baseline_name, title=f"No penalty (baseline of sweep {self.name})")
+                 ] if self.baseline else []
         found += [Variant(point_name(penalty, where, lam), penalty, where, lam)
                   for penalty in self.penalties for where in self.places for lam in self.lambdas]
         return tuple(found)
@@ -114,13 +139,14 @@ class SweepSpec:
         """As stored in the sweep's manifest."""
         return {"name": self.name, "penalties": list(self.penalties),
                 "places": list(self.places), "lambdas": list(self.lambdas),
-                "baseline": self.baseline}
+                "baseline": self.baseline, "baseline_name": self.baseline_name}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
-        """Rebuild a spec from :meth:`to_dict` output."""
+        """Rebuild a spec from :meth:`to_dict` output (an older manifest: baseline ``none``)."""
         return cls(str(data["name"]), tuple(data["penalties"]), tuple(data["places"]),
-                   tuple(float(lam) for lam in data["lambdas"]), bool(data["baseline"]))
+                   tuple(float(lam) for lam in data["lambdas"]), bool(data["baseline"]),
+                   str(data.get("baseline_name", BASELINE_NAME)))
 
 
 def family(variant: Variant) -> str:

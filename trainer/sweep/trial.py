@@ -1,4 +1,5 @@
-"""One sweep point, the same on every engine: size the threads, train, export, summarise."""
+"""One training of a sweep point or trainer run, the same on every engine: size the threads,
+train, export, summarise."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from regserve_contracts import layout
+from regserve_contracts import metadata as md
+from regserve_contracts.repeats import read_repeat
 from regserve_contracts.variants import Variant
 from trainer.data import Dataset
+from trainer.repeats import Job, repeat_metadata, training_settings
 from trainer.results import SPARSITY_KEY
 from trainer.sweep.spec import family
 
 
 @dataclass(frozen=True)
 class TrialSettings:
-    """What every trial of a sweep shares; plain values, so Ray can ship it to other nodes."""
+    """What every trial of a run shares; plain values, so Ray can ship it to other nodes."""
 
-    sweep: str
+    sweep: str | None  # None: a ``python -m trainer`` run, no sweep section in the metadata
     engine: str
     models_dir: str  # absolute: Ray runs each trial in a working folder of its own
     epochs: int
@@ -50,15 +54,17 @@ def size_thread_pools(cpus: int) -> None:
         pass  # already started: see the docstring
 
 
-def find_done(models_dir: Path, sweep: str, point: str) -> Path | None:
-    """The newest version of ``point`` that this sweep already exported, if any."""
+def find_done(models_dir: Path, sweep: str, point: str, seed: int) -> Path | None:
+    """The newest version of ``point`` this sweep already exported with ``seed``, if any."""
     variant_dir = Path(models_dir) / point
     for version in reversed(layout.versions(variant_dir)):
         version_dir = variant_dir / str(version)
         try:
-            if layout.read_metadata(version_dir).get("sweep", {}).get("name") == sweep:
+            metadata = layout.read_metadata(version_dir)
+            if (metadata.get(md.SWEEP, {}).get("name") == sweep
+                    and int(metadata[md.TRAINING]["seed"]) == seed):
                 return version_dir
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
             continue  # an unreadable version is not ours to count
     return None
 
@@ -68,7 +74,8 @@ def summarise(version_dir: Path, metadata: dict[str, Any], reused: bool) -> dict
     variant = Variant.from_dict(metadata["variant"])
     history = metadata.get("history", {})
     activations = list(metadata.get("activation_sparsity_test", {}).values())
-    sweep = metadata.get("sweep", {})
+    sweep = metadata.get(md.SWEEP, {})
+    repeat = read_repeat(metadata)
     return {
         "point": variant.name, "family": family(variant), "penalty": variant.penalty,
         "where": variant.where, "lam": variant.lam, "version_dir": str(version_dir),
@@ -80,16 +87,21 @@ def summarise(version_dir: Path, metadata: dict[str, Any], reused: bool) -> dict
         "node": sweep.get("node", ""), "pid": sweep.get("pid", 0),
         "started": sweep.get("started", 0.0), "finished": sweep.get("finished", 0.0),
         "reused": reused,
+        "seed": int(metadata.get(md.TRAINING, {}).get("seed", 0)),
+        "group": repeat.group if repeat else None,
+        "index": repeat.index if repeat else 1, "of": repeat.of if repeat else 1,
     }
 
 
 def run_point(point: dict[str, Any], dataset: Dataset, settings: TrialSettings, node: str,
               callbacks: Sequence = ()) -> dict[str, Any]:
-    """Train and export one point (or reuse this sweep's earlier export of it); its summary."""
+    """Train and export one job (:meth:`trainer.repeats.Job.to_dict`), or reuse this sweep's
+    earlier export of it; its summary."""
     started = time.time()  # the trial's start, TensorFlow's import included
-    variant = Variant.from_dict(point)
+    job = Job.from_dict(point, settings.seed)
+    variant = job.variant
     models_dir = Path(settings.models_dir)
-    done = find_done(models_dir, settings.sweep, variant.name)
+    done = find_done(models_dir, settings.sweep, variant.name, job.seed) if settings.sweep else None
     if done is not None:  # a resumed sweep, or a retry after the export already landed
         return summarise(done, layout.read_metadata(done), reused=True)
     # Fail before training, not after, when the point's folder cannot be made.
@@ -98,18 +110,23 @@ def run_point(point: dict[str, Any], dataset: Dataset, settings: TrialSettings, 
     from trainer.train import TrainConfig, train_variant
 
     config = TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size,
-                         validation_split=settings.validation_split, seed=settings.seed,
+                         validation_split=settings.validation_split, seed=job.seed,
                          limit=settings.limit, verbose=0)
-    sweep = {"name": settings.sweep, "point": variant.name, "engine": settings.engine,
-             "node": node, "host": socket.gethostname(), "pid": os.getpid(),
-             "cpus": settings.cpus, "started": started}
+    extra = repeat_metadata(job, dataset, training_settings(
+        settings.epochs, settings.batch_size, settings.limit, settings.validation_split))
+    stamps: dict[str, Any] = {}
+    if settings.sweep:
+        stamps = {"name": settings.sweep, "point": variant.name, "engine": settings.engine,
+                  "node": node, "host": socket.gethostname(), "pid": os.getpid(),
+                  "cpus": settings.cpus, "started": started}
+        extra[md.SWEEP] = stamps
     import keras
 
     # "finished" is when training ended (the export follows at once, atomically); the
     # metadata is built after fit, so it sees the update.
     stamp = keras.callbacks.LambdaCallback(
-        on_train_end=lambda logs: sweep.update(finished=time.time()))
-    result = train_variant(variant, dataset, config, models_dir, extra_metadata={"sweep": sweep},
+        on_train_end=lambda logs: stamps.update(finished=time.time()))
+    result = train_variant(variant, dataset, config, models_dir, extra_metadata=extra,
                            callbacks=[*callbacks, stamp])
     return summarise(result.version_dir, layout.read_metadata(result.version_dir), reused=False)
 
