@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from regserve_contracts.signature import to_model_input
+from trainer.beyond import TRAIN_IMAGES, beyond_accuracy, keras_predictor, predict_all
 from trainer.data import Dataset
+from trainer.splits import split_rows
 
 
 @dataclass
@@ -35,4 +38,14 @@ def evaluate_version(model, x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.nda
     evaluation that needs them.
     """
     evaluation = Evaluation()
+    predict = keras_predictor(model)
+    probabilities = predict_all(predict, x_test)
+    # How sure, how much it overfits, how robust (trainer/beyond.py).
+    _, validation_rows = split_rows(len(dataset.x_train), config.seed, config.validation_split)
+    validation = (to_model_input(dataset.x_train[validation_rows[:TRAIN_IMAGES]]),
+                  dataset.y_train[validation_rows[:TRAIN_IMAGES]])
+    history = getattr(getattr(model, "history", None), "history", None)  # set by model.fit
+    evaluation.metadata.update(beyond_accuracy(
+        predict, (probabilities, dataset.y_test), dataset.x_test, (x_fit, y_fit), validation,
+        history))
     return evaluation
