@@ -34,8 +34,15 @@ _cache: dict[tuple, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
 
 
 def keras_predictor(model) -> Predict:
-    """Inference mode (no dropout) of a Keras model."""
-    return lambda images: np.asarray(model(images, training=False))
+    """Inference mode (no dropout) of a Keras model, traced once: an eager call costs ~0.1 s
+    of overhead on two cores, and the suite makes dozens."""
+    import tensorflow as tf
+
+    from regserve_contracts.signature import INPUT_SHAPE
+
+    traced = tf.function(lambda images: model(images, training=False),
+                         input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)])
+    return lambda images: traced(tf.constant(images)).numpy()
 
 
 def predict_all(predict: Predict, images: np.ndarray, batch: int = BATCH) -> np.ndarray:
@@ -106,8 +113,10 @@ def robustness_block(predict: Predict, x_test: np.ndarray, y_test: np.ndarray,
     rows, copies = corrupted_copies(x_test, seed, limit)
     labels = np.asarray(y_test)[rows]
     clean = accuracy(predict_all(predict, to_model_input(x_test[rows])), labels)
-    scores = {name: accuracy(predict_all(predict, to_model_input(images)), labels)
-              for name, images in copies.items()}
+    # One pass over every copy: fewer, larger batches.
+    everything = predict_all(predict, to_model_input(np.concatenate(list(copies.values()))))
+    scores = {name: accuracy(part, labels) for name, part in
+              zip(copies, np.split(everything, len(copies)), strict=True)}
     return {
         "corruptions": scores,
         "mean_accuracy": float(np.mean(list(scores.values()))),

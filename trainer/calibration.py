@@ -17,7 +17,7 @@ BINS = 15
 #: Probabilities are clipped here before a logarithm: a float32 softmax can round to exactly 0.
 TINY = 1e-12
 #: Temperatures searched by :func:`fit_temperature` (golden section on log T).
-TEMPERATURE_RANGE = (0.05, 20.0)
+TEMPERATURE_RANGE = (0.01, 100.0)
 
 
 def _checked(probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +31,8 @@ def _checked(probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
 
 def bin_index(confidence: np.ndarray, bins: int = BINS) -> np.ndarray:
     """The bin of each confidence: bin m (0-based) holds (m / bins, (m + 1) / bins]."""
-    return np.clip(np.ceil(np.asarray(confidence) * bins).astype(np.int64) - 1, 0, bins - 1)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    return np.clip(np.searchsorted(edges, np.asarray(confidence), side="left") - 1, 0, bins - 1)
 
 
 def reliability_bins(probabilities: np.ndarray, labels: np.ndarray,
