@@ -9,6 +9,8 @@ from flask import Blueprint, jsonify
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from regserve_contracts.signature import FEATURE_MAP_LAYERS
 from server.insight import INCLUDE_OPTIONS
+from server.robustness import DETAIL_PROPERTIES
+from server.robustness import SCHEMAS as ROBUSTNESS_SCHEMAS
 from server.v2.openapi import V2_PATHS, V2_SCHEMAS
 
 bp = Blueprint("openapi", __name__)
@@ -70,6 +72,7 @@ SCHEMAS: dict[str, Any] = {
         "activations": {"oneOf": [ref("Activations"), ref("Unavailable")], "description":
                         "With ?include=activations: each conv layer's feature maps."},
         "stability": {**ref("Stability"), "description": "With ?include=stability."},
+        "corruptions": {**ref("CorruptionReadings"), "description": "With ?include=corruptions."},
         "newest_version_failed": {**ref("Failure"), "description": "Present while the "
                                   "variant's newest version fails to load and 'version' serves."},
     }),
@@ -112,7 +115,8 @@ SCHEMAS: dict[str, Any] = {
         "agreement": ref("Agreement"),
         "input": ref("InputEcho"),
         "data_source": ref("DataSource"),
-    }),
+    }, {"corruptions": {**ref("CorruptionImages"), "description": "With ?include=corruptions: "
+                        "the input under every corruption, identity first."}}),
     "Penalty": obj({"name": STRING},
                    {"penalty": {"enum": ["none", "l1", "l2", "elasticnet"]},
                     "where": {"enum": ["none", "kernel_bias", "activity"]},
@@ -142,7 +146,8 @@ SCHEMAS: dict[str, Any] = {
                      "Test accuracy after zeroing every |w| below each threshold."},
          "feature_maps": {"type": "boolean", "description": "Whether ?include=activations "
                           "has maps for this version."},
-         "filters": {**STRING, "description": "Where conv1's filters are drawn as a PNG."}})]},
+         "filters": {**STRING, "description": "Where conv1's filters are drawn as a PNG."},
+         **DETAIL_PROPERTIES})]},
     "VariantList": obj({"variants": {"type": "array", "items": ref("VariantSummary")},
                         "failed": {"type": "array", "items": ref("Failure")}},
                        {"older_versions": {"type": "array", "items": ref("VariantSummary"),
@@ -177,7 +182,9 @@ PREDICT = {
          "schema": {"type": "integer", "minimum": 1, "maximum": NUM_CLASSES, "default": 3}},
         {"name": "include", "in": "query", "style": "form", "explode": False,
          "description": "Extra views per variant, comma-separated: activations (feature maps "
-                        "of conv1 and conv2), stability (agreement over 32 perturbed copies).",
+                        "of conv1 and conv2), stability (agreement over 32 perturbed copies), "
+                        "corruptions (the input under 15 MNIST-C corruptions, as PNGs, and each "
+                        "variant's reading of each).",
          "schema": {"type": "array", "items": {"enum": list(INCLUDE_OPTIONS)}}},
     ],
     "requestBody": {"required": True, "content": {
@@ -250,7 +257,7 @@ DOCUMENT: dict[str, Any] = {
             parameters=[FILE_PARAMETER]),
         **V2_PATHS,  # Open Inference Protocol V2 (server/v2/routes.py)
     },
-    "components": {"schemas": {**SCHEMAS, **V2_SCHEMAS}},
+    "components": {"schemas": {**SCHEMAS, **ROBUSTNESS_SCHEMAS, **V2_SCHEMAS}},
 }
 
 
