@@ -83,16 +83,19 @@ function reliabilityDiagram(name, calibration) {
     "aria-label": `${name}: accuracy against confidence in 15 bins, ECE ${percent(calibration.ece)}` });
   root.append(svg("rect", { x: x(0), y: y(1), width: plot, height: plot, fill: "none", stroke: "#dde1e8" }));
   const bins = calibration.bins;
+  const most = Math.max(...bins.map((bin) => bin.count));
   bins.forEach((bin, m) => {
     if (!bin.count) return;
     const left = x(m / bins.length), width = plot / bins.length - 0.6;
+    // A bin of a few images says little: the fewer, the paler.
+    const weight = (0.25 + 0.75 * Math.sqrt(bin.count / most)).toFixed(2);
     root.append(svg("rect", { x: left, y: y(bin.accuracy), width, height: y(0) - y(bin.accuracy),
-                              class: "rel-bin" },
+                              class: "rel-bin", "fill-opacity": weight },
       svg("title", {}, `confidence ${percent(bin.confidence, 0)}: ${percent(bin.accuracy, 0)} right of ${bin.count}`)));
     // The gap to perfect calibration: from the accuracy to the bin's mean confidence.
     const top = Math.min(bin.accuracy, bin.confidence), bottom = Math.max(bin.accuracy, bin.confidence);
     root.append(svg("rect", { x: left, y: y(bottom), width, height: Math.max(0.5, y(top) - y(bottom)),
-                              class: "rel-gap" }));
+                              class: "rel-gap", "fill-opacity": (0.45 * weight).toFixed(2) }));
   });
   root.append(svg("line", { x1: x(0), y1: y(0), x2: x(1), y2: y(1), class: "rel-diagonal" }));
   for (const tick of [0, 0.5, 1]) {
