@@ -2,6 +2,7 @@
 
 The label map (``labels``), the EMNIST form an image is brought to (``imaging``), the models
 folder layout (``layout``), the variant registry (``variants``) and the SavedModel's serving
-signature (``signature``). Nothing here imports TensorFlow, the trainer or the server, so a
+signature (``signature``), and MNIST-C's corruption suite (``corruptions``, on ``pixelops``).
+Nothing here imports TensorFlow, the trainer or the server, so a
 client installs and imports it with numpy and Pillow alone.
 """

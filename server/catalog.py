@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from regserve_contracts.variants import unknown_variant_message
-from server import insight
+from server import insight, robustness
 from server.answers import variant_summary
 from server.comparison import variant_statistics
 from server.errors import ApiError
@@ -45,7 +45,8 @@ def show_variant(name: str):
     summary = {**variant_summary(variant, detailed=True),
                "versions": _versions(snapshot, variant.name),
                **insight.variant_views(variant),
-               **variant_statistics(variant.name, variant.version)}
+               **variant_statistics(variant.name, variant.version),
+               **robustness.variant_blocks(variant)}  # calibration, generalization, robustness
     if name in snapshot.failed:  # an older version serves while the newest one is broken
         summary["newer_version_failed"] = {**snapshot.failed[name].to_dict(),
                                            "serving_version": variant.version}

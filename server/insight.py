@@ -21,12 +21,12 @@ from regserve_contracts.signature import (
     kernel_variable,
     to_model_input,
 )
-from server import perturb
+from server import perturb, robustness
 from server.errors import ApiError
 from server.runtime.registry import LoadedVariant, Snapshot
 
 #: What ``POST /predict?include=`` may ask for.
-INCLUDE_OPTIONS: tuple[str, ...] = ("activations", "stability")
+INCLUDE_OPTIONS: tuple[str, ...] = ("activations", "stability", robustness.INCLUDE)
 #: Feature-map mosaics: tiles per row and the grey gap between tiles.
 MOSAIC_COLUMNS = 8
 MOSAIC_GAP = 1
@@ -58,12 +58,14 @@ def parse_include(values: Iterable[str]) -> frozenset[str]:
 
 def add_views(answers: dict[str, dict], snapshot: Snapshot,
               served: dict[str, tuple[str, LoadedVariant]], pixels: np.ndarray,
-              include: frozenset[str]) -> None:
-    """Add the asked-for views to each variant's answer, in place.
+              include: frozenset[str]) -> dict[str, Any]:
+    """Add the asked-for views to each variant's answer, in place; return what the answer
+    gets once for all variants (the corrupted images).
 
     ``served`` maps each answer's name (``name`` or ``name@version``) to the engine's key for
     it and the loaded variant, as :meth:`Snapshot.resolve` gives them.
     """
+    shared: dict[str, Any] = {}
     if "activations" in include:
         batch = to_model_input(pixels)
         for name, answer in answers.items():
@@ -72,6 +74,9 @@ def add_views(answers: dict[str, dict], snapshot: Snapshot,
         keys = {name: served[name][0] for name in answers}
         for name, view in stability(snapshot, keys, pixels, answers).items():
             answers[name]["stability"] = view
+    if robustness.INCLUDE in include:
+        shared[robustness.INCLUDE] = robustness.corruptions_view(snapshot, served, pixels, answers)
+    return shared
 
 
 def feature_maps(variant: LoadedVariant, batch: np.ndarray) -> dict[str, np.ndarray] | None:

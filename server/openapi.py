@@ -10,6 +10,8 @@ from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from regserve_contracts.signature import FEATURE_MAP_LAYERS
 from server.comparison import COMPARISON_SCHEMAS
 from server.insight import INCLUDE_OPTIONS
+from server.robustness import DETAIL_PROPERTIES
+from server.robustness import SCHEMAS as ROBUSTNESS_SCHEMAS
 from server.v2.openapi import V2_PATHS, V2_SCHEMAS
 
 bp = Blueprint("openapi", __name__)
@@ -71,6 +73,7 @@ SCHEMAS: dict[str, Any] = {
         "activations": {"oneOf": [ref("Activations"), ref("Unavailable")], "description":
                         "With ?include=activations: each conv layer's feature maps."},
         "stability": {**ref("Stability"), "description": "With ?include=stability."},
+        "corruptions": {**ref("CorruptionReadings"), "description": "With ?include=corruptions."},
         "newest_version_failed": {**ref("Failure"), "description": "Present while the "
                                   "variant's newest version fails to load and 'version' serves."},
     }),
@@ -113,7 +116,8 @@ SCHEMAS: dict[str, Any] = {
         "agreement": ref("Agreement"),
         "input": ref("InputEcho"),
         "data_source": ref("DataSource"),
-    }),
+    }, {"corruptions": {**ref("CorruptionImages"), "description": "With ?include=corruptions: "
+                        "the input under every corruption, identity first."}}),
     "Penalty": obj({"name": STRING},
                    {"penalty": {"enum": ["none", "l1", "l2", "elasticnet"]},
                     "where": {"enum": ["none", "kernel_bias", "activity"]},
@@ -146,7 +150,8 @@ SCHEMAS: dict[str, Any] = {
          "filters": {**STRING, "description": "Where conv1's filters are drawn as a PNG."},
          "comparison": {"oneOf": [ref("ComparisonRow"), {"type": "null"}], "description":
                         "This variant's row of GET /comparison; null: comparison_note says why."},
-         "comparison_note": {"type": ["string", "null"]}})]},
+         "comparison_note": {"type": ["string", "null"]},
+         **DETAIL_PROPERTIES})]},
     "VariantList": obj({"variants": {"type": "array", "items": ref("VariantSummary")},
                         "failed": {"type": "array", "items": ref("Failure")}},
                        {"older_versions": {"type": "array", "items": ref("VariantSummary"),
@@ -181,7 +186,9 @@ PREDICT = {
          "schema": {"type": "integer", "minimum": 1, "maximum": NUM_CLASSES, "default": 3}},
         {"name": "include", "in": "query", "style": "form", "explode": False,
          "description": "Extra views per variant, comma-separated: activations (feature maps "
-                        "of conv1 and conv2), stability (agreement over 32 perturbed copies).",
+                        "of conv1 and conv2), stability (agreement over 32 perturbed copies), "
+                        "corruptions (the input under 15 MNIST-C corruptions, as PNGs, and each "
+                        "variant's reading of each).",
          "schema": {"type": "array", "items": {"enum": list(INCLUDE_OPTIONS)}}},
     ],
     "requestBody": {"required": True, "content": {
@@ -259,7 +266,8 @@ DOCUMENT: dict[str, Any] = {
             parameters=[FILE_PARAMETER]),
         **V2_PATHS,  # Open Inference Protocol V2 (server/v2/routes.py)
     },
-    "components": {"schemas": {**SCHEMAS, **COMPARISON_SCHEMAS, **V2_SCHEMAS}},
+    "components": {"schemas": {**SCHEMAS, **COMPARISON_SCHEMAS, **ROBUSTNESS_SCHEMAS,
+                               **V2_SCHEMAS}},
 }
 
 

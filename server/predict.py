@@ -43,13 +43,15 @@ def predict():
         if name in snapshot.failed:
             answers[name]["newest_version_failed"] = {**snapshot.failed[name].to_dict(),
                                                       "serving_version": answers[name]["version"]}
+    shared = {}
     if include:  # the plain path does no extra work
-        insight.add_views(answers, snapshot, served, image.pixels, include)
+        shared = insight.add_views(answers, snapshot, served, image.pixels, include)
     body = {
         "variants": answers,
         "agreement": agreement(answers),
         "input": input_echo(image.pixels, image.kind, image.preprocessed),
         "data_source": data_source([variant for _, variant in served.values()]),
+        **shared,  # views given once for all variants (?include=corruptions: the images)
     }
     elapsed = time.perf_counter() - started
     for name in names:

@@ -23,6 +23,7 @@ from trainer.reports import (
     build_reports,
     collect_results,
 )
+from trainer.robustness_report import ROBUSTNESS_JSON, ROBUSTNESS_MD
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -54,6 +55,7 @@ def test_every_report_file_is_written(reports):
     names = {path.name for path in reports.reports_dir.iterdir()}
     expected = {COMPARISON_PNG, "comparison.json", "comparison.md", "comparison.csv",
                 SPARSITY_PNG, RESULTS_MD, RESULTS_CSV, PRUNING_PNG}
+    expected |= {ROBUSTNESS_MD, ROBUSTNESS_JSON}
     expected |= {f"curves_{name}.png" for name in VARIANT_NAMES}
     assert names == expected
     for path in reports.reports_dir.glob("*.png"):
@@ -91,6 +93,8 @@ def test_csv_matches_each_variants_metadata(reports, models_dir):
         assert int(row["epochs"]) == metadata["training"]["epochs"]
         assert int(row["train_samples"]) == metadata["training"]["train_samples"]
         assert row["data_source"] == metadata["data"]["name"]
+        assert float(row["ece"]) == pytest.approx(metadata["calibration"]["ece"])
+        assert float(row["nll"]) == pytest.approx(metadata["calibration"]["nll"])
 
 
 def test_markdown_names_the_source_and_warns_about_the_offline_set(reports):

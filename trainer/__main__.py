@@ -20,6 +20,7 @@ examples:
   python -m trainer --custom l1:activity:1e-4 --custom l1:activity:1e-3   (a lambda sweep)
   python -m trainer --report --models-dir /tmp/m  rebuild the reports, no training
   python -m trainer --all --seeds 5 --engine ray  every variant five times, in parallel on Ray
+  python -m trainer --evaluate --data PATH        add calibration and robustness to old versions
   python -m trainer sweep --help                  a lambda sweep, on Ray Tune or locally
 """
 
@@ -43,6 +44,10 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     pick.add_argument("--list", action="store_true", help="list the variants and their penalties")
     pick.add_argument("--report", action="store_true",
                       help="rebuild the reports from the models on disk, no training")
+    pick.add_argument("--evaluate", action="store_true",
+                      help="add calibration, train/test gap and corruption robustness to the "
+                           "versions on disk that lack them (give the --data they were trained "
+                           "on), then rebuild the reports; no training")
     train = parser.add_argument_group("training (defaults: the original experiment)")
     train.add_argument("--data", default=defaults.data, metavar="emnist|synthetic|PATH",
                        help=f"data source: {SOURCES_HELP} (default: %(default)s)")
@@ -95,6 +100,7 @@ def parse_options(argv: Sequence[str] | None = None,
         baseline=args.baseline,
         seeds=args.seeds, engine=args.engine, address=args.address,
         cpus_per_trial=args.cpus_per_trial, name_suffix=args.name_suffix,
+        evaluate=args.evaluate,
     )
 
 

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
+from trainer.backfill import run_evaluate
 from trainer.data import DataSourceError
 from trainer.data.sources import load_dataset
 from trainer.fanout import EngineError, check_engine, train_on_ray
@@ -32,6 +33,7 @@ class TrainOptions:
     custom: tuple[str, ...] = ()
     list_variants: bool = False
     report_only: bool = False
+    evaluate: bool = False
     data: str = "emnist"
     epochs: int = TrainConfig.epochs
     batch_size: int = TrainConfig.batch_size
@@ -57,6 +59,11 @@ def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = N
         if options.list_variants:
             out.write(variants_table(VARIANTS + custom_variants(options.custom)) + "\n")
             return 0
+        if options.evaluate:  # add calibration, generalization, robustness (trainer/backfill.py)
+            if options.all_variants or options.variants or options.custom or options.report_only:
+                raise UsageError("--evaluate trains nothing; drop --all, --variant, --custom "
+                                 "and --report")
+            return run_evaluate(options.models_dir, options.data, options.quiet, out, err)
         if options.report_only:
             if options.all_variants or options.variants or options.custom:
                 raise UsageError("--report trains nothing; drop --all, --variant and --custom")

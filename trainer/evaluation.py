@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from regserve_contracts.signature import to_model_input
+from trainer.beyond import TRAIN_IMAGES, beyond_accuracy, keras_predictor, predict_all
 from trainer.data import Dataset
 from trainer.predictions import record_predictions
-
-#: Images per forward pass over the test set.
-_BATCH = 500
+from trainer.splits import split_rows
 
 
 @dataclass
@@ -39,16 +39,16 @@ def evaluate_version(model, x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.nda
     evaluation that needs them.
     """
     evaluation = Evaluation()
-    probabilities = predict_test_set(model, x_test)
-    record_predictions(evaluation, probabilities, dataset)
+    predict = keras_predictor(model)
+    probabilities = predict_all(predict, x_test)
+    record_predictions(evaluation, probabilities, dataset)  # predictions.npz, for pairing
+    # How sure, how much it overfits, how robust (trainer/beyond.py).
+    _, validation_rows = split_rows(len(dataset.x_train), config.seed, config.validation_split)
+    validation = (to_model_input(dataset.x_train[validation_rows[:TRAIN_IMAGES]]),
+                  dataset.y_train[validation_rows[:TRAIN_IMAGES]])
+    history = getattr(getattr(model, "history", None), "history", None)  # set by model.fit
+    evaluation.metadata.update(beyond_accuracy(
+        predict, (probabilities, dataset.y_test), dataset.x_test, (x_fit, y_fit), validation,
+        history))
     return evaluation
 
-
-def predict_test_set(model, x_test: np.ndarray) -> np.ndarray:
-    """The model's class probabilities for every test input, ``(N, classes)``.
-
-    Called eagerly in batches: ``model.predict`` builds a tf.function per model, and a run of
-    several variants then prints TensorFlow's retracing warning (even with --quiet).
-    """
-    return np.concatenate([np.asarray(model(x_test[start:start + _BATCH], training=False))
-                           for start in range(0, len(x_test), _BATCH)])

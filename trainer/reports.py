@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from trainer import plots
 from trainer.comparison import write_comparison
 from trainer.comparison.report import COMPARISON_MD, COMPARISON_PNG
 from trainer.results import ResultRow, is_synthetic
+from trainer.robustness_report import ROBUSTNESS_MD, mce_by_variant, write_robustness_report
 
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
@@ -27,6 +29,7 @@ CSV_COLUMNS = (
     "variant", "penalty", "where", "lambda", "version", "data_source", "test_loss",
     "test_accuracy", "weight_sparsity_lt_1e-3", "weight_sparsity_eq_0",
     "activation_sparsity_test", "epochs", "train_samples", "training_seconds",
+    "ece", "nll", "mce",  # calibration and corruption error (trainer/beyond.py, robustness_report)
 )
 
 
@@ -93,6 +96,7 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None,
     table = results_csv(rows).encode()
     layout.write_atomic(reports_dir / RESULTS_CSV, lambda handle: handle.write(table))
     files += [reports_dir / name for name in (SPARSITY_PNG, RESULTS_MD, RESULTS_CSV)]
+    files += write_robustness_report(rows, reports_dir, list(sources))
     return Reports(reports_dir, tuple(rows), tuple(files), tuple(skipped))
 
 
@@ -128,17 +132,23 @@ def results_markdown(rows: list[ResultRow], models_dir: Path, skipped: list[str]
     """The results table for people, with the data source named at the top."""
     mixed = len(data_sources(rows)) > 1
     header = ["variant", "penalty", "where", "lambda", "version"] + (["data"] if mixed else [])
-    header += ["test loss", "test accuracy", "weights \\|w\\|<1e-3", "weights ==0",
+    header += ["test loss", "test accuracy", "ECE", "NLL", "mCE", "weights \\|w\\|<1e-3",
+               "weights ==0",
                "activation sparsity (test)", "epochs", "train samples", "training s", "curves"]
     lines = ["# Results", "", *[f"{line}\n" for line in source_notes(rows)],
              f"Newest version of every variant in `{models_dir}`. Weight sparsity is the share "
              "of all weights and biases of the four penalized layers below the threshold; "
-             "activation sparsity the mean share of zero ReLU outputs on the test set.", "",
+             "activation sparsity the mean share of zero ReLU outputs on the test set. "
+             "ECE: expected calibration error (15 bins); NLL: cross-entropy without the "
+             f"penalty; mCE: mean corruption error relative to the baseline ([{ROBUSTNESS_MD}]"
+             f"({ROBUSTNESS_MD})).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    mce = mce_by_variant(rows)
     for row in rows:
         cells = [f"`{row.variant}`", row.penalty, row.where, _lam(row), str(row.version)]
         cells += [row.data_source] if mixed else []
-        cells += [f"{row.test_loss:.4f}", f"{row.test_accuracy:.4f}",
+        cells += [f"{row.test_loss:.4f}", f"{row.test_accuracy:.4f}", _num(row.ece, ".4f"),
+                  _num(row.nll, ".4f"), _num(mce[row.variant], ".3f"),
                   f"{row.weight_sparsity:.4f}", f"{row.weight_zero:.4f}",
                   f"{row.activation_sparsity:.4f}", str(row.epochs), f"{row.train_samples:,}",
                   f"{row.training_seconds:.1f}", f"[png]({curves_file(row.variant)})"]
@@ -157,25 +167,33 @@ def results_csv(rows: list[ResultRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    mce = mce_by_variant(rows)
     for row in rows:
         writer.writerow([row.variant, row.penalty, row.where, row.lam, row.version,
                          row.data_source, row.test_loss, row.test_accuracy, row.weight_sparsity,
                          row.weight_zero, row.activation_sparsity, row.epochs, row.train_samples,
-                         row.training_seconds])
+                         row.training_seconds, row.ece, row.nll, mce[row.variant]])
     return buffer.getvalue()
 
 
 def results_text(rows: list[ResultRow]) -> str:
     """A compact plain-text table for the terminal."""
     header = ("variant", "penalty", "where", "lambda", "ver", "test loss", "test acc",
-              "|w|<1e-3", "act. zero")
+              "|w|<1e-3", "act. zero", "ECE", "mCE")
+    mce = mce_by_variant(rows)
     body = [(row.variant, row.penalty, row.where, _lam(row), str(row.version),
              f"{row.test_loss:.4f}", f"{row.test_accuracy:.4f}", f"{row.weight_sparsity:.3f}",
-             f"{row.activation_sparsity:.3f}") for row in rows]
+             f"{row.activation_sparsity:.3f}", _num(row.ece, ".3f"), _num(mce[row.variant], ".2f"))
+            for row in rows]
     widths = [max(len(cells[i]) for cells in (header, *body)) for i in range(len(header))]
     lines = ("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
              for cells in (header, *body))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _num(value: float, spec: str) -> str:
+    """A number, or "–" where a version lacks it (exported before it was measured)."""
+    return format(value, spec) if math.isfinite(value) else "–"
 
 
 def _lam(row: ResultRow) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regserve_contracts import metadata as md
 from trainer.data.synthetic import NAME as SYNTHETIC_SOURCE
 
 #: The weight-sparsity threshold the reports show (a key of metadata's ``weight_sparsity``).
@@ -40,6 +41,11 @@ class ResultRow:
     training_seconds: float
     history: dict[str, list[float]]
     pruning: tuple[dict[str, float], ...] = ()  # trainer.insight's curve; older versions lack it
+    # Beyond accuracy (trainer/beyond.py); NaN and {} for versions exported before it.
+    ece: float = math.nan
+    nll: float = math.nan
+    corruptions: dict[str, float] = field(default_factory=dict)  # corruption -> test accuracy
+    corruption_images: int = 0  # test images each corrupted copy holds
 
     @classmethod
     def from_metadata(cls, version_dir: Path, metadata: dict[str, Any]) -> ResultRow:
@@ -68,4 +74,16 @@ class ResultRow:
             training_seconds=float(metadata.get("training_seconds", math.nan)),
             history={k: [float(v) for v in vs] for k, vs in metadata.get("history", {}).items()},
             pruning=tuple(metadata.get("pruning") or ()),
+            **beyond_fields(metadata),
         )
+
+
+def beyond_fields(metadata: dict[str, Any]) -> dict[str, Any]:
+    """ECE, NLL and the corruption accuracies of a version's metadata, where it has them."""
+    read = md.Metadata(metadata)
+    calibration, robustness = read.block(md.CALIBRATION), read.block(md.ROBUSTNESS)
+    return {"ece": float(calibration.get("ece", math.nan)),
+            "nll": float(calibration.get("nll", math.nan)),
+            "corruptions": {name: float(value) for name, value in
+                            (robustness.get("corruptions") or {}).items()},
+            "corruption_images": int(robustness.get("images", 0))}

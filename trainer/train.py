@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import platform
 import sys
 import time
@@ -31,6 +30,7 @@ from trainer.evaluation import evaluate_version
 from trainer.insight import export_views
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
 from trainer.repeats import expand, repeat_metadata, training_settings
+from trainer.splits import fitted_count, shuffled_order
 
 #: Images per forward pass when measuring activation sparsity over the whole test set.
 _PROBE_BATCH = 500
@@ -92,14 +92,12 @@ def train_variant(
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    # Keras' validation_split takes the *last* rows: shuffle once so validation is a fair sample.
-    order = np.random.default_rng(config.seed).permutation(len(dataset.x_train))
+    order = shuffled_order(len(dataset.x_train), config.seed)  # trainer/splits.py says why
     x_train = to_model_inputs(dataset.x_train[order])
     y_train = keras.utils.to_categorical(dataset.y_train[order], NUM_CLASSES)
     x_test = to_model_inputs(dataset.x_test)
     y_test = keras.utils.to_categorical(dataset.y_test, NUM_CLASSES)
-    # Keras keeps the first floor(n * (1 - split)) rows for fitting and validates on the rest.
-    fitted = int(math.floor(len(x_train) * (1 - config.validation_split)))
+    fitted = fitted_count(len(x_train), config.validation_split)
     if fitted < 1 or (config.validation_split > 0 and fitted == len(x_train)):
         raise TrainingError(
             f"{len(x_train)} training images cannot be split {1 - config.validation_split:.0%}"

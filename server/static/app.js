@@ -8,6 +8,7 @@ import {
 import { $ } from "./dom.js";
 import { INCLUDE, loadModelViews, resetInputViews, showInputViews } from "./insight.js";
 import { createPad } from "./pad.js";
+import { CORRUPTIONS_INCLUDE, loadRobustness, resetCorruptions, showCorruptions } from "./robustness.js";
 
 // Wait this long after a stroke ends before asking, so that a character of several strokes
 // costs one request, not one per stroke.
@@ -66,7 +67,7 @@ async function ask(blob, filename, what) {
     // Plain /predict answers each variant's newest version; older ones are asked by name@version.
     const older = Object.keys(state.info).some((name) => name.includes("@"));
     const variants = older ? `&variant=${encodeURIComponent(Object.keys(state.info).join(","))}` : "";
-    response = await fetch(`/predict?top=${TOP_K}&include=${INCLUDE}${variants}`, { method: "POST", body: form, signal: controller.signal });
+    response = await fetch(`/predict?top=${TOP_K}&include=${INCLUDE},${CORRUPTIONS_INCLUDE}${variants}`, { method: "POST", body: form, signal: controller.signal });
     body = await response.json().catch(() => null);
   } catch (error) {
     if (seq !== state.seq) return;  // replaced by a newer request: nothing to report
@@ -104,6 +105,7 @@ function render(answer, what) {
   }
   showInput(answer.input);
   showInputViews(answer);
+  showCorruptions(answer);
   if (answer.data_source) showDataSource([answer.data_source]);
   state.answers += 1;
   $("cards").dataset.answers = String(state.answers);
@@ -127,6 +129,7 @@ $("clear").addEventListener("click", () => {
   pad.clear();
   resetCards();
   resetInputViews();
+  resetCorruptions();
   showError("");
   setStatus("Cleared. Draw a character, or upload an image of one.");
 });
@@ -142,7 +145,9 @@ $("file").addEventListener("change", async (event) => {
 
 showReports();
 resetInputViews();
+resetCorruptions();
 loadVariants(showError).then((info) => {
   state.info = info || {};
   loadModelViews(Object.keys(state.info));
+  loadRobustness(Object.keys(state.info));
 });
