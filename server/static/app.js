@@ -87,6 +87,12 @@ async function ask(blob, filename, what) {
   render(body, what);
 }
 
+// "Too little ink": a dot scaled up to the whole frame reads as some character; say so.
+function showInkWarning(warning) {
+  $("ink-warning").textContent = warning ? `Too little ink: ${warning.detail}.` : "";
+  $("ink-warning").hidden = !warning;
+}
+
 function fail(message) {
   state.controller = null;
   setBusy(false);
@@ -96,15 +102,16 @@ function fail(message) {
 }
 
 function render(answer, what) {
-  const majority = showAgreement(answer);
+  const vote = showAgreement(answer);
   for (const [name, result] of Object.entries(answer.variants)) {
     const card = ensureCard(name, result.label);
-    fillAnswer(card, result, majority);
     fillMeta(card, { ...(state.info[name] || {}), ...(result.version !== undefined && { version: result.version }) });
+    fillAnswer(card, result, vote);
   }
   showInput(answer.input);
+  showInkWarning(answer.input && answer.input.warning);
   showInputViews(answer);
-  if (answer.data_source) showDataSource([answer.data_source]);
+  if (answer.data_source) showDataSource([[null, answer.data_source]]);
   state.answers += 1;
   $("cards").dataset.answers = String(state.answers);
   setStatus(`Answered for ${what} at ${new Date().toLocaleTimeString([], { hour12: false })}.`);
@@ -127,6 +134,7 @@ $("clear").addEventListener("click", () => {
   pad.clear();
   resetCards();
   resetInputViews();
+  showInkWarning(null);
   showError("");
   setStatus("Cleared. Draw a character, or upload an image of one.");
 });

@@ -1,5 +1,5 @@
 // Lambda sweeps on the page: the trainer's sweep charts, and a picker of which variants to
-// compare (the seed variants, or one family across its lambdas). Reads only /reports: the
+// compare (the registered variants, or one family across its lambdas). Reads only /reports: the
 // trainer writes sweep_<name>.json beside its charts. Self-contained: the page only loads it.
 
 import { $, el, percent } from "./dom.js";
@@ -28,7 +28,7 @@ async function loadSweeps() {
   return sweeps;
 }
 
-// Every name a sweep trained; what is left among the cards are the seed (registry) variants.
+// Every name a sweep trained; what is left among the cards are the registered variants.
 function sweepNames(sweeps) {
   const names = new Set();
   for (const sweep of sweeps) {
@@ -72,7 +72,7 @@ function applyChoice() {
 function picker(sweeps) {
   const select = el("select", { id: "compare", "data-testid": "compare" },
     el("option", { value: ALL, text: "Every variant" }),
-    el("option", { value: SEED, text: "The seed variants (no sweep points)" }));
+    el("option", { value: SEED, text: "The registered variants (no sweep points)" }));
   for (const sweep of sweeps) {
     for (const family of sweep.families || []) {
       select.append(el("option", { value: `${sweep.sweep}/${family.family}`,
