@@ -169,7 +169,7 @@ export function showAgreement(answer) {
     box.dataset.state = "empty";
     return vote;
   }
-  const notCounted = excluded.length
+  const notCounted = excluded.length && total
     ? el("p", { class: "agreement-others", text: `Not counted: ${excluded.length} collapsed ` +
         `variant${excluded.length > 1 ? "s" : ""} (at chance).` }) : null;
   let symbol, headline, state, others = ranked.slice(1);
