@@ -131,5 +131,5 @@ def test_the_demo_installs_only_what_it_runs_and_the_tests_the_rest():
     assert "-e '.[test]'" in test and ".installed-demo" in test
     assert re.search(r"^demo: \$\(VENV\)/\.installed-demo$", makefile, re.M)
     assert re.search(r"^test: \$\(VENV\)/\.installed-test$", makefile, re.M)
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert "regserve[train,serve]" in extras["test"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert "regserve[train,serve]" in project["optional-dependencies"]["test"]
