@@ -1,6 +1,6 @@
 """What one request may cost: refusals before the expensive step, and a per-worker pixel budget.
 
-Measured with ``python -m benchmarks hostile`` (see the README's Reliability section): decoding
+Measured with ``python -m benchmarks hostile`` (see docs/reliability.md): decoding
 and preprocessing cost grows with the pixels, so the pixel limit (settings.max_image_pixels)
 bounds a request's work; a JSON body's cost grows with its number of values, not its bytes, so
 JSON is refused by its length (settings.max_json_length) and its values before it is parsed.
