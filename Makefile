@@ -17,7 +17,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-demo: pyproject.toml | $(PY)
-	@echo "Installing what the demo runs (TensorFlow, Flask, gunicorn, ...): the first time takes a few minutes and about 2 GB."
+	@echo "Installing what the demo runs (TensorFlow, Flask, gunicorn, ...): the first time takes about 3 minutes and 2.5 GB."
 	$(PY) -m pip install --quiet -e '.[train,serve]'
 	touch $@
 
@@ -28,7 +28,7 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 ## demo: set up, train every variant on the offline set (once), then serve the page and the API.
 demo: $(VENV)/.installed-demo
 	@if [ -z "$$(ls -d $(MODELS_DIR)/*/[0-9]* 2>/dev/null)" ]; then \
-		echo "Training the 8 variants on the bundled offline set (about 3 minutes on 2 CPU cores; once)."; \
+		echo "Training the 8 variants on the bundled offline set (2.5 to 5 minutes on 2 CPU cores; once)."; \
 		$(PY) -m trainer $(DEMO_TRAIN_ARGS) --models-dir $(MODELS_DIR); \
 	else echo "Models already in $(MODELS_DIR)/ (delete them or run 'make train' to retrain)."; fi
 	@$(MAKE) --no-print-directory serve
