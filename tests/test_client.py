@@ -160,6 +160,7 @@ def test_text_file_is_refused_before_any_upload(tmp_path):
     assert str(text) in line and "not an image" in line
 
 
+@pytest.mark.slow  # two runs of the client, three files each
 def test_every_readable_file_is_classified_and_the_others_reported(live_server, character_png,
                                                                    tmp_path):
     """An image among a text file and a missing one: the image's table is printed, each bad

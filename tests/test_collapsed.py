@@ -84,6 +84,7 @@ def doctored_app(models_dir, tmp_path_factory):
     return create_app(**TEST_SETTINGS, models_dir=folder)
 
 
+@pytest.mark.slow  # loads three models into an app of its own
 def test_predict_and_variants_flag_collapsed_variants_and_the_vote_skips_them(doctored_app, png):
     client = doctored_app.test_client()
     body = post_png(client, png).get_json()
