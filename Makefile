@@ -1,5 +1,7 @@
 # The README's two commands: `make demo` and `make test`. Everything else here serves them.
-# The test extra pulls in regserve[train,serve]: the demo trains and serves from the same venv.
+# One venv, two stamps: the demo installs only what it runs (train + serve), the tests add their
+# extra on top (Ray, LitServe, Playwright, tritonclient, ...); after `make test` the demo's
+# stamp holds too, since the test extra includes train and serve.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,33 +12,41 @@ DEMO_TRAIN_ARGS ?= --all --data synthetic --epochs 3 --limit 9400
 
 .PHONY: demo train serve test lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+
+$(VENV)/.installed-demo: pyproject.toml | $(PY)
+	@echo "Installing what the demo runs (TensorFlow, Flask, gunicorn, ...): the first time takes about 3 minutes and 2.5 GB."
+	$(PY) -m pip install --quiet -e '.[train,serve]'
 	touch $@
 
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-demo
+
 ## demo: set up, train every variant on the offline set (once), then serve the page and the API.
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-demo
 	@if [ -z "$$(ls -d $(MODELS_DIR)/*/[0-9]* 2>/dev/null)" ]; then \
+		echo "Training the 8 variants on the bundled offline set (2.5 to 5 minutes on 2 CPU cores; once)."; \
 		$(PY) -m trainer $(DEMO_TRAIN_ARGS) --models-dir $(MODELS_DIR); \
 	else echo "Models already in $(MODELS_DIR)/ (delete them or run 'make train' to retrain)."; fi
 	@$(MAKE) --no-print-directory serve
 
-train: $(VENV)/.installed
+train: $(VENV)/.installed-demo
 	$(PY) -m trainer $(DEMO_TRAIN_ARGS) --models-dir $(MODELS_DIR)
 
-serve: $(VENV)/.installed
+serve: $(VENV)/.installed-demo
 	@echo "RegServe: open http://127.0.0.1:$(PORT)/ (API: http://127.0.0.1:$(PORT)/openapi.json); Ctrl-C stops it."
 	$(PY) -m server --bind 127.0.0.1:$(PORT) --models $(MODELS_DIR)
 
 ## test: set up (with the test extra and Debian's chromium, wrk, nginx and strace), lint, then run the whole suite.
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	bash scripts/ensure-tools.sh
 	$(VENV)/bin/ruff check regserve_contracts trainer server client tests benchmarks
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	bash scripts/ensure-tools.sh wrk
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks all

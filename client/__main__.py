@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from client.api import ClientError, InputFileError, ServerAnswerError, ServerUnreachableError
-from client.cli import DEFAULT_SERVER, SERVER_ENV, ClientOptions, run
+from client.cli import DEFAULT_SERVER, PROGRAM, SERVER_ENV, ClientOptions, run
 from regserve_contracts.labels import NUM_CLASSES
 
 EXIT_USAGE = 2
@@ -24,9 +24,11 @@ exit codes:
   {ServerUnreachableError.exit_code}  the server cannot be reached or did not answer in time
   {ServerAnswerError.exit_code}  the server answered with an error (its message is shown)
 
+Every image that can be read is classified; the others are named on stderr, one line each,
+and the exit code is the first failure's.
 The server is --server, else ${SERVER_ENV}, else {DEFAULT_SERVER}.
 With --json and one image the server's answer is printed as it is; with several images, a
-list of {{"file": ..., "answer": ...}} objects.
+list of {{"file": ..., "answer": ...}} objects ({{"file": ..., "error": ...}} for a refused one).
 """
 
 
@@ -90,10 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(options)
     except ClientError as error:
-        print(f"regserve-client: error: {error}", file=sys.stderr)
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("regserve-client: interrupted", file=sys.stderr)
+        print(f"{PROGRAM}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Output piped into `head` that closed early: not an error worth a traceback. Point

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from client.api import predict, read_image
+from client.api import ClientError, InputFileError, ServerAnswerError, predict, read_image
 from client.render import report
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 SERVER_ENV = "REGSERVE_SERVER"
+#: How the client names itself in its error lines.
+PROGRAM = "regserve-client"
 
 
 @dataclass(frozen=True)
@@ -28,30 +30,47 @@ class ClientOptions:
     timeout: float = 30.0
 
 
-def run(options: ClientOptions, out: TextIO | None = None) -> int:
-    """Check all images first, then upload each and print its table (or JSON); return 0.
+def run(options: ClientOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Classify every image that can be read and print its table (or JSON); return the exit code.
 
-    Raises a :class:`client.api.ClientError` subclass on the first failure; the caller turns
-    it into one line on stderr and the error's exit code.
+    A file that is missing or no image, or that the server refuses, is reported on ``err`` as
+    one line and the others are still classified; the exit code is then the first failure's.
+    A server that cannot be reached raises :class:`client.api.ServerUnreachableError` (every
+    further upload would fail the same way); the caller turns it into one line and its code.
     """
-    out = out or sys.stdout
-    # Every file is checked before the first upload, so a typo in the third name does not
-    # leave two tables printed and then an error.
-    images = [read_image(path) for path in options.images]
-    answers = []
-    for image in images:
-        answer = predict(options.server, image, options.variants, options.top, options.timeout)
-        if options.as_json:
-            answers.append(answer)
+    out, err = out or sys.stdout, err or sys.stderr
+    failures: list[ClientError] = []
+    results: list[dict[str, Any]] = [{"file": str(path)} for path in options.images]
+    # Every file is read before the first upload, so a bad name is reported at once.
+    images = {}
+    for index, path in enumerate(options.images):
+        try:
+            images[index] = read_image(path)
+        except InputFileError as error:
+            failures.append(error)
+            results[index]["error"] = str(error)
+            print(f"{PROGRAM}: error: {error}", file=err)
+    for index, image in images.items():
+        try:
+            answer = predict(options.server, image, options.variants, options.top,
+                             options.timeout)
+        except ServerAnswerError as error:
+            failures.append(error)
+            results[index]["error"] = str(error)
+            print(f"{PROGRAM}: error: {image.path}: {error}", file=err)
             continue
-        print(report(str(image.path), answer, options.top, options.show_input), file=out)
-        if len(images) > 1:
-            print(file=out)
-    if options.as_json:
-        if len(images) == 1:
-            document: Any = answers[0]
-        else:
-            document = [{"file": str(image.path), "answer": answer}
-                        for image, answer in zip(images, answers, strict=True)]
-        print(json.dumps(document, indent=2, ensure_ascii=False), file=out)
-    return 0
+        results[index]["answer"] = answer
+        if not options.as_json:
+            print(report(str(image.path), answer, options.top, options.show_input), file=out)
+            if len(options.images) > 1:
+                print(file=out)
+    if options.as_json and len(results) > 1:
+        print(json.dumps(results, indent=2, ensure_ascii=False), file=out)
+    elif options.as_json and "answer" in results[0]:
+        print(json.dumps(results[0]["answer"], indent=2, ensure_ascii=False), file=out)
+    if not failures:
+        return 0
+    if len(results) > 1:
+        print(f"{PROGRAM}: {len(failures)} of {len(results)} files could not be classified",
+              file=err)
+    return failures[0].exit_code

@@ -24,22 +24,31 @@ def percent(value: Any, digits: int = 1) -> str:
 
 
 def agreement_line(answer: dict[str, Any]) -> str:
-    """One sentence on whether the variants agree, e.g. ``5 of 8 say 'A'; also: '4' x3``."""
+    """One sentence on whether the variants agree, e.g. ``5 of 8 variants say 'A'; also: '4' x3``.
+
+    Collapsed variants (at chance) are not counted, and a tie is called a tie.
+    """
     votes = _votes(answer)
     total = sum(votes.values())
+    excluded = list((answer.get("agreement") or {}).get("excluded") or [])
+    left_out = (f" Not counted, at chance: {', '.join(excluded)}." if excluded else "")
     if total == 0:
+        if excluded:
+            return f"No vote: every variant asked is at chance ({', '.join(excluded)})."
         return "No variant answered."
-    stated = (answer.get("agreement") or {}).get("majority")
-    # Most votes first; on a tie the server's own majority leads, then alphabetical order.
-    ranked = sorted(votes.items(), key=lambda item: (-item[1], item[0] != stated, item[0]))
+    ranked = sorted(votes.items(), key=lambda item: (-item[1], item[0]))
     majority, count = ranked[0]
     if count == total:
         if total == 1:
-            return f"The only variant asked says {majority!r}."
-        return f"All {total} variants agree: {majority!r}."
-    others = ", ".join(f"{label!r} x{n}" for label, n in ranked[1:])
-    tie = " (no clear majority)" if ranked[1][1] == count else ""
-    return f"{count} of {total} variants say {majority!r}; also: {others}{tie}"
+            return f"The only variant counted says {majority!r}.{left_out}"
+        return f"All {total} variants agree: {majority!r}.{left_out}"
+    leaders = [label for label, n in ranked if n == count]
+    others = ", ".join(f"{label!r} x{n}" for label, n in ranked if n < count)
+    also = f"; also: {others}" if others else ""
+    if len(leaders) > 1:
+        tied = " and ".join(repr(label) for label in leaders)
+        return f"No majority: {tied} tie with {count} of {total} votes each{also}.{left_out}"
+    return f"{count} of {total} variants say {majority!r}{also}.{left_out}"
 
 
 def _votes(answer: dict[str, Any]) -> dict[str, int]:
@@ -86,7 +95,9 @@ def variant_table(answer: dict[str, Any], top: int) -> str:
         activation = result.get("activation_sparsity") or {}
         row += [percent(activation.get(layer), 0) for layer in layers]
         rows.append(row)
-        labels.append(str(result.get("label") or ""))
+        collapsed = " (collapsed: at chance, not counted in the vote)" if result.get(
+            "collapsed") else ""
+        labels.append(str(result.get("label") or "") + collapsed)
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     # A group title spans its columns, so widen the last column of a group if the title is longer.
     start = 0

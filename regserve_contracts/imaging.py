@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import warnings
 
 import numpy as np
@@ -82,8 +83,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
                 raise ImageInputError(f"the image has no pixels ({width}x{height})")
             if width * height > max_pixels:
                 raise ImageTooLargeError(
-                    f"the image is {width}x{height} pixels; "
-                    f"at most {max_pixels} pixels are accepted"
+                    f"the image is {width} x {height} pixels; "
+                    f"at most {pixel_limit_text(max_pixels)} are accepted"
                 )
             if fast_png and (mode := _spng_mode(data)) is not None:
                 decoded = _spng_decode(data, mode)
@@ -104,6 +105,14 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
     except Exception as error:  # Pillow raises many types for truncated or corrupt files.
         raise ImageInputError(f"the image could not be decoded: {error}") from None
     return image
+
+
+def pixel_limit_text(max_pixels: int) -> str:
+    """A pixel limit as people read it: "2048 x 2048 pixels" when it is a square."""
+    side = math.isqrt(max_pixels)
+    if side * side == max_pixels:
+        return f"{side} x {side} pixels"
+    return f"{max_pixels:,} pixels"
 
 
 def decode_reduced(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

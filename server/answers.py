@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from regserve_contracts.chance import is_collapsed
 from regserve_contracts.imaging import to_png
+from regserve_contracts.metadata import Metadata
 from regserve_contracts.signature import MEAN_SUFFIX, SERVING_PROBABILITIES, ZERO_FRACTION_SUFFIX
 from server.runtime.engine import Outputs
 from server.runtime.registry import LoadedVariant
@@ -18,6 +20,12 @@ SUMMARY_FIELDS = ("test", "weight_sparsity", "activation_sparsity_test", "histor
                   "training_seconds", "created")
 TRAINING_FIELDS = ("epochs", "batch_size", "validation_split", "seed", "limit", "train_samples",
                    "validation_samples", "optimizer", "loss", "versions")
+#: Ink that survives this many 3x3 erosions (at half intensity) is a solid blob, not strokes:
+#: none of 9,424 real EMNIST characters survives more than 5, a dot drawn on the page 8 or 9.
+BLOB_DEPTH = 7
+TOO_LITTLE_INK = ("the ink is one solid blob (a dot or a very short mark) that was scaled up to "
+                  "fill the 28x28 frame, so no variant's answer means much: draw the whole "
+                  "character")
 
 
 def variant_answer(variant: LoadedVariant, outputs: Outputs, top: int) -> dict[str, Any]:
@@ -36,7 +44,15 @@ def variant_answer(variant: LoadedVariant, outputs: Outputs, top: int) -> dict[s
         "activation_mean": _per_layer(outputs, MEAN_SUFFIX),
         "version": variant.version,
         "label": variant.title,
+        "collapsed": collapsed(variant),
     }
+
+
+def collapsed(variant: LoadedVariant) -> bool | None:
+    """Whether the variant is at chance on its own test set (regserve_contracts.chance)."""
+    metadata = Metadata(variant.metadata)
+    return is_collapsed(metadata.test_accuracy, metadata.data.get("test_size"),
+                        len(variant.labels))
 
 
 def _per_layer(outputs: Outputs, suffix: str) -> dict[str, float]:
@@ -45,27 +61,53 @@ def _per_layer(outputs: Outputs, suffix: str) -> dict[str, float]:
 
 
 def agreement(answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Which labels the variants chose and how often; ties go to the larger summed probability."""
-    votes = Counter(answer["prediction"] for answer in answers.values())
+    """Which labels the variants chose and how often, collapsed variants left out.
+
+    ``majority`` is the one label with the most votes: ``None`` on a tie (``tie`` is then true)
+    or when no variant counts. Tied labels are listed by their summed probability.
+    """
+    excluded = [name for name, answer in answers.items() if answer.get("collapsed")]
+    counted = [answer for name, answer in answers.items() if name not in excluded]
+    votes = Counter(answer["prediction"] for answer in counted)
     confidence: Counter = Counter()
-    for answer in answers.values():
+    for answer in counted:
         confidence[answer["prediction"]] += answer["top"][0]["probability"]
     ranked = sorted(votes, key=lambda label: (-votes[label], -confidence[label], label))
+    leaders = [label for label in ranked if votes[label] == votes[ranked[0]]]
     return {
         "unanimous": len(votes) == 1,
         "votes": {label: votes[label] for label in ranked},
-        "majority": ranked[0] if ranked else None,
+        "majority": leaders[0] if len(leaders) == 1 else None,
+        "tie": len(leaders) > 1,
+        "counted": len(counted),
+        "excluded": excluded,
     }
 
 
 def input_echo(pixels: np.ndarray, kind: str, preprocessed: bool) -> dict[str, Any]:
-    """The 28x28 image the models saw, as a PNG and as numbers."""
-    return {
+    """The 28x28 image the models saw, as a PNG and as numbers; a warning if it is a blob."""
+    echo = {
         "image_png_base64": base64.b64encode(to_png(pixels)).decode("ascii"),
         "pixels": pixels.tolist(),
         "kind": kind,
         "preprocessed": preprocessed,
     }
+    if blob_depth(pixels) >= BLOB_DEPTH:
+        echo["warning"] = {"code": "too_little_ink", "detail": TOO_LITTLE_INK}
+    return echo
+
+
+def blob_depth(pixels: np.ndarray) -> int:
+    """How many 3x3 erosions the ink (pixels >= 128) survives: about half its thickest width."""
+    ink = np.asarray(pixels) >= 128
+    depth = 0
+    while ink.any():
+        inner = np.zeros_like(ink)
+        inner[1:-1, 1:-1] = ink[1:-1, 1:-1]
+        for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+            inner[1:-1, 1:-1] &= ink[1 + dy : ink.shape[0] - 1 + dy, 1 + dx : ink.shape[1] - 1 + dx]
+        ink, depth = inner, depth + 1
+    return depth
 
 
 def data_source(variants: list[LoadedVariant]) -> dict[str, Any]:
@@ -90,6 +132,7 @@ def variant_summary(variant: LoadedVariant, detailed: bool = False) -> dict[str,
         "penalty": metadata.get("variant") or {"name": variant.name},
         "data_source": metadata.get("data") or {"name": "unknown"},
         **{key: metadata.get(key) for key in SUMMARY_FIELDS},
+        "collapsed": collapsed(variant),
         "training": {key: training.get(key) for key in TRAINING_FIELDS if key in training},
     }
     if detailed:

@@ -31,6 +31,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     from server.runtime.engine import configure_tensorflow
     from server.runtime.registry import ModelRegistry
     from server.state import EXTENSION, ServerState
+    from server.tfquiet import import_tensorflow
     from server.v2 import routes as v2
 
     if settings is None:
@@ -43,6 +44,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     app.json.sort_keys = False  # keep variants in the order asked for
     _attach_logging()
 
+    import_tensorflow()  # before anything else imports it, so its probe noise is hidden
     configure_tensorflow(settings.tf_intra_op_threads, settings.tf_inter_op_threads)
     models_dir = settings.models_dir
     registry = ModelRegistry(models_dir, settings.warmup_batch_sizes, settings.subset_cache,

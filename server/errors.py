@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from regserve_contracts.imaging import ImageInputError, ImageTooLargeError
@@ -42,6 +42,22 @@ def error_response(status: int, error: str, detail: Any, **extra: Any):
     return response
 
 
+def size_text(size: int) -> str:
+    """A byte count as people read it: "10 MiB", "11.5 MiB", "512 KiB", "900 bytes"."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def body_too_large(size: int | None, limit: int | None) -> str:
+    """The 413 sentence for a request body over the limit, in MiB."""
+    sent = f"the request body is {size_text(size)}" if size else "the request body is too large"
+    if not limit:
+        return sent
+    return f"{sent}; the server accepts at most {size_text(limit)} ({limit:,} bytes)"
+
+
 def register_error_handlers(app: Flask) -> None:
     """Turn API errors, image errors, HTTP errors and anything unexpected into JSON."""
 
@@ -63,6 +79,9 @@ def register_error_handlers(app: Flask) -> None:
         detail = error.description
         if status == 405 and allow:
             detail = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
+        if status == 413:  # Flask's own text states no limit
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            detail = body_too_large(request.content_length, limit)
         response = error_response(status, CODES.get(status, "http_error"), detail)
         if allow:  # keep the header a 405 must carry
             response.headers["Allow"] = allow

@@ -9,6 +9,7 @@ PORT (default 0.0.0.0:8000), ACCESS_LOG ("-" for stdout, a path, or unset for no
 
 import errno
 import glob
+import logging
 import os
 import shutil
 import socket
@@ -95,6 +96,23 @@ def _listen_per_worker(server):
                    else error.strerror or str(error))
             sys.exit(f"error: cannot listen on {host}:{port}: {why}")
     server.cfg.set("reuse_port", True)
+    # The master then opens no socket and gunicorn would log "Listening at:  (PID)": name the
+    # address in that line ourselves.
+    listening = ", ".join(f"http://{host}:{port}" for host, port in addresses)
+    server.log.error_log.addFilter(_ListeningAt(f"{listening} (a socket per worker)"))
+
+
+class _ListeningAt(logging.Filter):
+    """Fills the address into gunicorn's "Listening at: %s (%s)" line when it has none."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Listening at: %s (%s)" and record.args and not record.args[0]:
+            record.args = (self.address, *record.args[1:])
+        return True
 
 
 def post_fork(server, worker):
@@ -110,7 +128,9 @@ def post_fork(server, worker):
     os.environ.setdefault("OMP_NUM_THREADS", str(intra))  # OpenMP reads it when TF loads
 
     from server.runtime.engine import configure_tensorflow
+    from server.tfquiet import import_tensorflow
 
+    import_tensorflow()  # first, so TensorFlow's GPU probe noise stays out of the log
     configure_tensorflow(intra, inter)
 
 

@@ -14,7 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from regserve_contracts.imaging import ImageInputError, pixels_to_emnist, preprocess_bytes
 from server import limits
-from server.errors import ApiError
+from server.errors import ApiError, body_too_large
 from server.state import current_state
 
 #: Content types taken as raw image bytes (besides every ``image/*``).
@@ -80,7 +80,7 @@ def read_body(request: Request) -> bytes:
     data = request.get_data(cache=False)
     limit = request.max_content_length
     if limit is not None and request.content_length is None and len(data) >= limit:
-        raise RequestEntityTooLarge(f"the body reached the limit of {limit} bytes")
+        raise RequestEntityTooLarge(body_too_large(None, limit))
     return data
 
 

@@ -1,6 +1,6 @@
 """What one request may cost: refusals before the expensive step, and a per-worker pixel budget.
 
-Measured with ``python -m benchmarks hostile`` (see the README's Reliability section): decoding
+Measured with ``python -m benchmarks hostile`` (see docs/reliability.md): decoding
 and preprocessing cost grows with the pixels, so the pixel limit (settings.max_image_pixels)
 bounds a request's work; a JSON body's cost grows with its number of values, not its bytes, so
 JSON is refused by its length (settings.max_json_length) and its values before it is parsed.
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-from server.errors import ApiError
+from server.errors import ApiError, size_text
 
 #: Brackets, braces and commas a JSON body may hold: 28 x 28 pixels need 783 + 29 + 1 = 813;
 #: a base64 image 3. A million tiny values in 2 MiB would cost seconds and hundreds of MB parsed.
@@ -34,9 +34,10 @@ BUDGET_WAIT_SECONDS = 10.0
 def check_json_length(length: int | None, limit: int) -> None:
     """413 for a JSON body over ``limit`` bytes: from Content-Length, before it is read."""
     if length is not None and length > limit:
-        raise ApiError(413, f"the JSON body is {length} bytes; JSON bodies may have at most "
-                       f"{limit} bytes (a 28x28 pixel array needs under 20 KB; send larger "
-                       "images as multipart or raw bytes)", "payload_too_large")
+        raise ApiError(413, f"the JSON body is {size_text(length)}; JSON bodies may have at "
+                       f"most {size_text(limit)} ({limit:,} bytes; a 28x28 pixel array needs "
+                       "under 20 KB; send larger images as multipart or raw bytes)",
+                       "payload_too_large")
 
 
 def check_json_structure(body: bytes, limit: int = MAX_JSON_STRUCTURE) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from regserve_contracts.chance import RULE as CHANCE_RULE
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from regserve_contracts.signature import FEATURE_MAP_LAYERS
 from server.comparison import COMPARISON_SCHEMAS
@@ -51,6 +52,7 @@ SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": {**STRING, "description": "Short code, e.g. unknown_variant."},
                   "detail": {"description": "What was wrong, for people."}},
                  {"valid_variants": {"type": "array", "items": STRING},
+                  "valid_parameters": {"type": "array", "items": STRING},
                   "failed": {"type": "array", "items": ref("Failure")}}),
     "Failure": obj({"name": STRING, "version": INTEGER, "error": STRING},
                    {"serving_version": {"type": ["integer", "null"], "description":
@@ -69,6 +71,7 @@ SCHEMAS: dict[str, Any] = {
         "activation_mean": PER_LAYER,
         "version": INTEGER,
         "label": {**STRING, "description": "The penalty in words."},
+        "collapsed": ref("Collapsed"),
     }, {
         "activations": {"oneOf": [ref("Activations"), ref("Unavailable")], "description":
                         "With ?include=activations: each conv layer's feature maps."},
@@ -100,14 +103,28 @@ SCHEMAS: dict[str, Any] = {
         "counts": {"type": "array", "items": INTEGER},
         "zeros": {**INTEGER, "description": "Weights exactly 0, counted apart."}}),
     "PruningPoint": obj({"threshold": NUMBER, "removed_share": SHARE, "test_accuracy": SHARE}),
-    "Agreement": obj({"unanimous": {"type": "boolean"},
-                      "votes": {"type": "object", "additionalProperties": INTEGER},
-                      "majority": {"type": ["string", "null"]}}),
+    "Collapsed": {"type": ["boolean", "null"], "description": f"True when the variant is at "
+                  f"chance and so left out of the vote ({CHANCE_RULE}); null when its export "
+                  "lacks its test accuracy or test-set size."},
+    "Agreement": obj({"unanimous": {"type": "boolean", "description": "Every counted variant "
+                                    "gives the same answer."},
+                      "votes": {"type": "object", "additionalProperties": INTEGER,
+                                "description": "Answers of the counted variants, most first."},
+                      "majority": {"type": ["string", "null"], "description": "The one answer "
+                                   "with the most votes; null on a tie or with no vote."},
+                      "tie": {"type": "boolean", "description": "Two or more answers share the "
+                              "most votes."},
+                      "counted": INTEGER,
+                      "excluded": {"type": "array", "items": STRING, "description":
+                                   "Collapsed variants, left out of the vote."}}),
     "InputEcho": obj({"image_png_base64": {**STRING, "contentEncoding": "base64",
                                            "contentMediaType": "image/png"},
                       "pixels": PIXELS,
                       "kind": {"enum": ["multipart", "raw", "json_image", "json_pixels"]},
-                      "preprocessed": {"type": "boolean"}}),
+                      "preprocessed": {"type": "boolean"}},
+                     {"warning": {**obj({"code": {"const": "too_little_ink"}, "detail": STRING}),
+                                  "description": "Present when the ink is one solid blob (a "
+                                  "dot) scaled up to fill the frame."}}),
     "DataSource": obj({"name": STRING},
                       {"description": STRING, "train_size": INTEGER, "test_size": INTEGER,
                        "by_variant": {"type": "object"}}),
@@ -128,6 +145,7 @@ SCHEMAS: dict[str, Any] = {
         "test": {"type": ["object", "null"], "properties": {"loss": NUMBER, "accuracy": SHARE}},
         "weight_sparsity": {"oneOf": [ref("WeightSparsity"), {"type": "null"}]},
         "history": {"type": ["object", "null"], "additionalProperties": NUMBERS},
+        "collapsed": ref("Collapsed"),
     }, {
         "activation_sparsity_test": {"type": ["object", "null"], "additionalProperties": SHARE},
         "parameters": {"type": ["integer", "null"]},
@@ -201,7 +219,8 @@ PREDICT = {
     "responses": {
         "200": json_response("Every requested variant's answer.", "PredictResponse"),
         "400": error("No image, an empty or undecodable one, bad JSON, base64, pixels, top "
-                     "or include."),
+                     "or include, or a query parameter other than variant, top and include "
+                     "(valid_parameters lists them)."),
         "404": error("Unknown variant; valid_variants lists the loaded ones."),
         "405": WRONG_METHOD,
         "413": error("Body over the size limit, or an image with too many pixels."),
@@ -255,6 +274,8 @@ DOCUMENT: dict[str, Any] = {
                                                                             {"type": "object"}}}}}),
         "/": get("The drawing page", {"200": {"description": "HTML page.",
                                               "content": {"text/html": {"schema": STRING}}}}),
+        "/favicon.ico": get("The page's icon", {"200": {"description": "SVG.", "content": {
+            "image/svg+xml": {"schema": STRING}}}}),
         "/reports": get("Report files the trainer wrote",
                         {"200": json_response("File names under /reports/.", "ReportList")}),
         "/reports/{filename}": get(

@@ -10,6 +10,7 @@ from regserve_contracts.layout import REPORTS_DIR
 from server.state import current_state
 
 bp = Blueprint("pages", __name__)
+FAVICON = "favicon.svg"
 
 PLACEHOLDER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>RegServe</title></head>
@@ -26,6 +27,13 @@ def index():
     if (static / "index.html").is_file():
         return send_from_directory(static, "index.html", max_age=0)
     return current_app.response_class(PLACEHOLDER, mimetype="text/html")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The page's icon, also where browsers look for one without being told."""
+    return send_from_directory(Path(current_app.static_folder or ""), FAVICON,
+                               mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.get("/reports")

@@ -18,12 +18,15 @@ from server.state import current_state
 
 bp = Blueprint("predict", __name__)
 ALL = "all"
+#: The query parameters /predict reads; any other is a 400, so a typo (?topk=5) is not ignored.
+PARAMETERS = ("variant", "top", "include")
 
 
 @bp.post("/predict")
 def predict():
     """Answer one image with every requested variant's prediction and sparsity."""
     started = time.perf_counter()
+    check_parameters(list(request.args))
     state = current_state()
     snapshot = state.registry.snapshot  # this request keeps this model set, even over a reload
     names = resolve_variants(request.args.getlist("variant"), snapshot)
@@ -58,6 +61,16 @@ def predict():
         state.metrics.predictions.labels(name).inc()
         state.metrics.prediction_latency.labels(name).observe(elapsed)
     return jsonify(body)
+
+
+def check_parameters(names: list[str]) -> None:
+    """400 naming the valid query parameters when one is not among them."""
+    unknown = [name for name in dict.fromkeys(names) if name not in PARAMETERS]
+    if unknown:
+        listed = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise ApiError(400, f"unknown query parameter {listed}: /predict takes "
+                       f"{', '.join(PARAMETERS)}", "unknown_parameter",
+                       valid_parameters=list(PARAMETERS))
 
 
 def resolve_variants(requested: list[str], snapshot: Snapshot) -> list[str]:

@@ -93,7 +93,9 @@ def test_table_shows_every_variant_its_answer_and_the_agreement(live_server, cha
     for layer in answer["variants"]["none"]["activation_sparsity"]:
         assert layer in header
     assert agreement_line(answer) in lines
-    assert re.search(r"(All 8 variants agree|\d of 8 variants say)", result.stdout)
+    counted = answer["agreement"]["counted"]
+    assert re.search(rf"(All {counted} variants agree|\d of {counted} variants say|No majority"
+                     r"|No vote: every variant asked is at chance)", result.stdout)
 
 
 def test_top_and_variant_options_reach_the_server(live_server, character_png):
@@ -158,6 +160,28 @@ def test_text_file_is_refused_before_any_upload(tmp_path):
     assert str(text) in line and "not an image" in line
 
 
+@pytest.mark.slow  # two runs of the client, three files each
+def test_every_readable_file_is_classified_and_the_others_reported(live_server, character_png,
+                                                                   tmp_path):
+    """An image among a text file and a missing one: the image's table is printed, each bad
+    file is one line on stderr, a summary line counts them, and the exit code is non-zero."""
+    text, missing = tmp_path / "notimage.txt", tmp_path / "nowhere.png"
+    text.write_text("not a picture\n")
+    result = run_client(character_png, text, missing, "--server", live_server.url)
+    assert result.returncode == EXIT_INPUT and "Traceback" not in result.stderr
+    assert f"== {character_png} ==" in result.stdout and "variant " in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3, result.stderr
+    assert str(text) in lines[0] and "not an image" in lines[0]
+    assert str(missing) in lines[1] and "no such file" in lines[1]
+    assert lines[2].endswith("2 of 3 files could not be classified")
+    as_json = run_client(character_png, text, "--server", live_server.url, "--json")
+    assert as_json.returncode == EXIT_INPUT
+    document = json.loads(as_json.stdout)
+    assert [item["file"] for item in document] == [str(character_png), str(text)]
+    assert "answer" in document[0] and "not an image" in document[1]["error"]
+
+
 def test_missing_file_is_one_clear_line(tmp_path):
     """A file that does not exist: exit 3 and 'no such file'."""
     missing = tmp_path / "nowhere.png"
@@ -199,14 +223,22 @@ def test_help_documents_the_exit_codes():
 
 
 @pytest.mark.parametrize(
-    ("votes", "expected"),
+    ("votes", "excluded", "expected"),
     [
-        ({"A": 8}, "All 8 variants agree: 'A'."),
-        ({"A": 5, "4": 3}, "5 of 8 variants say 'A'; also: '4' x3"),
-        ({"B": 2, "E": 3, "N": 3}, "3 of 8 variants say 'E'; also: 'N' x3, 'B' x2 "
-                                   "(no clear majority)"),
+        ({"A": 8}, [], "All 8 variants agree: 'A'."),
+        ({"A": 5, "4": 3}, [], "5 of 8 variants say 'A'; also: '4' x3."),
+        ({"B": 2, "E": 3, "N": 3}, [], "No majority: 'E' and 'N' tie with 3 of 8 votes each; "
+                                       "also: 'B' x2."),
+        ({"A": 3, "L": 3}, [], "No majority: 'A' and 'L' tie with 3 of 6 votes each."),
+        ({"A": 4, "4": 1}, ["l1_activity", "l1_kernel_bias"],
+         "4 of 5 variants say 'A'; also: '4' x1. Not counted, at chance: l1_activity, "
+         "l1_kernel_bias."),
+        ({}, ["none", "l1_activity"], "No vote: every variant asked is at chance (none, "
+                                      "l1_activity)."),
     ],
 )
-def test_agreement_line_reads_as_a_sentence(votes, expected):
-    """The vote line names the majority, the count, and every other answer."""
-    assert agreement_line({"variants": {}, "agreement": {"votes": votes}}) == expected
+def test_agreement_line_reads_as_a_sentence(votes, excluded, expected):
+    """The vote line names the majority, the count, every other answer, a tie as a tie, and
+    the collapsed variants that were not counted."""
+    answer = {"variants": {}, "agreement": {"votes": votes, "excluded": excluded}}
+    assert agreement_line(answer) == expected

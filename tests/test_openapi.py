@@ -103,6 +103,7 @@ CASES: dict[tuple[str, str, str], Callable[[Context], object]] = {
     ("/metrics", "get", "200"): lambda c: c.client.get("/metrics"),
     ("/openapi.json", "get", "200"): lambda c: c.client.get("/openapi.json"),
     ("/", "get", "200"): lambda c: c.client.get("/"),
+    ("/favicon.ico", "get", "200"): lambda c: c.client.get("/favicon.ico"),
     ("/reports", "get", "200"): lambda c: with_reports(c, "/reports"),
     ("/reports/{filename}", "get", "200"): lambda c: with_reports(c, "/reports/comparison.png"),
     ("/reports/{filename}", "get", "404"): lambda c: c.client.get("/reports/missing.png"),

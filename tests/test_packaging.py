@@ -111,3 +111,25 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_makefile_has_the_readme_targets(target):
     """The Makefile defines the two Quickstart targets."""
     assert re.search(rf"^{target}:", (REPO / "Makefile").read_text(), re.MULTILINE)
+
+
+def test_the_license_is_an_spdx_string_that_the_build_backend_reads():
+    """PEP 639's string form (setuptools 77+); the old table form prints deprecation boxes."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"
+    requires = pyproject["build-system"]["requires"]
+    assert any(re.fullmatch(r"setuptools>=(\d+)", r) and int(r.split(">=")[1]) >= 77
+               for r in requires), requires
+
+
+def test_the_demo_installs_only_what_it_runs_and_the_tests_the_rest():
+    """`make demo` installs the train and serve extras; `make test` the test extra, one venv."""
+    makefile = (REPO / "Makefile").read_text()
+    demo = re.search(r"^\$\(VENV\)/\.installed-demo:.*?\n\n", makefile, re.S | re.M).group(0)
+    test = re.search(r"^\$\(VENV\)/\.installed-test:.*?\n\n", makefile, re.S | re.M).group(0)
+    assert "-e '.[train,serve]'" in demo and "[test]" not in demo
+    assert "-e '.[test]'" in test and ".installed-demo" in test
+    assert re.search(r"^demo: \$\(VENV\)/\.installed-demo$", makefile, re.M)
+    assert re.search(r"^test: \$\(VENV\)/\.installed-test$", makefile, re.M)
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert "regserve[train,serve]" in project["optional-dependencies"]["test"]

@@ -14,7 +14,7 @@ from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
 from regserve_contracts.labels import LABELS, NUM_CLASSES
 from regserve_contracts.variants import VARIANT_NAMES
-from tests.support.api import assert_full_answer, assert_same_top, post_png
+from tests.support.api import assert_agreement, assert_full_answer, assert_same_top, post_png
 
 
 def test_a_png_is_answered_by_every_loaded_variant(client, png, models_dir):
@@ -108,10 +108,7 @@ def test_activation_sparsity_is_measured_on_each_input(client):
 
 def test_agreement_counts_each_label_once_per_variant(client, png):
     body = post_png(client, png, "?variant=none,l2_activity,l1_activity").get_json()
-    predictions = [answer["prediction"] for answer in body["variants"].values()]
-    votes = body["agreement"]["votes"]
-    assert votes == {label: predictions.count(label) for label in votes}
-    assert set(votes) == set(predictions)
+    assert_agreement(body)
 
 
 def test_concurrent_requests_are_batched_and_answered_each_with_its_own_image(app):

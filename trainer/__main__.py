@@ -29,9 +29,10 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     """The trainer's argument parser; defaults are the original experiment's settings."""
     defaults = TrainOptions()
     parser = Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-                     description="Train the seed's CNN once per weight penalty, export each as "
-                                 "a SavedModel\nunder MODELS_DIR/<variant>/<version>/, and "
-                                 "rebuild the reports in MODELS_DIR/reports/.")
+                     description="Train the original experiment's CNN once per weight penalty, "
+                                 "export each as a SavedModel\nunder "
+                                 "MODELS_DIR/<variant>/<version>/, and rebuild the reports in "
+                                 "MODELS_DIR/reports/.")
     pick = parser.add_argument_group("what to do")
     pick.add_argument("--all", action="store_true", help="train every registered variant")
     pick.add_argument("--variant", action="append", default=[], metavar="NAME",

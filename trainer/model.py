@@ -29,7 +29,8 @@ ACTIVATION_ZERO = 0.0
 
 
 def build_model(variant: Variant, dropout_rate: float = 0.25):
-    """Build and compile the seed's CNN with ``variant``'s penalty on all four weighted layers."""
+    """Build and compile the original experiment's CNN, ``variant``'s penalty on all four
+    weighted layers."""
     import keras
     from keras import layers
 

@@ -10,7 +10,8 @@ from trainer.results import ResultRow, is_synthetic
 
 
 def draw_curves(row: ResultRow, handle) -> None:
-    """Loss and accuracy per epoch, training vs validation, in two panels (as the seed did)."""
+    """Loss and accuracy per epoch, training vs validation, in two panels (as the original
+    experiment did)."""
     figure, axes = _figure(1, 2, (11, 4.2))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for key, label in ((metric, "training"), (f"val_{metric}", "validation")):

@@ -173,11 +173,13 @@ class ModelRegistry:
                                      on_disk, note)
             if note:
                 log.warning("not serving every variant on disk: %s", note)
-            log.info("serving %s; failed: %s (fused and warmed in %.2f s)",
-                     ", ".join(f"{v.name} v{v.version}"
-                               for v in [*variants.values(), *older.values()]) or "nothing",
-                     ", ".join(f"{n} v{f.version}" for n, f in failed.items()) or "none",
-                     time.perf_counter() - started)
+            served = [f"{v.name} v{v.version}" for v in [*variants.values(), *older.values()]]
+            # Worded so that a variant called "none" cannot read as a list of failures.
+            log.info("serving %d model version(s): %s (fused and warmed in %.2f s); %s",
+                     len(served), ", ".join(served) or "(nothing)", time.perf_counter() - started,
+                     f"{len(failed)} failed to load: " + ", ".join(
+                         f"{n} v{f.version}" for n, f in failed.items())
+                     if failed else "every version found loaded")
         for listener in self.listeners:
             listener(self.snapshot)
         return True

@@ -1,7 +1,10 @@
-// What the models are: the list from /variants, their training data and the trainer's reports.
+// What the models are, all from /variants (the versions being served): a card per version, the
+// colour scheme and its legend, the data each was trained on, and how it was trained.
 
+import { setPalette } from "./charts.js";
+import { ensureCard, fillMeta, fillWeights, showLegend } from "./cards.js";
 import { $, el } from "./dom.js";
-import { ensureCard, fillMeta, fillWeights } from "./cards.js";
+import { showTraining } from "./training.js";
 
 // Data sources whose name starts with this are the bundled offline set, not EMNIST.
 const OFFLINE_PREFIX = "synthetic";
@@ -10,7 +13,8 @@ function isOffline(name) {
   return typeof name === "string" && name.toLowerCase().startsWith(OFFLINE_PREFIX);
 }
 
-// Fills a card per model, the data source and the curves; returns {name: entry} or null.
+// Fills a card per version served, the legend, the data sources and the training views;
+// returns {name or name@version: entry} or null.
 export async function loadVariants(showError) {
   let body;
   try {
@@ -24,22 +28,21 @@ export async function loadVariants(showError) {
     return null;
   }
   const list = Array.isArray(body.variants) ? body.variants : Object.values(body.variants || {});
+  // Older versions loaded by the version policy get cards of their own, named name@version.
+  const older = Array.isArray(body.older_versions) ? body.older_versions : [];
+  const entries = [...list.filter((entry) => entry.name).map((entry) => [entry.name, entry]),
+                   ...older.filter((entry) => entry.key).map((entry) => [entry.key, entry])];
+  setPalette(entries.map(([key, entry]) => ({ ...entry, key })));
   const info = {};
-  for (const entry of list) {
-    const name = entry.name || entry.variant?.name;
-    if (!name) continue;
-    info[name] = entry;
-    const card = ensureCard(name, entry.label || entry.variant?.label);
+  for (const [key, entry] of entries) {
+    info[key] = entry;
+    const card = ensureCard(key, entry.label);
     fillWeights(card, entry.weight_sparsity);
     fillMeta(card, entry);
   }
-  showDataSource(list.map((entry) => entry.data || entry.data_source), true);
-  showCurves(Object.keys(info));
-  // Older versions loaded by the version policy get cards of their own, named name@version.
-  for (const entry of Array.isArray(body.older_versions) ? body.older_versions : []) {
-    info[entry.key] = entry;
-    fillMeta(ensureCard(entry.key, entry.label), entry);
-  }
+  showLegend();
+  showDataSource(entries, true);
+  showTraining(entries);
   showFailed(Array.isArray(body.failed) ? body.failed : []);
   if (!list.length) showError("The server has no models loaded: train them first.");
   return info;
@@ -58,25 +61,27 @@ function showFailed(failed) {
   $("failed-variants").hidden = false;
 }
 
-// Lists the data the models were trained on; warns when it is the bundled offline set.
-// Answers from /predict name it too, which only fills in when /variants said nothing.
-export function showDataSource(sources, authoritative = false) {
+// Lists each data source with the versions trained on it; warns when it is the offline set.
+// `entries` are [key, entry] pairs from /variants; an answer from /predict only fills in
+// when /variants said nothing (authoritative = false).
+export function showDataSource(entries, authoritative = false) {
   const seen = new Map();
-  for (const source of sources) {
-    if (source && source.name && !seen.has(source.name)) seen.set(source.name, source);
+  for (const [key, entry] of entries) {
+    const source = entry.data_source || entry.data || entry;
+    if (!source || !source.name) continue;
+    if (!seen.has(source.name)) seen.set(source.name, { source, keys: [] });
+    if (key) seen.get(source.name).keys.push(key);
   }
   if (!seen.size) return;
   const box = $("data-source");
   if (authoritative || !box.dataset.filled) {
-    const items = [...seen.values()].map((source) => {
-      const sizes = [source.train_size && `${source.train_size.toLocaleString()} training`,
-                     source.test_size && `${source.test_size.toLocaleString()} test`]
-        .filter(Boolean).join(", ");
-      return el("li", {},
-        el("strong", { "data-testid": "data-source-name", text: source.name }),
-        source.description ? ` — ${source.description}` : "",
-        sizes ? el("span", { class: "muted", text: ` (${sizes} images)` }) : null);
-    });
+    const items = [...seen.values()].map(({ source, keys }) => el("li", {},
+      el("strong", { "data-testid": "data-source-name", text: source.name }),
+      source.description ? ` — ${source.description}` : "",
+      keys.length ? el("span", { class: "muted",
+        text: ` Used by ${keys.length === entries.length && seen.size === 1 ? "every version served"
+                                                                            : keys.join(", ")}.` })
+        : null));
     box.replaceChildren(el("p", { text: "Trained on:" }), el("ul", { class: "source-list" }, ...items));
     box.dataset.filled = "true";
   }
@@ -84,31 +89,5 @@ export function showDataSource(sources, authoritative = false) {
   if (offline) {
     $("data-warning-name").textContent = `“${offline}”`;
     $("data-warning").hidden = false;
-  }
-}
-
-// The trainer may not have written reports (yet); the comparison is comparison.js's.
-export function showReports() {
-  fetch("/reports/results.md", { method: "HEAD" })
-    .then((response) => { $("results-md").hidden = !response.ok; })
-    .catch(() => {});
-}
-
-function showCurves(names) {
-  const box = $("curves");
-  box.replaceChildren();
-  for (const name of names) {
-    const image = el("img", { alt: `Training curves of ${name}: loss and accuracy per epoch` });
-    const link = el("a", { href: `/reports/curves_${encodeURIComponent(name)}.png`,
-                           title: "Open the full-size chart" }, image);
-    const figure = el("figure", { class: "chart", hidden: true, dataset: { curvesOf: name } },
-      link, el("figcaption", {}, el("code", { text: name })));
-    image.addEventListener("load", () => {
-      figure.hidden = false;
-      $("curves-heading").hidden = false;
-    });
-    image.addEventListener("error", () => figure.remove());
-    image.src = `/reports/curves_${encodeURIComponent(name)}.png`;
-    box.append(figure);
   }
 }

@@ -1,7 +1,7 @@
 // RegServe's drawing page: draw or upload a character, ask every variant, show the answers.
 // Plain JavaScript modules: no build step, nothing loaded from other sites.
 
-import { loadVariants, showDataSource, showReports } from "./about.js";
+import { loadVariants, showDataSource } from "./about.js";
 import {
   TOP_K, ensureCard, fillAnswer, fillMeta, markStale, resetCards, setBusy, showAgreement, showInput,
 } from "./cards.js";
@@ -88,6 +88,12 @@ async function ask(blob, filename, what) {
   render(body, what);
 }
 
+// "Too little ink": a dot scaled up to the whole frame reads as some character; say so.
+function showInkWarning(warning) {
+  $("ink-warning").textContent = warning ? `Too little ink: ${warning.detail}.` : "";
+  $("ink-warning").hidden = !warning;
+}
+
 function fail(message) {
   state.controller = null;
   setBusy(false);
@@ -97,16 +103,17 @@ function fail(message) {
 }
 
 function render(answer, what) {
-  const majority = showAgreement(answer);
+  const vote = showAgreement(answer);
   for (const [name, result] of Object.entries(answer.variants)) {
     const card = ensureCard(name, result.label);
-    fillAnswer(card, result, majority);
     fillMeta(card, { ...(state.info[name] || {}), ...(result.version !== undefined && { version: result.version }) });
+    fillAnswer(card, result, vote);
   }
   showInput(answer.input);
+  showInkWarning(answer.input && answer.input.warning);
   showInputViews(answer);
   showCorruptions(answer);
-  if (answer.data_source) showDataSource([answer.data_source]);
+  if (answer.data_source) showDataSource([[null, answer.data_source]]);
   state.answers += 1;
   $("cards").dataset.answers = String(state.answers);
   setStatus(`Answered for ${what} at ${new Date().toLocaleTimeString([], { hour12: false })}.`);
@@ -130,6 +137,7 @@ $("clear").addEventListener("click", () => {
   resetCards();
   resetInputViews();
   resetCorruptions();
+  showInkWarning(null);
   showError("");
   setStatus("Cleared. Draw a character, or upload an image of one.");
 });
@@ -143,7 +151,6 @@ $("file").addEventListener("change", async (event) => {
   input.value = "";  // choosing the same file again should ask again
 });
 
-showReports();
 resetInputViews();
 resetCorruptions();
 loadVariants(showError).then((info) => {

@@ -1,9 +1,13 @@
 // One card per variant, the vote across variants and the 28x28 input the models saw.
+// A card's top stripe is its variant's colour in every chart (charts.js); a badge says how its
+// answer stands in the vote; a collapsed variant (at chance) says so and is not counted.
 
+import { colourOf, familyLegend } from "./charts.js";
 import { $, bar, el, percent } from "./dom.js";
 
 export const TOP_K = 3;
 const cards = new Map();  // variant name -> its card, in the order they were first seen
+const facts = new WeakMap();  // card -> what /variants said about its version
 
 function makeCard(name, label) {
   const titleId = `card-${name}-title`;
@@ -13,6 +17,8 @@ function makeCard(name, label) {
     el("header", { class: "card-head" },
       el("h3", { id: titleId, class: "card-name" }, el("code", {}, ...breakable(name))),
       el("p", { class: "card-label", "data-testid": "label", text: label || "" })),
+    el("p", { class: "collapsed-note", "data-testid": "collapsed-note", hidden: true }),
+    el("p", { class: "vote-badge", "data-testid": "vote-badge", hidden: true }),
     el("div", { class: "answer" },
       el("span", { class: "prediction", "data-testid": "prediction" }),
       el("span", { class: "confidence", "data-testid": "confidence" })),
@@ -40,6 +46,7 @@ export function ensureCard(name, label) {
   let card = cards.get(name);
   if (!card) {
     card = makeCard(name, label);
+    card.style.setProperty("--variant", colourOf(name));
     cards.set(name, card);
     $("cards").append(card);
   } else if (label) {
@@ -62,9 +69,26 @@ export function fillMeta(card, info) {
   if (typeof accuracy === "number") parts.push(`test accuracy ${percent(accuracy)}`);
   if (info.version !== undefined && info.version !== null) parts.push(`version ${info.version}`);
   card.querySelector(".card-meta").textContent = parts.join(" · ");
+  card.style.setProperty("--variant", colourOf(card.dataset.variant));
+  facts.set(card, info);
+  if (info.collapsed !== undefined) markCollapsed(card, info);
 }
 
-export function fillAnswer(card, result, majority) {
+// A collapsed variant answers at chance: its card says so, with its penalty's lambda.
+function markCollapsed(card, info) {
+  const collapsed = info.collapsed === true;
+  card.dataset.collapsed = String(collapsed);
+  const note = card.querySelector(".collapsed-note");
+  note.hidden = !collapsed;
+  if (!collapsed) return;
+  const lam = info.penalty && info.penalty.lam ? ` at lambda ${info.penalty.lam}` : "";
+  const size = info.data_source && info.data_source.test_size;
+  note.textContent = `Collapsed${lam}: test accuracy ${percent(info.test && info.test.accuracy)}` +
+    `${size ? ` on ${size.toLocaleString()} test images` : ""}, no better than chance (1 in 47). ` +
+    "Its answer is shown but not counted in the vote.";
+}
+
+export function fillAnswer(card, result, vote) {
   const top = Array.isArray(result.top) ? result.top : [];
   card.querySelector(".prediction").textContent = result.prediction ?? "?";
   card.querySelector(".confidence").textContent = top.length ? percent(top[0].probability) : "";
@@ -82,7 +106,27 @@ export function fillAnswer(card, result, majority) {
   card.querySelector(".activations").replaceChildren(
     ...(rows.length ? rows : [el("p", { class: "muted", text: "not reported" })]));
   card.dataset.state = "ready";
-  card.dataset.agrees = String(result.prediction === majority);
+  if (result.collapsed !== undefined) markCollapsed(card, { ...facts.get(card), collapsed: result.collapsed });
+  showVote(card, result, vote);
+}
+
+const VOTES = {
+  agrees: "agrees with the vote",
+  differs: "differs from the vote",
+  tie: "one of the tied answers",
+  split: "no majority",
+  excluded: "not counted: at chance",
+};
+
+function showVote(card, result, vote) {
+  let state;
+  if (result.collapsed === true) state = "excluded";
+  else if (vote.majority !== null) state = result.prediction === vote.majority ? "agrees" : "differs";
+  else state = vote.leaders.includes(result.prediction) ? "tie" : "split";
+  card.dataset.vote = state;
+  const badge = card.querySelector(".vote-badge");
+  badge.textContent = VOTES[state];
+  badge.hidden = false;
 }
 
 export function setBusy(busy) {
@@ -99,7 +143,8 @@ export function markStale() {
 export function resetCards() {
   for (const card of cards.values()) {
     card.dataset.state = "empty";
-    delete card.dataset.agrees;
+    delete card.dataset.vote;
+    card.querySelector(".vote-badge").hidden = true;
     card.querySelector(".prediction").textContent = "";
     card.querySelector(".confidence").textContent = "";
     card.querySelector(".topk").replaceChildren();
@@ -109,39 +154,67 @@ export function resetCards() {
   hideInput();
 }
 
-function votesOf(answer) {
-  if (answer.agreement && answer.agreement.votes) return answer.agreement.votes;
-  const votes = {};
-  for (const result of Object.values(answer.variants)) {
-    votes[result.prediction] = (votes[result.prediction] || 0) + 1;
-  }
-  return votes;
-}
-
-// Shows e.g. "5 of 8 variants say ‘A’. Also: ‘4’ × 3." and returns the majority character.
+// Shows e.g. "5 of 8 variants say ‘A’. Also: ‘4’ × 3." from the server's vote, which leaves
+// collapsed variants out and calls a tie a tie. Returns {majority, leaders} for the cards.
 export function showAgreement(answer) {
-  // Most votes first; on a tie the server's own majority leads, then alphabetical order.
-  const stated = answer.agreement && answer.agreement.majority;
-  const ranked = Object.entries(votesOf(answer)).sort((a, b) =>
-    b[1] - a[1] || (b[0] === stated) - (a[0] === stated) || (a[0] < b[0] ? -1 : 1));
-  const box = $("agreement");
+  const agreement = answer.agreement || { votes: {}, majority: null, excluded: [] };
+  const ranked = Object.entries(agreement.votes || {}).sort((a, b) => b[1] - a[1]);
   const total = ranked.reduce((sum, [, n]) => sum + n, 0);
-  if (!total) {
+  const excluded = agreement.excluded || [];
+  const box = $("agreement");
+  const vote = { majority: agreement.majority ?? null,
+                 leaders: ranked.filter(([, n]) => n === ranked[0]?.[1]).map(([label]) => label) };
+  if (!total && !excluded.length) {
     box.replaceChildren();
     box.dataset.state = "empty";
-    return null;
+    return vote;
   }
-  const [majority, count] = ranked[0];
-  const unanimous = count === total;
-  const others = ranked.slice(1).map(([label, n]) => `‘${label}’ × ${n}`).join(", ");
+  const notCounted = excluded.length && total
+    ? el("p", { class: "agreement-others", text: `Not counted: ${excluded.length} collapsed ` +
+        `variant${excluded.length > 1 ? "s" : ""} (at chance).` }) : null;
+  let symbol, headline, state, others = ranked.slice(1);
+  if (!total) {
+    [symbol, state] = ["–", "none"];
+    headline = `No vote: all ${excluded.length} variants are at chance.`;
+  } else if (vote.majority === null) {
+    [symbol, state] = ["=", "tie"];
+    const tied = vote.leaders.map((label) => `‘${label}’`).join(" and ");
+    headline = `No majority: ${tied} tie with ${ranked[0][1]} of ${total} votes each.`;
+    others = ranked.filter(([label]) => !vote.leaders.includes(label));
+  } else if (ranked[0][1] === total) {
+    [symbol, state] = [vote.majority, "unanimous"];
+    headline = total === 1 ? `The only variant counted says ‘${vote.majority}’.`
+                           : `All ${total} variants counted agree: ‘${vote.majority}’.`;
+  } else {
+    [symbol, state] = [vote.majority, "split"];
+    headline = `${ranked[0][1]} of ${total} variants say ‘${vote.majority}’.`;
+  }
   box.replaceChildren(
-    el("span", { class: "agreement-char", "aria-hidden": "true", text: majority }),
+    el("span", { class: "agreement-char", "aria-hidden": "true", text: symbol }),
     el("div", { class: "agreement-text" },
-      el("p", { text: unanimous ? `All ${total} variants agree: ‘${majority}’.`
-                                : `${count} of ${total} variants say ‘${majority}’.` }),
-      unanimous ? null : el("p", { class: "agreement-others", text: `Also: ${others}.` })));
-  box.dataset.state = unanimous ? "unanimous" : "split";
-  return majority;
+      el("p", { text: headline }),
+      others.length ? el("p", { class: "agreement-others",
+        text: `Also: ${others.map(([label, n]) => `‘${label}’ × ${n}`).join(", ")}.` }) : null,
+      notCounted));
+  box.dataset.state = state;
+  return vote;
+}
+
+// The key to every colour on the cards and charts: stripes by family and lambda, badges by vote.
+export function showLegend() {
+  const families = familyLegend().map((item) => el("li", {},
+    el("span", { class: "swatch swatch-range",
+                 style: `background:linear-gradient(90deg, ${item.light}, ${item.dark})` }),
+    `${item.label}${item.count > 1 ? ` (${item.count} lambdas)` : ""}`));
+  $("colour-legend").replaceChildren(
+    el("p", { text: "Stripe colour (cards and charts): one hue per penalty, darker for a larger " +
+                    "lambda; grey: no penalty." }),
+    el("ul", { class: "legend", "data-testid": "family-legend" }, ...families),
+    el("p", {}, "Badge: ",
+      el("span", { class: "vote-badge", dataset: { key: "agrees" }, text: VOTES.agrees }), " ",
+      el("span", { class: "vote-badge", dataset: { key: "differs" }, text: VOTES.differs }), " ",
+      el("span", { class: "vote-badge", dataset: { key: "excluded" }, text: VOTES.excluded })));
+  $("colour-legend").hidden = !families.length;
 }
 
 export function showInput(input) {

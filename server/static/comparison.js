@@ -120,8 +120,10 @@ async function loadComparison() {
   if (!figure || !missing) return;
   let report = null;
   try {
-    const response = await fetch("/comparison");
-    if (response.ok) report = await response.json();
+    // Ask only when the trainer wrote one: the page requests no file that is not there.
+    const listing = await fetch("/reports").then((r) => (r.ok ? r.json() : { files: [] }));
+    const response = (listing.files || []).includes("comparison.json") ? await fetch("/comparison") : null;
+    if (response && response.ok) report = await response.json();
   } catch (error) {
     console.warn(`comparison unavailable: ${error.message}`);
   }

@@ -1,7 +1,7 @@
 // What a penalty did, side by side: stability and feature maps for this input (from /predict's
 // include=), and per model the weight histograms, conv1's filters and the pruning curve.
 
-import { colourOf, histogram, lineChart } from "./charts.js";
+import { colourOf, histogram, plot, ticks } from "./charts.js";
 import { $, bar, el, percent } from "./dom.js";
 
 // What the page asks /predict to add to every answer.
@@ -17,20 +17,36 @@ function placeholder(text) {
 
 export function showInputViews(answer) {
   const entries = Object.entries(answer.variants || {});
-  const stable = entries.filter(([, result]) => result.stability);
-  $("stability").replaceChildren(...(stable.length ? stable.map(([name, result], index) =>
-    el("div", { class: "stability-row", dataset: { viewOf: name, testid: "stability-row" } },
-      el("code", { class: "view-name", text: name }),
-      bar(result.stability.agreement, "bar-stability"),
-      el("span", { class: "stability-p", text: percent(result.stability.agreement, 0),
-                   title: `${name}: ${Math.round(result.stability.agreement * result.stability.perturbations)} of ${result.stability.perturbations} perturbed copies read as ‘${result.prediction}’` }),
-      el("span", { class: "muted stability-mean",
-                   text: `p(‘${result.prediction}’) ${percent(result.stability.mean_probability, 0)}` }),
-    )) : [placeholder("No stability in this answer.")]));
+  // Steadiest first; a collapsed variant answers the same whatever it sees, so its 100% means
+  // nothing: it is listed last, unranked.
+  const stable = entries.filter(([, result]) => result.stability).sort(([, a], [, b]) =>
+    (a.collapsed === true) - (b.collapsed === true) || b.stability.agreement - a.stability.agreement);
+  const unranked = stable.some(([, result]) => result.collapsed === true)
+    ? el("p", { class: "muted view-note", text: "Collapsed variants are at chance: a model that " +
+        "gives the same answer whatever it sees is steady for no reason, so they are not ranked." })
+    : null;
+  $("stability").replaceChildren(...(stable.length ? stable.map(([name, result]) =>
+    stabilityRow(name, result)) : [placeholder("No stability in this answer.")]), ...(unranked ? [unranked] : []));
   const mapped = entries.filter(([, result]) => result.activations);
   $("activation-maps").replaceChildren(...(mapped.length ? mapped.map(([name, result]) =>
     mapsRow(name, result.activations)) : [placeholder("No feature maps in this answer.")]));
   colourRows();
+}
+
+function stabilityRow(name, result) {
+  const { agreement, perturbations, mean_probability: mean } = result.stability;
+  const row = el("div", { class: "stability-row", dataset: { viewOf: name, testid: "stability-row" } },
+    el("code", { class: "view-name", text: name }));
+  if (result.collapsed === true) {
+    row.dataset.collapsed = "true";
+    row.append(el("span", { class: "muted stability-unranked", text: "not ranked: collapsed" }));
+    return row;
+  }
+  row.append(bar(agreement, "bar-stability"),
+    el("span", { class: "stability-p", text: percent(agreement, 0),
+                 title: `${name}: ${Math.round(agreement * perturbations)} of ${perturbations} perturbed copies read as ‘${result.prediction}’` }),
+    el("span", { class: "muted stability-mean", text: `p(‘${result.prediction}’) ${percent(mean, 0)}` }));
+  return row;
 }
 
 function mapsRow(name, activations) {
@@ -119,10 +135,10 @@ function showHistograms() {
     return Math.max(h.zeros, ...h.counts) / total;
   }));
   const withData = shown.filter(([, h]) => h);
-  const rows = shown.map(([name, h], index) => el("div",
+  const rows = shown.map(([name, h]) => el("div",
     { class: "histogram-row", dataset: { viewOf: name, testid: "histogram-row" } },
     el("code", { class: "view-name", text: name }),
-    h ? labelled(histogram(h, peak, colourOf(index), name === withData[withData.length - 1]?.[0]),
+    h ? labelled(histogram(h, peak, colourOf(name), name === withData[withData.length - 1]?.[0]),
                  `${name}: how large its weights are (${models.layer === ALL_LAYERS ? "all layers" : models.layer}), ${h.zeros} exactly zero`)
       : el("p", { class: "muted", text: "not stored for this version (exported before histograms)" })));
   $("weight-histograms").replaceChildren(...(rows.length ? rows : [placeholder("No models loaded.")]));
@@ -138,8 +154,8 @@ function showFilters() {
 }
 
 function showPruning() {
-  const series = models.names.map((name, index) => ({
-    name, colour: colourOf(index),
+  const series = models.names.map((name) => ({
+    name, colour: colourOf(name),
     points: (models.details[name]?.pruning || []).map((p) => [p.removed_share, p.test_accuracy]),
   })).filter((line) => line.points.length);
   if (!series.length) {
@@ -148,12 +164,16 @@ function showPruning() {
   }
   const best = Math.max(...series.flatMap((line) => line.points.map(([, accuracy]) => accuracy)));
   const yMax = Math.min(1, Math.max(0.1, Math.ceil(best * 10) / 10));
+  const percentOf = (digits) => (value) => `${(100 * value).toFixed(digits)}%`;
   const legend = el("ul", { class: "legend" }, ...series.map((line) => el("li", {},
     el("span", { class: "swatch", style: `background:${line.colour}` }), el("code", { text: line.name }))));
   $("pruning").replaceChildren(
-    labelled(lineChart(series, { xLabel: "share of weights removed (|w| below 1e-5 … 1e-1 set to 0)",
-                                 yLabel: "test accuracy", yMax }),
-             "Test accuracy against the share of weights removed, one line per variant"), legend);
+    labelled(plot(series, {
+      // As wide as its box (within reason), so its text keeps its size on a phone.
+      width: Math.max(300, Math.min(640, $("pruning").clientWidth || 420)),
+      x: { min: 0, max: 1, ticks: ticks(0, 1), format: percentOf(0), label: "share of weights set to 0" },
+      y: { min: 0, max: yMax, ticks: ticks(0, yMax), format: percentOf(yMax < 0.2 ? 1 : 0), label: "test accuracy" },
+    }), "Test accuracy against the share of weights removed, one line per variant"), legend);
 }
 
 function labelled(node, label) {
@@ -164,7 +184,6 @@ function labelled(node, label) {
 // The variant's colour on the rows of the per-input views too, matching the charts.
 function colourRows() {
   for (const row of document.querySelectorAll(".stability-row, .maps-row")) {
-    const index = models.names.indexOf(row.dataset.viewOf);
-    if (index >= 0) row.style.setProperty("--variant", colourOf(index));
+    row.style.setProperty("--variant", colourOf(row.dataset.viewOf));
   }
 }

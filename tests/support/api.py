@@ -48,6 +48,19 @@ def assert_same_top(answer: dict, reference: dict) -> None:
         [e["probability"] for e in reference["top"]], rel=1e-4, abs=1e-7)
 
 
+def assert_agreement(body: dict) -> None:
+    """The vote counts every variant that is not collapsed, once; a tie has no majority."""
+    agreement, answers = body["agreement"], body["variants"]
+    counted = [a["prediction"] for a in answers.values() if a["collapsed"] is not True]
+    assert agreement["excluded"] == [n for n, a in answers.items() if a["collapsed"] is True]
+    assert agreement["votes"] == {label: counted.count(label) for label in agreement["votes"]}
+    assert set(agreement["votes"]) == set(counted) and agreement["counted"] == len(counted)
+    assert agreement["unanimous"] == (len(set(counted)) == 1)
+    leaders = [k for k, n in agreement["votes"].items() if n == max(agreement["votes"].values())]
+    assert agreement["tie"] == (len(leaders) > 1)
+    assert agreement["majority"] == (leaders[0] if len(leaders) == 1 else None)
+
+
 def assert_full_answer(body: dict, names: list[str], top: int = 3) -> None:
     """Every variant answers with a label, top-k, weight and activation sparsity, version."""
     assert list(body["variants"]) == names
@@ -61,10 +74,7 @@ def assert_full_answer(body: dict, names: list[str], top: int = 3) -> None:
         assert all(0 <= share <= 1 for share in answer["activation_sparsity"].values())
         assert set(answer["weight_sparsity"]["all"]) == {"<1e-02", "<1e-03", "<1e-04", "==0"}
         assert isinstance(answer["version"], int) and answer["label"]
-    votes = body["agreement"]["votes"]
-    assert sum(votes.values()) == len(names)
-    assert body["agreement"]["unanimous"] == (len(votes) == 1)
-    assert votes[body["agreement"]["majority"]] == max(votes.values())
+    assert_agreement(body)
     pixels = np.asarray(body["input"]["pixels"])
     assert pixels.shape == (28, 28) and pixels.max() == 255
     echoed = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["input"]["image_png_base64"]))))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from regserve_contracts import layout
+from regserve_contracts.metadata import DATA, TEST
 
 
 def copy_models(source: Path, target: Path, names: list[str] | None = None) -> Path:
@@ -23,3 +25,15 @@ def publish_version(variant_dir: Path, source_version: Path) -> Path:
     target = variant_dir / str(max(layout.versions(variant_dir), default=0) + 1)
     staging.rename(target)
     return target
+
+
+def set_test_score(version_dir: Path, accuracy: float, test_size: int) -> None:
+    """Rewrite a copied version's test accuracy and test-set size, as if it had scored so.
+
+    Only the numbers the chance rule reads change; the model itself stays what it is.
+    """
+    path = Path(version_dir) / layout.METADATA_FILE
+    metadata = json.loads(path.read_text())
+    metadata[TEST] = {**metadata[TEST], "accuracy": accuracy}
+    metadata[DATA] = {**metadata[DATA], "test_size": test_size}
+    layout.write_json_atomic(path, metadata)

@@ -1,0 +1,35 @@
+"""The server's log reads right: its address, what it serves, no GPU-probe noise on a CPU box."""
+
+from __future__ import annotations
+
+import re
+
+from server.tfquiet import has_nvidia_gpu, is_noise
+
+
+def test_the_log_names_the_address_and_what_serves(live_server):
+    log = live_server.log()
+    assert f"Listening at: {live_server.url} (a socket per worker)" in log
+    assert "Listening at:  (" not in log
+    served = re.search(r"serving (\d+) model version\(s\): (.*) \(fused and warmed in [\d.]+ s\); "
+                       r"every version found loaded", log)
+    assert served, log[-2000:]
+    assert int(served.group(1)) == len(served.group(2).split(", ")) == 8
+    assert "failed: none" not in log
+
+
+def test_tensorflows_gpu_probe_stays_out_of_the_log_on_a_cpu_machine(live_server):
+    if has_nvidia_gpu():
+        return  # a machine with a GPU keeps every line TensorFlow writes
+    log = live_server.log()
+    assert "cuInit" not in log and "absl::InitializeLog" not in log
+    assert not re.search(r"^I\d{4} ", log, re.MULTILINE)
+
+
+def test_only_the_probe_noise_is_dropped():
+    assert is_noise("E0000 00:00:1 12 cuda_platform.cc:52] failed call to cuInit: INTERNAL", 0)
+    assert is_noise("I0000 00:00:1 12 cudart_stub.cc:31] Could not find cuda drivers", 2)
+    assert not is_noise("I0000 00:00:1 12 cudart_stub.cc:31] Could not find cuda drivers", 0)
+    assert not is_noise("E0000 00:00:1 12 some_kernel.cc:9] out of memory", 2)
+    assert not is_noise("[INFO] loaded none version 1", 2)
+
