@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from regserve_contracts import layout
-from regserve_contracts.imaging import decode_reduced, image_to_emnist, pixels_to_emnist
+from regserve_contracts.decoding import decode_reduced
+from regserve_contracts.emnist_form import image_to_emnist, pixels_to_emnist
 from regserve_contracts.signature import to_model_input
 
 #: Images per model call when measuring its cost: what 16 connections on 2 workers gather.

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from regserve_contracts.imaging import to_png
+from regserve_contracts.decoding import to_png
 from regserve_contracts.signature import MEAN_SUFFIX, SERVING_PROBABILITIES, ZERO_FRACTION_SUFFIX
 from server.runtime.engine import Outputs
 from server.runtime.registry import LoadedVariant

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from regserve_contracts.imaging import to_png
+from regserve_contracts.decoding import to_png
 from regserve_contracts.signature import (
     ACTIVATIONS_SIGNATURE_KEY,
     FEATURE_MAP_LAYERS,
