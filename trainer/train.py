@@ -30,6 +30,7 @@ from trainer.data import Dataset
 from trainer.evaluation import evaluate_version
 from trainer.insight import export_views
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
+from trainer.progress import clock
 
 #: Images per forward pass when measuring activation sparsity over the whole test set.
 _PROBE_BATCH = 500
@@ -72,11 +73,6 @@ class TrainResult:
     seconds: float
 
 
-def to_model_inputs(images: np.ndarray) -> np.ndarray:
-    """uint8 ``(N, 28, 28)`` -> float32 ``(N, 28, 28, 1)`` in [0, 1], the serving input."""
-    return to_model_input(images)
-
-
 def train_variant(
     variant: Variant, dataset: Dataset, config: TrainConfig, models_dir: Path,
     extra_metadata: dict | None = None, callbacks: Sequence | None = None,
@@ -93,9 +89,9 @@ def train_variant(
     tf.config.experimental.enable_op_determinism()
     # Keras' validation_split takes the *last* rows: shuffle once so validation is a fair sample.
     order = np.random.default_rng(config.seed).permutation(len(dataset.x_train))
-    x_train = to_model_inputs(dataset.x_train[order])
+    x_train = to_model_input(dataset.x_train[order])
     y_train = keras.utils.to_categorical(dataset.y_train[order], NUM_CLASSES)
-    x_test = to_model_inputs(dataset.x_test)
+    x_test = to_model_input(dataset.x_test)
     y_test = keras.utils.to_categorical(dataset.y_test, NUM_CLASSES)
     # Keras keeps the first floor(n * (1 - split)) rows for fitting and validates on the rest.
     fitted = int(math.floor(len(x_train) * (1 - config.validation_split)))
@@ -221,18 +217,12 @@ def train_variants(
     started = time.perf_counter()
     for index, variant in enumerate(variants, start=1):
         log(f"[{index}/{len(variants)}] {variant.name}: {variant.label} "
-            f"(elapsed {_clock(time.perf_counter() - started)})")
+            f"(elapsed {clock(time.perf_counter() - started)})")
         result = train_variant(variant, dataset, config, models_dir)
         results.append(result)
         elapsed = time.perf_counter() - started
         eta = elapsed / index * (len(variants) - index)
         log(f"[{index}/{len(variants)}] {variant.name}: test accuracy {result.test_accuracy:.4f}, "
             f"loss {result.test_loss:.4f} -> {result.version_dir} "
-            f"(elapsed {_clock(elapsed)}, ETA {_clock(eta)})")
+            f"(elapsed {clock(elapsed)}, ETA {clock(eta)})")
     return results
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours:d}:{minutes:02d}:{secs:02d}"
