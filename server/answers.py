@@ -8,14 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from regserve_contracts import metadata as md
 from regserve_contracts.decoding import to_png
+from regserve_contracts.metadata import Metadata
 from regserve_contracts.signature import MEAN_SUFFIX, SERVING_PROBABILITIES, ZERO_FRACTION_SUFFIX
 from server.runtime.engine import Outputs
 from server.runtime.registry import LoadedVariant
 
 #: Metadata fields copied into the summary of a variant, as they are.
-SUMMARY_FIELDS = ("test", "weight_sparsity", "activation_sparsity_test", "history", "parameters",
-                  "training_seconds", "created")
+SUMMARY_FIELDS = (md.TEST, md.WEIGHT_SPARSITY, md.ACTIVATION_SPARSITY_TEST, md.HISTORY,
+                  md.PARAMETERS, md.TRAINING_SECONDS, md.CREATED)
 TRAINING_FIELDS = ("epochs", "batch_size", "validation_split", "seed", "limit", "train_samples",
                    "validation_samples", "optimizer", "loss", "versions")
 
@@ -31,7 +33,7 @@ def variant_answer(variant: LoadedVariant, outputs: Outputs, top: int) -> dict[s
              "probability": float(probabilities[i])}
             for i in order
         ],
-        "weight_sparsity": variant.metadata.get("weight_sparsity", {}),
+        "weight_sparsity": Metadata(variant.metadata).weight_sparsity,
         "activation_sparsity": _per_layer(outputs, ZERO_FRACTION_SUFFIX),
         "activation_mean": _per_layer(outputs, MEAN_SUFFIX),
         "version": variant.version,
@@ -70,7 +72,7 @@ def input_echo(pixels: np.ndarray, kind: str, preprocessed: bool) -> dict[str, A
 
 def data_source(variants: list[LoadedVariant]) -> dict[str, Any]:
     """The data the variants were trained on; says so plainly when they differ."""
-    sources = {variant.name: variant.metadata.get("data") or {"name": "unknown"}
+    sources = {variant.name: Metadata(variant.metadata).data or {"name": "unknown"}
                for variant in variants}
     distinct = {str(source.get("name")) for source in sources.values()}
     if len(distinct) <= 1:
@@ -81,21 +83,21 @@ def data_source(variants: list[LoadedVariant]) -> dict[str, Any]:
 
 def variant_summary(variant: LoadedVariant, detailed: bool = False) -> dict[str, Any]:
     """What /variants says about a loaded variant (and /variants/<name>, ``detailed``)."""
-    metadata = variant.metadata
-    training = metadata.get("training") or {}
+    metadata = Metadata(variant.metadata)
+    training = metadata.training
     summary = {
         "name": variant.name,
         "label": variant.title,
         "version": variant.version,
-        "penalty": metadata.get("variant") or {"name": variant.name},
-        "data_source": metadata.get("data") or {"name": "unknown"},
+        "penalty": metadata.variant or {"name": variant.name},
+        "data_source": metadata.data or {"name": "unknown"},
         **{key: metadata.get(key) for key in SUMMARY_FIELDS},
         "training": {key: training.get(key) for key in TRAINING_FIELDS if key in training},
     }
     if detailed:
         summary.update(
             labels=list(variant.labels),
-            serving=metadata.get("serving"),
-            samples_per_second=metadata.get("samples_per_second"),
+            serving=metadata.get(md.SERVING),
+            samples_per_second=metadata.get(md.SAMPLES_PER_SECOND),
         )
     return summary
