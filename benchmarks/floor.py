@@ -63,6 +63,7 @@ def body_costs(kind: str, bodies: list[bytes], seconds: float) -> dict[str, floa
 
 def model_costs(models_dir: Path, single: str, seconds: float) -> dict[str, float]:
     """CPU ms per image of the fused all-variant call and of one variant, in batches of BATCH."""
+    # The model runtime only here: the serving report imports this module for implied_limit.
     from server.runtime.engine import FusedEngine, configure_tensorflow
     from server.runtime.registry import load_variant
 

@@ -28,8 +28,8 @@ from benchmarks.hostile_corpus import hostile_corpus, send
 from benchmarks.hostile_v2 import v2_body
 from benchmarks.loadgen import canvas_png, sample_characters
 from benchmarks.procstat import cpu_seconds, memory, reset_peak, start_server, workers_of
-from benchmarks.report import REPO_ROOT, BenchmarkError, load_average, log, markdown_table
-from server.launcher import LiveServer
+from benchmarks.report import BenchmarkError, load_average, log, markdown_table
+from server.launcher import PROJECT_ROOT, LiveServer
 
 MB = 2**20
 #: What "hostile" must stay under (the issue's targets), per request.
@@ -217,13 +217,13 @@ def render(results: dict[str, dict], load: tuple) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks hostile", description=__doc__)
-    parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--models-dir", type=Path, default=PROJECT_ROOT / "models")
     parser.add_argument("--baseline", type=Path, default=None, metavar="CHECKOUT",
                         help="also measure this checkout's server (e.g. /work/main)")
     parser.add_argument("--no-corpus", dest="corpus", action="store_false",
                         help="skip the ~500-request hostile test corpus")
     options = parser.parse_args(argv)
-    checkouts = {"this checkout": REPO_ROOT}
+    checkouts = {"this checkout": PROJECT_ROOT}
     if options.baseline:
         checkouts = {"baseline": options.baseline.resolve(), **checkouts}
     load = load_average()
