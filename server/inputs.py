@@ -14,7 +14,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from regserve_contracts.decoding import ImageInputError
 from regserve_contracts.emnist_form import pixels_to_emnist
-from server import limits
 from server.errors import ApiError
 from server.intake import read_image
 from server.settings import ServerSettings
@@ -28,6 +27,11 @@ ACCEPTED = ("multipart/form-data (field 'image'), image/*, application/octet-str
 #: What JSON numbers become; exact types, because true/false (bool, an int) is no pixel value.
 NUMBER_TYPES = frozenset({int, float})
 _DATA_URL = re.compile(r"^data:[^,]*?;base64,", re.IGNORECASE)
+#: Brackets, braces and commas a JSON body may hold: 28 x 28 pixels need 783 + 29 + 1 = 813;
+#: a base64 image 3. A million tiny values in 2 MiB would cost seconds and hundreds of MB parsed
+#: (measured with ``python -m benchmarks hostile``: a JSON body's cost grows with its number of
+#: values, not its bytes).
+MAX_JSON_STRUCTURE = 4096
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,8 @@ class InputImage:
 def read_input(request: Request, settings: ServerSettings) -> InputImage:
     """Parse the request body; raise :class:`ApiError` or ``ImageInputError`` saying why not.
 
-    Image bytes, in whichever form, go through :mod:`server.intake`."""
+    Image bytes, in whichever form they come, go through :mod:`server.intake`.
+    """
     mimetype = request.mimetype
     if mimetype == MULTIPART:
         upload = request.files.get("image")
@@ -57,14 +62,30 @@ def read_input(request: Request, settings: ServerSettings) -> InputImage:
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
         # JSON is refused by its length and its number of values before it is parsed.
         json_limit = settings.max_json_length
-        limits.check_json_length(request.content_length, json_limit)
+        check_json_length(request.content_length, json_limit)
         body = read_body(request)
-        limits.check_json_length(len(body), json_limit)  # a chunked body has no Content-Length
-        limits.check_json_structure(body)
+        check_json_length(len(body), json_limit)  # a chunked body has no Content-Length
+        check_json_structure(body)
         return _read_json(body, settings)
     if not mimetype and not request.content_length and not read_body(request):
         raise ApiError(400, f"no image was sent: send {ACCEPTED}", "missing_image")
     raise ApiError(415, f"content type {mimetype or '(none)'!r} is not accepted: send {ACCEPTED}")
+
+
+def check_json_length(length: int | None, limit: int) -> None:
+    """413 for a JSON body over ``limit`` bytes: from Content-Length, before it is read."""
+    if length is not None and length > limit:
+        raise ApiError(413, f"the JSON body is {length} bytes; JSON bodies may have at most "
+                       f"{limit} bytes (a 28x28 pixel array needs under 20 KB; send larger "
+                       "images as multipart or raw bytes)", "payload_too_large")
+
+
+def check_json_structure(body: bytes, limit: int = MAX_JSON_STRUCTURE) -> None:
+    """413 for a JSON body with more values than a 28x28 array, counted in C before parsing."""
+    count = body.count(b"[") + body.count(b"{") + body.count(b",")
+    if count > limit:
+        raise ApiError(413, f"the JSON body has {count} brackets, braces and commas; at most "
+                       f"{limit} are accepted (a 28x28 pixel array has 813)", "payload_too_large")
 
 
 def read_body(request: Request) -> bytes:
