@@ -66,9 +66,13 @@ def open_upload(data: bytes, settings: ServerSettings) -> Upload:
 def to_emnist(upload: Upload, settings: ServerSettings) -> np.ndarray:
     """Decode an opened upload inside this worker's budget; EMNIST's uint8 28x28 form."""
     with BUDGET.reserve(upload.pixels, settings.max_image_pixels):
-        decoded = load_image(upload.image, upload.data, reduce_to=DECODE_MIN_SIDE,
-                             fast_png=True)
-        return image_to_emnist(decoded)
+        try:
+            decoded = load_image(upload.image, upload.data, reduce_to=DECODE_MIN_SIDE,
+                                 fast_png=True)
+            return image_to_emnist(decoded)
+        finally:
+            # Free the pixels now: a batch keeps its opened uploads until its last image.
+            upload.image.close()
 
 
 def read_image(data: bytes, settings: ServerSettings) -> np.ndarray:

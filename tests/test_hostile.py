@@ -1,6 +1,6 @@
 """Hostile input against a real gunicorn server: every bad request gets its exact 4xx as JSON.
 
-Over 800 requests (see benchmarks/hostile_corpus.py): random and mangled bytes, images that claim
+Over 600 requests (see benchmarks/hostile_corpus.py): random and mangled bytes, images that claim
 50,000 x 50,000 pixels, decompression bombs, odd but valid images, non-images dressed as images,
 malformed and 100,000-deep JSON, bad pixel arrays, path-like variant names, wrong methods and
 content types; the same images through V2's ``image_bytes``, and V2 batches over their pixels.

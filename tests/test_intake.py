@@ -83,6 +83,26 @@ def test_a_v2_batch_over_its_pixels_is_refused_from_the_headers(app, client, mon
     assert "4 images declare 16384 pixels together; at most 12288" in answer.get_json()["error"]
 
 
+def test_a_batch_frees_each_image_once_it_is_read(app, monkeypatch):
+    """A batch holds its opened uploads until the last one is read; each one's decoded pixels
+    are released as soon as it is read (16-bit PNGs measured: +8 MB per held 2048 x 2048 image
+    without this), so a batch at the pixel limit costs a worker one image's memory at a time."""
+    opened = []
+    real_open = intake.open_upload
+
+    def recording_open(*args):
+        opened.append(real_open(*args))
+        return opened[-1]
+
+    monkeypatch.setattr(intake, "open_upload", recording_open)
+    gif = encode(glyph(), "GIF")  # Pillow decodes GIFs into the opened image itself
+    pixels = intake.read_images([gif] * 3, app.extensions["regserve"].settings)
+    assert pixels.shape == (3, 28, 28) and len(opened) == 3
+    for upload in opened:
+        with pytest.raises(ValueError, match="closed image"):
+            upload.image.getpixel((0, 0))
+
+
 def test_v2_large_images_wait_for_the_worker_decode_budget(app, client, monkeypatch):
     """While two images at the pixel limit are being decoded, a large V2 image waits for room
     and then gets 503 as V2's {"error"}, as a /predict upload does."""
