@@ -24,9 +24,9 @@ from server.runtime.selection import (
 #: Far above what a character needs (the page sends 280 x 280).
 DEFAULT_MAX_IMAGE_PIXELS = 2048 * 2048
 #: Four images at the per-image limit, summed over a V2 request's images, chosen from measurement
-#: (``python -m benchmarks hostile``, docs/upload-limits.md): the costliest images measured take
-#: 21-27 ns of worker CPU per declared pixel (RGBA PNGs, canvases included), so a request at this
-#: limit stays near the 0.5 s a request may cost; 256 canvases of 280 x 280 are 20.1 MP.
+#: (``python -m benchmarks hostile``, docs/upload-limits.md): a request at this limit cost a
+#: worker 340-380 ms of CPU (4 RGBA PNGs of 2048 x 2048, or 213 canvases of 280 x 280), near the
+#: 0.5 s any request may cost; 256 PNGs of 2048 x 2048 without it cost 3.2 s.
 DEFAULT_MAX_BATCH_PIXELS = 4 * DEFAULT_MAX_IMAGE_PIXELS
 #: JSON needs little: 28 x 28 pixels are under 20 KB even as floats with spaces; 2 MiB carries a
 #: base64 image of 1.5 MB. Larger images go as multipart or raw bytes (max_content_length).
