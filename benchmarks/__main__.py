@@ -8,12 +8,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.report import REPO_ROOT, RESULTS_DIR, BenchmarkError, log, save_results
+from benchmarks.accuracy import AccuracySettings, render_accuracy, run_accuracy
+from benchmarks.include_cost import measure_and_render
+from benchmarks.report import RESULTS_DIR, BenchmarkError, log, save_results
+from benchmarks.serving import ServingSettings, run_serving
+from benchmarks.serving_report import SERVERS, render_serving
+from benchmarks.training import TrainingSettings, render_training, run_training
 from regserve_contracts.variants import UnknownVariantError
+from server.launcher import PROJECT_ROOT
 from trainer.data import DataSourceError
 
 COMMANDS = ("serving", "training", "accuracy", "include", "all")
-SERVERS = ("regserve", "bentoml", "litserve", "naive")
 #: `python -m benchmarks hostile|soak ...`: each parses its own options (benchmarks/<name>.py).
 HARDENING = ("hostile", "soak")
 
@@ -63,7 +68,7 @@ def _shares(text: str) -> tuple[float, ...]:
 
 def parse_args(argv: list[str] | None = None) -> Options:
     """Read the command line into :class:`Options`."""
-    default_models = Path(os.environ.get("MODELS_DIR", REPO_ROOT / "models"))
+    default_models = Path(os.environ.get("MODELS_DIR", PROJECT_ROOT / "models"))
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("--models-dir", type=Path, default=default_models,
@@ -81,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     serving.add_argument("--single-variant", default=None,
                          help="variant for the one-variant requests (default: none)")
     serving.add_argument("--servers", type=_servers, default=SERVERS,
-                         help="comma-separated, of regserve,bentoml,naive (default: all three)")
+                         help=f"comma-separated, of {','.join(SERVERS)} (default: all)")
     serving.add_argument("--open-loop", type=_shares, default=(0.5, 0.8),
                          help="fixed rates as shares of each row's peak (default 0.5,0.8)")
     serving.add_argument("--sweep", action="store_true",
@@ -115,28 +120,19 @@ def run(options: Options, name: str) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     models_dir = options.models_dir.resolve()
     if name == "serving":
-        from benchmarks.serving import ServingSettings, run_serving
-        from benchmarks.serving_report import render_serving
-
         result = run_serving(ServingSettings(
             models_dir, options.duration, options.connections, options.workers,
             single_variant=options.single_variant, open_loop=options.open_loop,
             servers=options.servers, sweep=options.sweep, python_load=options.python_load))
         markdown = render_serving(result)
     elif name == "include":  # what ?include=activations,stability adds per request
-        from benchmarks.include_cost import measure_and_render as include_cost
-
-        result, markdown = include_cost(models_dir, options.requests)
+        result, markdown = measure_and_render(models_dir, options.requests)
     elif name == "training":
-        from benchmarks.training import TrainingSettings, render_training, run_training
-
         result = run_training(TrainingSettings(options.images, options.epochs,
                                                options.batch_size, options.repeats,
                                                options.variant))
         markdown = render_training(result)
     else:
-        from benchmarks.accuracy import AccuracySettings, render_accuracy, run_accuracy
-
         result = run_accuracy(AccuracySettings(models_dir, options.trainer_args))
         markdown = render_accuracy(result)
     print(markdown + "\n", flush=True)

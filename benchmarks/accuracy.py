@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import REPO_ROOT, BenchmarkError, log, machine_info, markdown_table
+from benchmarks.report import BenchmarkError, log, machine_info, markdown_table
 from regserve_contracts import layout
+from regserve_contracts import metadata as md
+from regserve_contracts.metadata import Metadata
 from regserve_contracts.variants import VARIANT_NAMES
+from server.launcher import PROJECT_ROOT
 
 #: The seed's published results on the EMNIST balanced test set: (loss, accuracy, words).
 #: A number is ``None`` where the seed only described the result in words.
@@ -50,7 +53,7 @@ def run_trainer(models_dir: Path, trainer_args: str) -> None:
     command = [sys.executable, "-m", "trainer", "--all", "--models-dir", str(models_dir),
                *shlex.split(trainer_args)]
     log(f"running {shlex.join(command[1:])} ...")
-    if subprocess.run(command, cwd=REPO_ROOT).returncode != 0:
+    if subprocess.run(command, cwd=PROJECT_ROOT).returncode != 0:
         raise BenchmarkError(f"the trainer failed: {shlex.join(command[1:])}")
 
 
@@ -64,14 +67,14 @@ def run_accuracy(settings: AccuracySettings) -> dict[str, Any]:
                    key=lambda path: (order.get(path.name, len(order)), path.name))
     for variant_dir in found:
         version_dir = layout.newest_version(variant_dir)
-        metadata = layout.read_metadata(version_dir)
-        test, training = metadata.get("test", {}), metadata.get("training", {})
+        metadata = Metadata(layout.read_metadata(version_dir))
+        test, training = metadata.block(md.TEST), metadata.training
         loss, accuracy, words = PUBLISHED.get(variant_dir.name,
                                               (None, None, "not in the original experiment"))
         rows.append({
             "variant": variant_dir.name,
             "version": int(version_dir.name),
-            "data": metadata.get("data", {}),
+            "data": metadata.data,
             "epochs": training.get("epochs"),
             "batch_size": training.get("batch_size"),
             "test_loss": test.get("loss"),

@@ -18,6 +18,8 @@ import json
 import numpy as np
 from PIL import Image, ImageFilter
 
+from benchmarks.loadgen import canvas_png
+
 PHOTO_SIZE = (579, 595)
 
 
@@ -63,8 +65,6 @@ def multipart(field: str, filename: str, data: bytes, content_type: str = "image
 
 def body_sets(characters) -> dict[str, list[bytes]]:
     """The three kinds of body, one per character: canvas PNG, photo PNG, preprocessed pixels."""
-    from benchmarks.loadgen import canvas_png
-
     return {
         "canvas": [canvas_png(pixels) for pixels in characters],
         "photo": [photo_png(pixels, seed=index) for index, pixels in enumerate(characters)],

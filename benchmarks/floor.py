@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from regserve_contracts import layout
-from regserve_contracts.imaging import decode_reduced, image_to_emnist, pixels_to_emnist
+from regserve_contracts.decoding import decode_reduced
+from regserve_contracts.emnist_form import image_to_emnist, pixels_to_emnist
 from regserve_contracts.signature import to_model_input
 
 #: Images per model call when measuring its cost: what 16 connections on 2 workers gather.
@@ -62,6 +63,7 @@ def body_costs(kind: str, bodies: list[bytes], seconds: float) -> dict[str, floa
 
 def model_costs(models_dir: Path, single: str, seconds: float) -> dict[str, float]:
     """CPU ms per image of the fused all-variant call and of one variant, in batches of BATCH."""
+    # The model runtime only here: the serving report imports this module for implied_limit.
     from server.runtime.engine import FusedEngine, configure_tensorflow
     from server.runtime.registry import load_variant
 

@@ -3,9 +3,9 @@
 For each kind, sent one at a time to a one-worker gunicorn: the answer's status and time, the
 worker's CPU time (utime + stime from /proc) and its peak RSS growth (VmHWM after resetting it
 through clear_refs; Pillow's and NumPy's buffers included, unlike tracemalloc). Then the whole
-hostile test corpus (tests/_hostile_inputs.py), each request measured the same way. With
-``--baseline CHECKOUT`` (e.g. /work/main) the same requests go to that checkout's server too,
-in the same run, and the table shows both and the ratio.
+hostile test corpus (benchmarks/hostile_corpus.py, /predict and V2), each request measured the
+same way. With ``--baseline CHECKOUT`` (e.g. /work/main) the same requests go to that
+checkout's server too, in the same run, and the table shows both and the ratio.
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ from pathlib import Path
 import requests
 from PIL import Image, ImageDraw
 
+from benchmarks.hostile_corpus import hostile_corpus, send
+from benchmarks.hostile_v2 import v2_body
+from benchmarks.loadgen import canvas_png, sample_characters
 from benchmarks.procstat import cpu_seconds, memory, reset_peak, start_server, workers_of
-from benchmarks.report import REPO_ROOT, BenchmarkError, load_average, log, markdown_table
-from server.launcher import LiveServer
+from benchmarks.report import BenchmarkError, load_average, log, markdown_table
+from server.launcher import PROJECT_ROOT, LiveServer
 
 MB = 2**20
 #: What "hostile" must stay under (the issue's targets), per request.
@@ -41,6 +44,8 @@ class Kind:
     body: bytes
     content_type: str
     concurrent: int = 1
+    target: str = "/predict"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def png(side: int, mode: str = "RGBA", line: bool = True) -> bytes:
@@ -77,10 +82,18 @@ def png_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
+def v2_kind(name: str, images: list[bytes]) -> Kind:
+    """A V2 infer request for the ``none`` variant with ``images`` as ``image_bytes``."""
+    body, headers = v2_body(images)
+    return Kind(f"V2: {name}", body, "application/json", target="/v2/models/none/infer",
+                headers=tuple(headers.items()))
+
+
 def kinds() -> list[Kind]:
     """The expensive-to-answer kinds the issue names, and a good request as the baseline."""
     import base64
 
+    canvas = canvas_png(sample_characters(1)[0][0])
     big = png(4096)
     pixels_10mb = b'{"pixels": [' + b"[" + b"0," * 5_000_000 + b"0]]}"
     pixels_2mb = b'{"pixels": [' + b"[" + b"0," * 1_000_000 + b"0]]}"
@@ -101,15 +114,21 @@ def kinds() -> list[Kind]:
         Kind("JSON nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, "application/json"),
         Kind("random bytes, 20 kB", bytes(range(256)) * 80, "image/png"),
         Kind("body of 10 MiB zeros (at the body limit)", b"\0" * (10 * MB), "image/png"),
+        v2_kind("one 280x280 canvas PNG", [canvas]),
+        v2_kind("256 x PNG 2048x2048 (1.07 G pixels declared)", [png(2048, "L")] * 256),
+        v2_kind("4 x PNG 2048x2048 RGBA (16.8 MP, the batch limit)", [png(2048)] * 4),
+        v2_kind("213 x 280x280 canvas PNG (16.7 MP, the batch limit)", [canvas] * 213),
+        v2_kind("1024 x 28x28 PNG (0.8 MP, the most images)", [png(28, "L")] * 1024),
     ]
 
 
-def measure(server: LiveServer, body: bytes, content_type: str, concurrent: int = 1) -> dict:
+def measure(server: LiveServer, body: bytes, content_type: str, concurrent: int = 1,
+            target: str = "/predict", headers: tuple[tuple[str, str], ...] = ()) -> dict:
     """Send ``concurrent`` copies at once; the worker's CPU and peak RSS growth, the answers."""
 
     def post() -> int:
-        return requests.post(server.url + "/predict", data=body, timeout=120,
-                             headers={"Content-Type": content_type}).status_code
+        return requests.post(server.url + target, data=body, timeout=120,
+                             headers={"Content-Type": content_type, **dict(headers)}).status_code
 
     return measured(server, post, concurrent)
 
@@ -145,13 +164,13 @@ def measured(server: LiveServer, request, concurrent: int = 1) -> dict:
 def run_kinds(server: LiveServer) -> list[dict]:
     measure(server, png(280), "image/png")  # warm the path up
     return [{"kind": kind.name, "bytes": len(kind.body),
-             **measure(server, kind.body, kind.content_type, kind.concurrent)}
+             **measure(server, kind.body, kind.content_type, kind.concurrent, kind.target,
+                       kind.headers)}
             for kind in kinds()]
 
 
 def run_corpus(server: LiveServer) -> dict:
     """Every request of the hostile test corpus, one at a time: worst time and RSS growth."""
-    from benchmarks.hostile_corpus import hostile_corpus, send
     loaded = list(requests.get(server.url + "/readyz", timeout=10).json()["loaded"])
     corpus = hostile_corpus(10 * MB, loaded[0], [])
     worker = workers_of(server)[0]
@@ -198,13 +217,13 @@ def render(results: dict[str, dict], load: tuple) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks hostile", description=__doc__)
-    parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--models-dir", type=Path, default=PROJECT_ROOT / "models")
     parser.add_argument("--baseline", type=Path, default=None, metavar="CHECKOUT",
                         help="also measure this checkout's server (e.g. /work/main)")
     parser.add_argument("--no-corpus", dest="corpus", action="store_false",
                         help="skip the ~500-request hostile test corpus")
     options = parser.parse_args(argv)
-    checkouts = {"this checkout": REPO_ROOT}
+    checkouts = {"this checkout": PROJECT_ROOT}
     if options.baseline:
         checkouts = {"baseline": options.baseline.resolve(), **checkouts}
     load = load_average()

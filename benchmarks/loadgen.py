@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchmarks.report import SHARED_SAMPLE
+from regserve_contracts.labels import LABELS
+
 POLL_SECONDS = 0.05
 REQUEST_TIMEOUT = 60.0
-SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/emnist_balanced_sample.npz"
 #: Side of the PNGs sent, in pixels: about what a drawing canvas on a page sends.
 CANVAS_SIDE = 280
 
@@ -70,8 +72,6 @@ def sample_characters(count: int):
 def _typed_characters(count: int):
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
-
-    from regserve_contracts.labels import LABELS
 
     font = ImageFont.load_default(size=22)
     images = []

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from benchmarks.report import REPO_ROOT, load_average, log, markdown_table
+from benchmarks.report import load_average, log, markdown_table
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES
 from server import launcher
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: which models folder, which counts."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--models-dir", type=Path, default=launcher.PROJECT_ROOT / "models")
     parser.add_argument("--counts", default="1,8,1000",
                         help="numbers of variants to serve (default 1,8,all)")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ This is how such demos are usually deployed, and what the serving benchmark comp
 :func:`naive_command` (plain gunicorn sync workers, no project config) with ``MODELS_DIR`` set,
 started through :func:`server.launcher.start`. Each worker loads every variant with
 ``tf.saved_model.load`` and, per request, preprocesses the PNG with the project's own
-``regserve_contracts.imaging.preprocess_bytes`` (so both servers do the same image work) and
+``regserve_contracts.emnist_form.preprocess_bytes`` (so both servers do the same image work) and
 calls the models in turn, batch of one each.
 """
 
@@ -18,7 +18,8 @@ import numpy as np
 from flask import Flask, jsonify, request
 
 from regserve_contracts import layout
-from regserve_contracts.imaging import ImageInputError, preprocess_bytes
+from regserve_contracts.decoding import ImageInputError
+from regserve_contracts.emnist_form import preprocess_bytes
 from regserve_contracts.labels import LABELS
 from regserve_contracts.signature import (
     ACTIVATION_LAYERS,

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import SHARED_SAMPLE
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
+from regserve_contracts.variants import get_variant
 from trainer.data.synthetic import NAME, generate
+from trainer.model import build_model
 
-DEFAULT_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/emnist_balanced_sample.npz"
 TIMING_SIZE = 10_000
 
 
@@ -43,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sample", type=Path, default=DEFAULT_SAMPLE, help="real EMNIST .npz")
+    parser.add_argument("--sample", type=Path, default=SHARED_SAMPLE, help="real EMNIST .npz")
     args = parser.parse_args(argv)
     if args.train_size < 1 or args.epochs < 1 or args.batch_size < 1:
         parser.error("--train-size, --epochs and --batch-size must be at least 1")
@@ -72,10 +74,7 @@ def timed_generation(size: int, seed: int) -> tuple[np.ndarray, np.ndarray, floa
 
 def train_and_score(x, y, settings: Settings, evaluations: dict) -> dict[str, float]:
     """Train the ``none`` CNN on ``x, y``; return its accuracy on each named ``(x, y)`` pair."""
-    import keras
-
-    from regserve_contracts.variants import get_variant
-    from trainer.model import build_model
+    import keras  # heavy: imported when a model is trained, not for --help
 
     keras.utils.set_random_seed(settings.seed)
     model = build_model(get_variant("none"))

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from regserve_contracts.layout import write_atomic, write_json_atomic
-from server.launcher import child_env  # noqa: F401 (the benchmarks' children start like servers)
+from server.launcher import PROJECT_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+#: The shared sample of real EMNIST, beside the checkout (absent in some checkouts).
+SHARED_SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "emnist_balanced_sample.npz"
 _PACKAGES = ("tensorflow", "keras", "numpy", "flask", "gunicorn", "pillow")
 
 

@@ -1,4 +1,4 @@
-"""Serving benchmark: RegServe, a BentoML peer and the naive app; same run, models and bodies.
+"""Serving benchmark: RegServe, BentoML and LitServe peers, a naive app; same models and bodies.
 
 Each server is started through :mod:`server.launcher` on loopback, one after the other, and
 loaded by wrk (closed loop, ``--connections`` in flight) with each body kind (canvas PNG, photo
@@ -26,8 +26,8 @@ from benchmarks import wrk
 from benchmarks.bodies import body_sets, multipart
 from benchmarks.loadgen import run_phase, sample_characters
 from benchmarks.naive_server import naive_command
-from benchmarks.report import REPO_ROOT, BenchmarkError, log, machine_info
-from benchmarks.serving_report import SWEPT_KINDS
+from benchmarks.report import BenchmarkError, log, machine_info
+from benchmarks.serving_report import SERVERS, SWEPT_KINDS
 from regserve_contracts import layout
 from server import launcher
 
@@ -68,7 +68,7 @@ class ServingSettings:
     inputs: int = 16
     single_variant: str | None = None
     open_loop: tuple[float, ...] = (0.5, 0.8)
-    servers: tuple[str, ...] = ("regserve", "bentoml", "litserve", "naive")
+    servers: tuple[str, ...] = SERVERS
     sweep: bool = False
     ready_timeout: float = 300.0
     python_load: bool = False  # force the Python generator even where wrk is installed
@@ -186,7 +186,7 @@ def open_loop(url: str, scenario: Scenario, rate: float, settings: ServingSettin
     plan_path.write_text(json.dumps(plan))
     out_path.unlink(missing_ok=True)
     done = subprocess.run([sys.executable, "-m", "benchmarks.openloop", str(plan_path),
-                           str(out_path)], cwd=REPO_ROOT, env=launcher.child_env(),
+                           str(out_path)], cwd=launcher.PROJECT_ROOT, env=launcher.child_env(),
                           timeout=settings.duration * 4 + 120)
     if done.returncode != 0 or not out_path.exists():
         raise BenchmarkError(f"the open-loop generator failed (exit {done.returncode})")
@@ -208,7 +208,7 @@ def first_answer(url: str, scenario: Scenario) -> dict[str, Any]:
 
 
 def predictions(answer: bytes) -> dict[str, str] | None:
-    """``{variant: predicted character}`` from any of the three servers' answers."""
+    """``{variant: predicted character}`` from any measured server's answer."""
     try:
         body = json.loads(answer)
     except ValueError:
@@ -280,8 +280,8 @@ def measure_floor(settings: ServingSettings, bodies: dict, single: str,
                                 "single": single, "seconds": min(1.0, settings.duration / 4)}))
     out = workdir / "floor-out.json"
     done = subprocess.run([sys.executable, "-m", "benchmarks.floor", str(settings.models_dir),
-                           str(plan), str(out)], cwd=REPO_ROOT, env=launcher.child_env(),
-                          timeout=600)
+                           str(plan), str(out)], cwd=launcher.PROJECT_ROOT,
+                          env=launcher.child_env(), timeout=600)
     if done.returncode != 0 or not out.exists():
         raise BenchmarkError(f"measuring the floor failed (exit {done.returncode})")
     return json.loads(out.read_text())

@@ -7,8 +7,10 @@ from typing import Any
 from benchmarks.floor import implied_limit
 from benchmarks.report import TARGET_HEADERS, Target, machine_line, markdown_table
 
+#: Every server the serving benchmark can measure, and its title in the report: the one list.
 TITLES = {"regserve": "RegServe", "bentoml": "BentoML 1.4 (adaptive batching)",
           "litserve": "LitServe 0.2 (batching)", "naive": "naive Flask (sync workers)"}
+SERVERS = tuple(TITLES)
 BODY_TITLES = {"canvas": "canvas PNG 280x280", "photo": "photo PNG 579x595",
                "pixels": "JSON pixels, preprocessed"}
 

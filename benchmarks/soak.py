@@ -26,9 +26,11 @@ from pathlib import Path
 import requests
 
 from benchmarks.hostile import png, png_claiming
+from benchmarks.loadgen import percentile
 from benchmarks.procstat import memory, start_server, workers_of
-from benchmarks.report import REPO_ROOT, BenchmarkError, load_average, log, markdown_table
+from benchmarks.report import BenchmarkError, load_average, log, markdown_table
 from regserve_contracts import layout
+from server.launcher import PROJECT_ROOT
 
 MB = 2**20
 
@@ -108,15 +110,10 @@ def publish(models: Path, variant: str) -> int:
     return int(staged.final.name)
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks soak", description=__doc__)
     parser.add_argument("--minutes", type=int, default=10)
-    parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--models-dir", type=Path, default=PROJECT_ROOT / "models")
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second in all")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--no-reload", dest="reload", action="store_false",
@@ -136,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             if not names:
                 raise BenchmarkError(f"no models in {options.models_dir}")
             extra = dict(item.split("=", 1) for item in options.env)
-            server = start_server(REPO_ROOT, models, Path(workdir) / "server.log", workers=2,
+            server = start_server(PROJECT_ROOT, models, Path(workdir) / "server.log", workers=2,
                                   **extra)
             try:
                 rows = soak(server, models, names, options)
@@ -175,9 +172,9 @@ def soak(server, models: Path, names: list[str], options) -> list[dict]:
         thread.join(timeout=60)
     for row in rows:
         index = row["minute"] - 1
-        latencies = recorder.latencies[index]
+        latencies = sorted(recorder.latencies[index])
         row.update(requests=len(latencies), unexpected=recorder.unexpected[index],
-                   p50=percentile(latencies, 0.5), p99=percentile(latencies, 0.99))
+                   p50=percentile(latencies, 50) or 0.0, p99=percentile(latencies, 99) or 0.0)
     return rows
 
 

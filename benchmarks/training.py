@@ -23,18 +23,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import SHARED_SAMPLE
+import numpy as np
+
 from benchmarks.report import (
-    REPO_ROOT,
+    SHARED_SAMPLE,
     TARGET_HEADERS,
     BenchmarkError,
     Target,
-    child_env,
     log,
     machine_info,
     machine_line,
     markdown_table,
 )
+from regserve_contracts.labels import NUM_CLASSES
+from regserve_contracts.signature import to_model_input
+from regserve_contracts.variants import get_variant
+from server.launcher import PROJECT_ROOT, child_env
+from trainer.data import Dataset
+from trainer.data.synthetic import NAME, generate
+from trainer.model import build_model
+from trainer.train import TrainConfig, train_variant
 
 MODES = ("trainer", "bare")
 TEST_IMAGES = 470
@@ -55,8 +63,6 @@ class TrainingSettings:
 
 def load_arrays(images: int) -> tuple[dict[str, Any], str]:
     """Training and test arrays (real sample if present, else the offline set) and their name."""
-    import numpy as np
-
     if SHARED_SAMPLE.exists():
         with np.load(SHARED_SAMPLE) as data:
             arrays = {key: data[key] for key in data.files}
@@ -65,8 +71,6 @@ def load_arrays(images: int) -> tuple[dict[str, Any], str]:
         for key in ("x_train", "y_train"):
             arrays[key] = arrays[key][:images]
         return arrays, f"real EMNIST sample ({SHARED_SAMPLE.name})"
-    from trainer.data.synthetic import NAME, generate
-
     x_train, y_train = generate(images, seed=0, split="train")
     x_test, y_test = generate(TEST_IMAGES, seed=0, split="test")
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}, NAME
@@ -74,14 +78,7 @@ def load_arrays(images: int) -> tuple[dict[str, Any], str]:
 
 def measure(mode: str, arrays_path: Path, settings: TrainingSettings) -> dict[str, Any]:
     """One run, in this process: fit with the trainer's path or bare ``model.fit``; time it."""
-    import keras
-    import numpy as np
-
-    from regserve_contracts.labels import NUM_CLASSES
-    from regserve_contracts.variants import get_variant
-    from trainer.data import Dataset
-    from trainer.model import build_model
-    from trainer.train import TrainConfig, to_model_inputs, train_variant
+    import keras  # heavy: only the child process that trains imports it
 
     variant = get_variant(settings.variant)
     epoch_seconds = _clock_epochs(keras)
@@ -99,7 +96,7 @@ def measure(mode: str, arrays_path: Path, settings: TrainingSettings) -> dict[st
             fit_seconds = train_variant(variant, dataset, config, Path(models_dir)).seconds
     elif mode == "bare":
         keras.utils.set_random_seed(settings.seed)
-        x = to_model_inputs(arrays["x_train"])
+        x = to_model_input(arrays["x_train"])
         y = keras.utils.to_categorical(arrays["y_train"], NUM_CLASSES)
         model = build_model(variant)
         fit_started = time.perf_counter()
@@ -144,15 +141,11 @@ def run_training(settings: TrainingSettings) -> dict[str, Any]:
     """Alternate trainer and bare runs in fresh processes; return every run and the medians."""
     if min(settings.images, settings.epochs, settings.batch_size, settings.repeats) < 1:
         raise BenchmarkError("images, epochs, batch size and repeats must be at least 1")
-    from regserve_contracts.variants import get_variant
-
     get_variant(settings.variant)  # an unknown name fails here, in one line, not in a child
     arrays, source = load_arrays(settings.images)
     machine = machine_info()
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="regserve-train-bench-") as tmp:
-        import numpy as np
-
         arrays_path = Path(tmp) / "arrays.npz"
         np.savez(arrays_path, **arrays)
         for repeat in range(settings.repeats):
@@ -210,7 +203,7 @@ def _run_child(mode: str, arrays_path: Path, settings: TrainingSettings) -> dict
             "settings": asdict(settings)}
     env = child_env()
     done = subprocess.run([sys.executable, "-m", "benchmarks.training", json.dumps(spec)],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0 or not out_path.exists():
         raise BenchmarkError(f"the {mode} run failed (exit {done.returncode}):\n"
                              f"{done.stderr[-3000:]}")

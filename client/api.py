@@ -10,7 +10,7 @@ from typing import Any
 import requests
 from PIL import Image
 
-from regserve_contracts.imaging import ImageInputError, decode_image
+from regserve_contracts.decoding import ImageInputError, decode_image
 
 #: Seconds to wait for a TCP connection; a server that is up accepts at once.
 CONNECT_TIMEOUT = 5.0

@@ -9,13 +9,6 @@ NUM_CLASSES: int = len(LABELS)
 IMAGE_SIZE: int = 28
 
 
-def label_to_char(index: int) -> str:
-    """Return the character for a class index, raising ``ValueError`` if out of range."""
-    if not 0 <= int(index) < NUM_CLASSES:
-        raise ValueError(f"label {index} is outside 0..{NUM_CLASSES - 1}")
-    return LABELS[int(index)]
-
-
 def char_to_label(char: str) -> int:
     """Return the class index of a character, folding merged lower-case letters to capitals."""
     if len(char) != 1:

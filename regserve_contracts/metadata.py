@@ -32,8 +32,8 @@ SERVING = "serving"
 TRAINING_SECONDS = "training_seconds"
 SAMPLES_PER_SECOND = "samples_per_second"
 CREATED = "created"
-# Views of what a penalty did (trainer/insight.py): histograms and the pruning curve.
-HISTOGRAMS = "histograms"
+# Views of what a penalty did (trainer/insight.py): weight histograms and the pruning curve.
+WEIGHT_HISTOGRAM = "weight_histogram"
 PRUNING = "pruning"
 # Optional blocks, each written by the part of the trainer that computes it.
 SWEEP = "sweep"  #: a sweep point: {name, point, engine, ...}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
+from regserve_contracts.labels import IMAGE_SIZE
 
 #: The signature's key in the SavedModel (TensorFlow Serving's default).
 SIGNATURE_KEY = "serving_default"
@@ -18,7 +18,6 @@ SERVING_INPUT = "image"
 INPUT_SHAPE: tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 1)
 #: The class probabilities, ``(batch, 47)``.
 SERVING_PROBABILITIES = "probabilities"
-OUTPUT_CLASSES = NUM_CLASSES
 #: Layers whose ReLU outputs are measured for activation sparsity, in forward order.
 ACTIVATION_LAYERS: tuple[str, ...] = ("conv1", "conv2", "dense1")
 #: Per-layer outputs ``<layer><suffix>``, each ``(batch,)``: share of exact zeros, mean.

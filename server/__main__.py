@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from server import create_app
 from server.launcher import gunicorn_command
 from server.settings import ConfigError, load_settings
 
@@ -76,8 +77,6 @@ def main(argv: list[str] | None = None) -> int:
               "`python -m trainer --all`, or pass --models", file=sys.stderr)
         return 2
     if options.dev:
-        from server import create_app
-
         host, _, port = options.bind.rpartition(":")
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
         app = create_app(settings)

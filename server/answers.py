@@ -8,16 +8,17 @@ from typing import Any
 
 import numpy as np
 
+from regserve_contracts import metadata as md
 from regserve_contracts.chance import is_collapsed
-from regserve_contracts.imaging import to_png
+from regserve_contracts.decoding import to_png
 from regserve_contracts.metadata import Metadata
 from regserve_contracts.signature import MEAN_SUFFIX, SERVING_PROBABILITIES, ZERO_FRACTION_SUFFIX
 from server.runtime.engine import Outputs
 from server.runtime.registry import LoadedVariant
 
 #: Metadata fields copied into the summary of a variant, as they are.
-SUMMARY_FIELDS = ("test", "weight_sparsity", "activation_sparsity_test", "history", "parameters",
-                  "training_seconds", "created")
+SUMMARY_FIELDS = (md.TEST, md.WEIGHT_SPARSITY, md.ACTIVATION_SPARSITY_TEST, md.HISTORY,
+                  md.PARAMETERS, md.TRAINING_SECONDS, md.CREATED)
 TRAINING_FIELDS = ("epochs", "batch_size", "validation_split", "seed", "limit", "train_samples",
                    "validation_samples", "optimizer", "loss", "versions")
 #: Ink that survives this many 3x3 erosions (at half intensity) is a solid blob, not strokes:
@@ -39,7 +40,7 @@ def variant_answer(variant: LoadedVariant, outputs: Outputs, top: int) -> dict[s
              "probability": float(probabilities[i])}
             for i in order
         ],
-        "weight_sparsity": variant.metadata.get("weight_sparsity", {}),
+        "weight_sparsity": Metadata(variant.metadata).weight_sparsity,
         "activation_sparsity": _per_layer(outputs, ZERO_FRACTION_SUFFIX),
         "activation_mean": _per_layer(outputs, MEAN_SUFFIX),
         "version": variant.version,
@@ -112,7 +113,7 @@ def blob_depth(pixels: np.ndarray) -> int:
 
 def data_source(variants: list[LoadedVariant]) -> dict[str, Any]:
     """The data the variants were trained on; says so plainly when they differ."""
-    sources = {variant.name: variant.metadata.get("data") or {"name": "unknown"}
+    sources = {variant.name: Metadata(variant.metadata).data or {"name": "unknown"}
                for variant in variants}
     distinct = {str(source.get("name")) for source in sources.values()}
     if len(distinct) <= 1:
@@ -123,14 +124,14 @@ def data_source(variants: list[LoadedVariant]) -> dict[str, Any]:
 
 def variant_summary(variant: LoadedVariant, detailed: bool = False) -> dict[str, Any]:
     """What /variants says about a loaded variant (and /variants/<name>, ``detailed``)."""
-    metadata = variant.metadata
-    training = metadata.get("training") or {}
+    metadata = Metadata(variant.metadata)
+    training = metadata.training
     summary = {
         "name": variant.name,
         "label": variant.title,
         "version": variant.version,
-        "penalty": metadata.get("variant") or {"name": variant.name},
-        "data_source": metadata.get("data") or {"name": "unknown"},
+        "penalty": metadata.variant or {"name": variant.name},
+        "data_source": metadata.data or {"name": "unknown"},
         **{key: metadata.get(key) for key in SUMMARY_FIELDS},
         "collapsed": collapsed(variant),
         "training": {key: training.get(key) for key in TRAINING_FIELDS if key in training},
@@ -138,7 +139,7 @@ def variant_summary(variant: LoadedVariant, detailed: bool = False) -> dict[str,
     if detailed:
         summary.update(
             labels=list(variant.labels),
-            serving=metadata.get("serving"),
-            samples_per_second=metadata.get("samples_per_second"),
+            serving=metadata.get(md.SERVING),
+            samples_per_second=metadata.get(md.SAMPLES_PER_SECOND),
         )
     return summary

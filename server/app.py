@@ -9,7 +9,17 @@ from typing import Any
 
 from flask import Flask, g, request
 
+from server import catalog, comparison, health, openapi, pages, predict
+from server.errors import register_error_handlers
+from server.jsonio import OrjsonProvider
+from server.metrics import Metrics
+from server.runtime.batcher import MicroBatcher
+from server.runtime.engine import configure_tensorflow
+from server.runtime.registry import ModelRegistry
 from server.settings import ServerSettings, load_settings
+from server.state import EXTENSION, ServerState
+from server.tfquiet import import_tensorflow
+from server.v2 import routes as v2
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +33,6 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     Models are loaded here, so under gunicorn (``preload_app = False``) each worker loads its own
     after the fork; TensorFlow does not survive a fork.
     """
-    from server import catalog, comparison, health, openapi, pages, predict
-    from server.errors import register_error_handlers
-    from server.jsonio import OrjsonProvider
-    from server.metrics import Metrics
-    from server.runtime.batcher import MicroBatcher
-    from server.runtime.engine import configure_tensorflow
-    from server.runtime.registry import ModelRegistry
-    from server.state import EXTENSION, ServerState
-    from server.tfquiet import import_tensorflow
-    from server.v2 import routes as v2
-
     if settings is None:
         settings = load_settings(**overrides)
     elif overrides:

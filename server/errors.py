@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from regserve_contracts.imaging import ImageInputError, ImageTooLargeError
+from regserve_contracts.decoding import ImageInputError, ImageTooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,13 @@ class ApiError(Exception):
         self.error = error or CODES.get(status, "error")
         self.detail = detail
         self.extra = extra
+
+
+def image_api_error(error: ImageInputError) -> ApiError:
+    """The one mapping of an unusable image to its answer: too large 413, anything else 400."""
+    if isinstance(error, ImageTooLargeError):
+        return ApiError(413, str(error), "image_too_large")
+    return ApiError(400, str(error), "invalid_image")
 
 
 def error_response(status: int, error: str, detail: Any, **extra: Any):
@@ -67,10 +74,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ImageInputError)
     def image_error(error: ImageInputError):
-        # The subclass first: a too-large image is 413, any other unusable image 400.
-        if isinstance(error, ImageTooLargeError):
-            return error_response(413, "image_too_large", str(error))
-        return error_response(400, "invalid_image", str(error))
+        return api_error(image_api_error(error))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -127,6 +127,7 @@ def post_fork(server, worker):
     inter = _SETTINGS.tf_inter_op_threads or min(2, share)
     os.environ.setdefault("OMP_NUM_THREADS", str(intra))  # OpenMP reads it when TF loads
 
+    # Imported here, in the forked worker: the master never loads the model runtime.
     from server.runtime.engine import configure_tensorflow
     from server.tfquiet import import_tensorflow
 

@@ -12,10 +12,11 @@ import numpy as np
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from regserve_contracts.imaging import ImageInputError, pixels_to_emnist, preprocess_bytes
-from server import limits
-from server.errors import ApiError, body_too_large
-from server.state import current_state
+from regserve_contracts.decoding import ImageInputError
+from regserve_contracts.emnist_form import pixels_to_emnist
+from server.errors import ApiError, body_too_large, size_text
+from server.intake import read_image
+from server.settings import ServerSettings
 
 #: Content types taken as raw image bytes (besides every ``image/*``).
 RAW_TYPES = ("application/octet-stream",)
@@ -26,6 +27,11 @@ ACCEPTED = ("multipart/form-data (field 'image'), image/*, application/octet-str
 #: What JSON numbers become; exact types, because true/false (bool, an int) is no pixel value.
 NUMBER_TYPES = frozenset({int, float})
 _DATA_URL = re.compile(r"^data:[^,]*?;base64,", re.IGNORECASE)
+#: Brackets, braces and commas a JSON body may hold: 28 x 28 pixels need 783 + 29 + 1 = 813;
+#: a base64 image 3. A million tiny values in 2 MiB would cost seconds and hundreds of MB parsed
+#: (measured with ``python -m benchmarks hostile``: a JSON body's cost grows with its number of
+#: values, not its bytes).
+MAX_JSON_STRUCTURE = 4096
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,11 @@ class InputImage:
     preprocessed: bool  # True when the caller said the pixels already are in EMNIST form
 
 
-def read_input(request: Request, max_pixels: int) -> InputImage:
-    """Parse the request body; raise :class:`ApiError` or ``ImageInputError`` saying why not."""
+def read_input(request: Request, settings: ServerSettings) -> InputImage:
+    """Parse the request body; raise :class:`ApiError` or ``ImageInputError`` saying why not.
+
+    Image bytes, in whichever form they come, go through :mod:`server.intake`.
+    """
     mimetype = request.mimetype
     if mimetype == MULTIPART:
         upload = request.files.get("image")
@@ -47,28 +56,37 @@ def read_input(request: Request, max_pixels: int) -> InputImage:
             raise ApiError(400, "the multipart body has no file field 'image'"
                            + (f" (fields sent: {', '.join(fields)})" if fields else ""),
                            "missing_image")
-        return InputImage(decode(upload.read(), max_pixels), "multipart", False)
+        return InputImage(read_image(upload.read(), settings), "multipart", False)
     if mimetype.startswith("image/") or mimetype in RAW_TYPES:
-        return InputImage(decode(read_body(request), max_pixels), "raw", False)
+        return InputImage(read_image(read_body(request), settings), "raw", False)
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
         # JSON is refused by its length and its number of values before it is parsed.
-        json_limit = current_state().settings.max_json_length
-        limits.check_json_length(request.content_length, json_limit)
+        json_limit = settings.max_json_length
+        check_json_length(request.content_length, json_limit)
         body = read_body(request)
-        limits.check_json_length(len(body), json_limit)  # a chunked body has no Content-Length
-        limits.check_json_structure(body)
-        return _read_json(body, max_pixels)
+        check_json_length(len(body), json_limit)  # a chunked body has no Content-Length
+        check_json_structure(body)
+        return _read_json(body, settings)
     if not mimetype and not request.content_length and not read_body(request):
         raise ApiError(400, f"no image was sent: send {ACCEPTED}", "missing_image")
     raise ApiError(415, f"content type {mimetype or '(none)'!r} is not accepted: send {ACCEPTED}")
 
 
-def decode(data: bytes, max_pixels: int) -> np.ndarray:
-    """Preprocess image bytes while holding their pixels in this worker's decode budget."""
-    width, height = limits.declared_size(data)
-    limits.check_side(width, height)
-    with limits.BUDGET.reserve(width * height, max_pixels):
-        return preprocess_bytes(data, max_pixels)
+def check_json_length(length: int | None, limit: int) -> None:
+    """413 for a JSON body over ``limit`` bytes: from Content-Length, before it is read."""
+    if length is not None and length > limit:
+        raise ApiError(413, f"the JSON body is {size_text(length)}; JSON bodies may have at "
+                       f"most {size_text(limit)} ({limit:,} bytes; a 28x28 pixel array needs "
+                       "under 20 KB; send larger images as multipart or raw bytes)",
+                       "payload_too_large")
+
+
+def check_json_structure(body: bytes, limit: int = MAX_JSON_STRUCTURE) -> None:
+    """413 for a JSON body with more values than a 28x28 array, counted in C before parsing."""
+    count = body.count(b"[") + body.count(b"{") + body.count(b",")
+    if count > limit:
+        raise ApiError(413, f"the JSON body has {count} brackets, braces and commas; at most "
+                       f"{limit} are accepted (a 28x28 pixel array has 813)", "payload_too_large")
 
 
 def read_body(request: Request) -> bytes:
@@ -84,7 +102,7 @@ def read_body(request: Request) -> bytes:
     return data
 
 
-def _read_json(body: bytes, max_pixels: int) -> InputImage:
+def _read_json(body: bytes, settings: ServerSettings) -> InputImage:
     if not body:
         raise ApiError(400, "the JSON body is empty", "missing_image")
     try:
@@ -101,7 +119,7 @@ def _read_json(body: bytes, max_pixels: int) -> InputImage:
         raise ApiError(400, "the JSON object needs 'image' (base64) or 'pixels' (28x28 array)",
                        "missing_image")
     if has_image:
-        return InputImage(decode(decode_base64(payload["image"]), max_pixels),
+        return InputImage(read_image(decode_base64(payload["image"]), settings),
                           "json_image", False)
     preprocessed = payload.get("preprocessed", False)
     if not isinstance(preprocessed, bool):

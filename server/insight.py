@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from regserve_contracts.imaging import to_png
+from regserve_contracts import metadata as md
+from regserve_contracts.decoding import to_png
+from regserve_contracts.metadata import Metadata
 from regserve_contracts.signature import (
     ACTIVATIONS_SIGNATURE_KEY,
     FEATURE_MAP_LAYERS,
@@ -37,7 +39,7 @@ FILTER_CELL = 8
 FILTER_GAP = 2
 FILTER_GAP_RGB = (64, 64, 64)
 #: Metadata fields the trainer writes at export (trainer.insight); older versions lack them.
-METADATA_VIEWS = ("weight_histogram", "pruning")
+METADATA_VIEWS = (md.WEIGHT_HISTOGRAM, md.PRUNING)
 
 
 class FiltersUnavailableError(LookupError):
@@ -194,7 +196,7 @@ def filters_png(kernel: np.ndarray) -> bytes:
 def variant_views(variant: LoadedVariant) -> dict[str, Any]:
     """What ``/variants/<name>`` adds: histogram, pruning curve, and which views it serves."""
     return {
-        **{key: variant.metadata.get(key) for key in METADATA_VIEWS},
+        **{key: Metadata(variant.metadata).get(key) for key in METADATA_VIEWS},
         "feature_maps": ACTIVATIONS_SIGNATURE_KEY in variant.module.signatures,
         "filters": f"/variants/{variant.name}/filters.png",
     }

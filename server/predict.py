@@ -34,7 +34,7 @@ def predict():
     top = parse_top(request.args.get("top"), state.settings.top_k_default)
     include = insight.parse_include(request.args.getlist("include"))
     with state.batcher.ticket() as ticket:
-        image = read_input(request, state.settings.max_image_pixels)
+        image = read_input(request, state.settings)
         batch = to_model_input(image.pixels)
         outputs = ticket.run(snapshot.engine, list(dict.fromkeys(k for k, _ in served.values())),
                              batch)

@@ -11,7 +11,7 @@ import numpy as np
 
 from regserve_contracts import corruptions
 from regserve_contracts import metadata as md
-from regserve_contracts.imaging import to_png
+from regserve_contracts.decoding import to_png
 from regserve_contracts.signature import SERVING_PROBABILITIES, to_model_input
 from server.runtime.registry import LoadedVariant, Snapshot
 

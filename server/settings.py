@@ -23,6 +23,11 @@ from server.runtime.selection import (
 #: costs a worker about +50-95 MB and 0.1-0.2 s of CPU; 4096 x 4096 cost +236-384 MB and 0.5-1.2 s.
 #: Far above what a character needs (the page sends 280 x 280).
 DEFAULT_MAX_IMAGE_PIXELS = 2048 * 2048
+#: Four images at the per-image limit, summed over a V2 request's images, chosen from measurement
+#: (``python -m benchmarks hostile``, docs/upload-limits.md): a request at this limit cost a
+#: worker 340-380 ms of CPU (4 RGBA PNGs of 2048 x 2048, or 213 canvases of 280 x 280), near the
+#: 0.5 s any request may cost; 256 PNGs of 2048 x 2048 without it cost 3.2 s.
+DEFAULT_MAX_BATCH_PIXELS = 4 * DEFAULT_MAX_IMAGE_PIXELS
 #: JSON needs little: 28 x 28 pixels are under 20 KB even as floats with spaces; 2 MiB carries a
 #: base64 image of 1.5 MB. Larger images go as multipart or raw bytes (max_content_length).
 DEFAULT_MAX_JSON_LENGTH = 2 * 1024 * 1024
@@ -102,6 +107,10 @@ class ServerSettings:
     # Images with more pixels are refused from their header, before any pixel is decoded.
     max_image_pixels: int = setting("REGSERVE_MAX_IMAGE_PIXELS", _integer, at_least(1),
                                     default=DEFAULT_MAX_IMAGE_PIXELS)
+    # A V2 request's images together may declare at most this many pixels (checked from their
+    # headers before any decode), so a batch costs a worker no more than a few large images.
+    max_batch_pixels: int = setting("REGSERVE_MAX_BATCH_PIXELS", _integer, at_least(1),
+                                    default=DEFAULT_MAX_BATCH_PIXELS)
     # Seconds between scans of models_dir for new versions; 0 turns hot reload off.
     reload_interval: float = setting("REGSERVE_RELOAD_INTERVAL", float, at_least(0), default=5.0)
     top_k_default: int = setting("REGSERVE_TOP_K", _integer, between(1, NUM_CLASSES), default=3)

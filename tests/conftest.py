@@ -80,7 +80,7 @@ def real_png(request) -> bytes:
     import numpy as np
 
     from benchmarks.drawing import draw, encode
-    from regserve_contracts.imaging import to_png
+    from regserve_contracts.decoding import to_png
     from regserve_contracts.labels import char_to_label
 
     try:

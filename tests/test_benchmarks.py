@@ -18,7 +18,7 @@ from benchmarks.loadgen import canvas_png, percentile, run_phase, run_plan, samp
 from benchmarks.openloop import run_open_loop
 from benchmarks.report import Target, markdown_table
 from benchmarks.serving import Scenario, ServingSettings, closed_loop
-from regserve_contracts.imaging import preprocess_bytes
+from regserve_contracts.emnist_form import preprocess_bytes
 from regserve_contracts.variants import VARIANT_NAMES
 
 

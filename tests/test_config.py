@@ -25,6 +25,7 @@ ENVIRONMENT = {
     "REGSERVE_MAX_CONTENT_LENGTH": ("2048", "max_content_length", 2048),
     "REGSERVE_MAX_JSON_LENGTH": ("4096", "max_json_length", 4096),
     "REGSERVE_MAX_IMAGE_PIXELS": ("1e6", "max_image_pixels", 1_000_000),
+    "REGSERVE_MAX_BATCH_PIXELS": ("2e7", "max_batch_pixels", 20_000_000),
     "REGSERVE_RELOAD_INTERVAL": ("0.5", "reload_interval", 0.5),
     "REGSERVE_TOP_K": ("5", "top_k_default", 5),
     "REGSERVE_BATCH_WINDOW_MS": ("0", "batch_window_ms", 0.0),
@@ -53,6 +54,7 @@ def test_defaults_are_the_documented_ones():
     assert settings.models_dir == Path("models")
     assert settings.max_content_length == 10 * 1024 * 1024
     assert settings.max_image_pixels == DEFAULT_MAX_IMAGE_PIXELS
+    assert settings.max_batch_pixels == 4 * 2048 * 2048
     assert (settings.reload_interval, settings.top_k_default) == (5.0, 3)
     assert (settings.batch_window_ms, settings.max_batch, settings.subset_cache) == (2.0, 32, 16)
     assert (settings.tf_intra_op_threads, settings.tf_inter_op_threads) == (0, 0)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-import sys
 import threading
-import types
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +22,7 @@ from tests.support.archives import (
     write_matlab_zip,
     write_npz,
 )
-from trainer.data import DataSourceError
+from trainer.data import DataSourceError, sources
 from trainer.data.emnist import ARCHIVE_NAME, ARRAYS_NAME, URL_ENV, download_archive
 from trainer.data.sources import balanced_indices, load_dataset
 
@@ -199,9 +197,7 @@ def test_synthetic_spec_asks_the_synthetic_module_for_the_limit(monkeypatch, arr
         calls.append((train_size, test_size, seed))
         return Dataset("synthetic-offline (NOT EMNIST)", "fake", *arrays)
 
-    module = types.ModuleType("trainer.data.synthetic")
-    module.load_synthetic = fake_load_synthetic
-    monkeypatch.setitem(sys.modules, "trainer.data.synthetic", module)
+    monkeypatch.setattr(sources, "load_synthetic", fake_load_synthetic)
     dataset = load_dataset("synthetic", limit=5000, seed=7)
     load_dataset("synthetic", seed=1)
     assert calls == [(5000, 1000, 7), (18800, 3760, 1)]

@@ -1,11 +1,12 @@
 """Hostile input against a real gunicorn server: every bad request gets its exact 4xx as JSON.
 
-Over 500 requests (see benchmarks/hostile_corpus.py): random and mangled bytes, images that claim
+Over 600 requests (see benchmarks/hostile_corpus.py): random and mangled bytes, images that claim
 50,000 x 50,000 pixels, decompression bombs, odd but valid images, non-images dressed as images,
 malformed and 100,000-deep JSON, bad pixel arrays, path-like variant names, wrong methods and
-content types. None may get a 5xx; every error is JSON; the server stays healthy and its memory
-flat. Security checks ride along: names never become paths, size limits hold, no debug mode,
-no tracebacks, nothing is unpickled.
+content types; the same images through V2's ``image_bytes``, and V2 batches over their pixels.
+None may get a 5xx; every error is JSON; the server stays healthy and its memory flat. Security
+checks ride along: names never become paths, size limits hold, no debug mode, no tracebacks,
+nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -27,25 +28,28 @@ import numpy as np
 import pytest
 import requests
 
+from benchmarks.drawing import encode
 from benchmarks.hostile_corpus import (
-    BAD,
     Answer,
     Hostile,
-    claiming_huge,
-    corrupt_images,
-    encode,
-    glyph,
     hostile_corpus,
     image_requests,
-    library_verdict,
     multipart,
+    send,
+)
+from benchmarks.hostile_images import (
+    BAD,
+    claiming_huge,
+    corrupt_images,
+    glyph,
+    library_verdict,
     not_images,
     odd_images,
-    send,
     truncated_images,
 )
 from regserve_contracts import layout
 from regserve_contracts.labels import LABELS
+from regserve_contracts.signature import SERVING_PROBABILITIES
 from server.launcher import child_pids
 from server.settings import ServerSettings
 
@@ -86,6 +90,11 @@ def problem(case: Hostile, answer: Answer, loaded: list[str]) -> str | None:
     if not answer.content_type.startswith("application/json"):
         return f"content type {answer.content_type!r}, not JSON: {text[:200]}"
     body = answer.json()
+    if case.v2:  # the protocol's errors are {"error": message}
+        if answer.status != 200:
+            return None if isinstance(body.get("error"), str) and body["error"] else (
+                f"a V2 error body without 'error': {text[:200]}")
+        return v2_answer_problem(body)
     if answer.status != 200:
         if not (isinstance(body.get("error"), str) and body.get("detail")):
             return f"error body lacks 'error' and 'detail': {text[:200]}"
@@ -111,6 +120,17 @@ def prediction_problem(body: dict, loaded: list[str]) -> str | None:
     pixels = np.asarray(body["input"]["pixels"])
     if pixels.shape != (28, 28) or pixels.min() < 0 or pixels.max() != 255:
         return f"the input echo is {pixels.shape}, range {pixels.min()}..{pixels.max()}"
+    return None
+
+
+def v2_answer_problem(body: dict) -> str | None:
+    """What is wrong with a 200 answer to V2 infer, or None: rows of 47 probabilities."""
+    outputs = {output["name"]: output for output in body.get("outputs", [])}
+    if SERVING_PROBABILITIES not in outputs:
+        return f"no {SERVING_PROBABILITIES!r} output: {sorted(outputs)}"
+    rows = np.asarray(outputs[SERVING_PROBABILITIES]["data"], float).reshape(-1, len(LABELS))
+    if not (np.all(rows >= 0) and np.allclose(rows.sum(axis=1), 1, atol=1e-4)):
+        return f"probability rows do not sum to 1: {rows.sum(axis=1)}"
     return None
 
 

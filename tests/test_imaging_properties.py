@@ -17,13 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from benchmarks.hostile_corpus import glyph
-from regserve_contracts.imaging import (
-    ImageInputError,
-    ImageTooLargeError,
-    pixels_to_emnist,
-    preprocess_bytes,
-)
+from benchmarks.hostile_images import glyph
+from regserve_contracts.decoding import ImageInputError, ImageTooLargeError
+from regserve_contracts.emnist_form import pixels_to_emnist, preprocess_bytes
 
 PROPERTY = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

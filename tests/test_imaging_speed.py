@@ -1,9 +1,9 @@
 """The fast preprocessing path gives what the frozen reference gave, on a corpus of varied images.
 
-tests/support/reference_imaging.py is regserve_contracts/imaging.py as it was before the speed work
-(float arrays at full size). Every image here goes through both; the results must agree within
-a mean absolute difference of 2 grey levels of 255, and where the reference refuses an image
-the fast path must refuse it for the same kind of reason.
+tests/support/reference_imaging.py is the preprocessing (then regserve_contracts/imaging.py) as
+it was before the speed work (float arrays at full size). Every image here goes through both; the
+results must agree within a mean absolute difference of 2 grey levels of 255, and where the
+reference refuses an image the fast path must refuse it for the same kind of reason.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from benchmarks.bodies import photo_png
 from benchmarks.loadgen import canvas_png, sample_characters
-from regserve_contracts import imaging
+from regserve_contracts import decoding, emnist_form
 from tests.support import reference_imaging as reference
 
 TOLERANCE = 2.0  # grey levels of 255, mean absolute difference per image
@@ -79,14 +79,14 @@ def outcome(function, *args):
     """The result, or the kind of refusal (the exception's class name)."""
     try:
         return function(*args)
-    except (imaging.ImageInputError, reference.ImageInputError) as error:
+    except (decoding.ImageInputError, reference.ImageInputError) as error:
         return type(error).__name__
 
 
 @pytest.mark.parametrize("name,data", CORPUS, ids=[name for name, _ in CORPUS])
 def test_fast_path_matches_the_reference_within_two_grey_levels(name, data):
     """Decoded and preprocessed both ways, the 28x28 results differ by under 2/255 on average."""
-    ours = imaging.preprocess_bytes(data)
+    ours = emnist_form.preprocess_bytes(data)
     theirs = reference.preprocess_bytes(data)
     assert ours.dtype == np.uint8 and ours.shape == (28, 28)
     difference = np.abs(ours.astype(float) - theirs.astype(float)).mean()
@@ -97,7 +97,7 @@ def test_real_characters_round_trip_as_the_reference_did(real_sample):
     """Real EMNIST characters as canvas PNGs come back as the reference made them."""
     images = real_sample["x_test"][::470][:40]
     for pixels in images:
-        ours = imaging.preprocess_bytes(canvas_png(pixels)).astype(float)
+        ours = emnist_form.preprocess_bytes(canvas_png(pixels)).astype(float)
         theirs = reference.preprocess_bytes(canvas_png(pixels)).astype(float)
         assert np.abs(ours - theirs).mean() <= TOLERANCE
         assert np.corrcoef(ours.ravel(), pixels.astype(float).ravel())[0, 1] > 0.9
@@ -108,12 +108,12 @@ def test_pixel_arrays_and_ink_arrays_match_the_reference():
     rng = np.random.default_rng(3)
     for seed in range(12):
         pixels = np.asarray(strokes((28, 28), 255, 0, 2 + seed % 3, seed))
-        ours = imaging.pixels_to_emnist(pixels.tolist()).astype(float)
+        ours = emnist_form.pixels_to_emnist(pixels.tolist()).astype(float)
         theirs = reference.pixels_to_emnist(pixels.tolist()).astype(float)
         assert np.abs(ours - theirs).mean() <= TOLERANCE
         ink = rng.random((60, 90)).astype(np.float32) * (np.asarray(
             strokes((90, 60), 255, 0, 6, seed), np.float32) / 255)
-        ours = imaging.ink_to_emnist(ink).astype(float)
+        ours = emnist_form.ink_to_emnist(ink).astype(float)
         theirs = reference.ink_to_emnist(ink).astype(float)
         assert np.abs(ours - theirs).mean() <= TOLERANCE
 
@@ -128,14 +128,14 @@ def test_pixel_arrays_and_ink_arrays_match_the_reference():
 def test_images_the_reference_refused_are_refused_for_the_same_reason(name, data):
     """Blank, transparent and vanishing inputs stay 400s with the same kind of error."""
     assert isinstance(outcome(reference.preprocess_bytes, data), str)
-    assert outcome(imaging.preprocess_bytes, data) == outcome(reference.preprocess_bytes, data)
+    assert outcome(emnist_form.preprocess_bytes, data) == outcome(reference.preprocess_bytes, data)
 
 
 def test_a_large_jpeg_is_decoded_at_a_reduced_scale_but_never_below_the_minimum():
     """The decode the request path uses shrinks a big JPEG by its DCT scale, not below 512 px."""
     big = Image.new("RGB", (4000, 3000), (240, 240, 240))
-    reduced = imaging.decode_reduced(encode(big, "JPEG"))
+    reduced = decoding.decode_reduced(encode(big, "JPEG"))
     assert reduced.size == (1000, 750)
-    assert min(reduced.size) >= imaging.DECODE_MIN_SIDE
-    png = imaging.decode_reduced(encode(big.resize((800, 600)), "PNG"))
+    assert min(reduced.size) >= decoding.DECODE_MIN_SIDE
+    png = decoding.decode_reduced(encode(big.resize((800, 600)), "PNG"))
     assert png.size == (800, 600)

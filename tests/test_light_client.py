@@ -116,10 +116,11 @@ def test_the_heavy_commands_name_their_extra_in_one_line(installed, tmp_path, co
     assert f"pip install 'regserve[{extra}]'" in result.stderr
 
 
-def test_the_client_and_the_imaging_contract_import_nothing_heavy():
+def test_the_client_and_the_image_contracts_import_nothing_heavy():
     """In this full environment too: importing the client pulls in none of the heavy packages."""
     modules = ["client.__main__", "client.api", "client.cli", "client.render",
-               "regserve_contracts.imaging", "regserve_contracts.signature"]
+               "regserve_contracts.decoding", "regserve_contracts.emnist_form",
+               "regserve_contracts.signature"]
     code = ("import sys\n"
             f"for name in {modules!r}: __import__(name)\n"
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n")

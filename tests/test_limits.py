@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import limits
+from server import intake
 from server.errors import ApiError
 
 
@@ -31,7 +31,7 @@ def post(client, body: bytes, content_type: str):
 def test_a_long_thin_image_is_refused_from_its_header(client):
     answer = post(client, png(3, 40_000), "image/png")
     assert answer.status_code == 413 and answer.get_json()["error"] == "image_too_large"
-    assert "10000 pixels on a side" in answer.get_json()["detail"]
+    assert "10,000 pixels on a side" in answer.get_json()["detail"]
     assert post(client, png(10_000, 3), "image/png").status_code != 413  # the corpus's strip
 
 
@@ -56,8 +56,8 @@ def test_json_with_more_values_than_a_28x28_array_is_refused_unparsed(client):
 
 
 def test_large_decodes_wait_for_the_budget_and_get_503_when_it_stays_full(monkeypatch):
-    monkeypatch.setattr(limits, "BUDGET_WAIT_SECONDS", 0.2)
-    budget, limit = limits.PixelBudget(), 4_000_000
+    monkeypatch.setattr(intake, "BUDGET_WAIT_SECONDS", 0.2)
+    budget, limit = intake.PixelBudget(), 4_000_000
     with budget.reserve(limit, limit), budget.reserve(limit, limit):
         with pytest.raises(ApiError) as full:
             with budget.reserve(limit, limit):

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 import requests
 
-from benchmarks.hostile_corpus import encode, glyph
+from benchmarks.drawing import encode
+from benchmarks.hostile_images import glyph
 from benchmarks.loadgen import LoadRun, drive
 from regserve_contracts import layout
 from server.launcher import LOOPBACK, LiveServer, start

@@ -1,6 +1,6 @@
 """libspng decodes the request path's PNGs: the same pixels as Pillow, the same refusals.
 
-Pillow stays the reference: every PNG here is decoded by :func:`imaging.decode_reduced` (libspng
+Pillow stays the reference: every PNG here is decoded by :func:`decoding.decode_reduced` (libspng
 where it applies) and by Pillow alone, and the two must agree pixel for pixel, or both refuse.
 """
 
@@ -15,7 +15,8 @@ from PIL import Image, PngImagePlugin
 
 from benchmarks.bodies import photo_png
 from benchmarks.loadgen import canvas_png, sample_characters
-from regserve_contracts import imaging
+from regserve_contracts import decoding
+from regserve_contracts.emnist_form import EXIF_ORIENTATION
 
 pytest.importorskip("pyspng")
 
@@ -58,7 +59,7 @@ def cases() -> list[tuple[str, bytes, str | None]]:
     info.add(b"gAMA", (45455).to_bytes(4, "big"))  # gamma 1/2.2: Pillow does not apply it
     info.add(b"sRGB", b"\x00")
     rotated = Image.Exif()
-    rotated[imaging.EXIF_ORIENTATION] = 6
+    rotated[EXIF_ORIENTATION] = 6
     return [
         *[(f"canvas {i}", canvas_png(pixels), "RGBA") for i, pixels in enumerate(characters)],
         *[(f"photo {i}", photo_png(pixels, seed=i), "RGB") for i, pixels in enumerate(characters)],
@@ -80,8 +81,8 @@ CASES = cases()
 
 @pytest.mark.parametrize("name,data,mode", CASES, ids=[case[0] for case in CASES])
 def test_the_same_pixels_as_pillow(name, data, mode):
-    assert imaging._spng_mode(data) == mode  # the fast path is taken exactly where it applies
-    ours = imaging.decode_reduced(data)
+    assert decoding._spng_mode(data) == mode  # the fast path is taken exactly where it applies
+    ours = decoding.decode_reduced(data)
     pillow = Image.open(io.BytesIO(data))
     pillow.load()
     assert ours.mode == pillow.mode and ours.size == pillow.size
@@ -90,15 +91,15 @@ def test_the_same_pixels_as_pillow(name, data, mode):
 
 def outcome(data: bytes):
     try:
-        return np.asarray(imaging.decode_reduced(data)).tolist()
-    except imaging.ImageInputError as error:
+        return np.asarray(decoding.decode_reduced(data)).tolist()
+    except decoding.ImageInputError as error:
         return type(error).__name__
 
 
 def pillow_outcome(data: bytes):
     try:
-        return np.asarray(imaging.decode_image(data)).tolist()
-    except imaging.ImageInputError as error:
+        return np.asarray(decoding.decode_image(data)).tolist()
+    except decoding.ImageInputError as error:
         return type(error).__name__
 
 
@@ -125,5 +126,5 @@ def test_a_damaged_png_gets_what_pillow_alone_gives(name, data):
 
 def test_the_pixel_limit_is_checked_before_libspng_decodes():
     data = interlaced(Image.new("L", (300, 300), 0))
-    with pytest.raises(imaging.ImageTooLargeError):
-        imaging.decode_reduced(data, max_pixels=300 * 299)
+    with pytest.raises(decoding.ImageTooLargeError):
+        decoding.decode_reduced(data, max_pixels=300 * 299)

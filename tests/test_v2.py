@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks.drawing import draw, encode
-from regserve_contracts.imaging import preprocess_bytes
+from regserve_contracts.emnist_form import preprocess_bytes
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import (
     ACTIVATION_LAYERS,

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from benchmarks.drawing import draw, encode
-from regserve_contracts.imaging import preprocess_bytes
+from regserve_contracts.emnist_form import preprocess_bytes
 from regserve_contracts.labels import NUM_CLASSES, char_to_label
 from regserve_contracts.signature import (
     ACTIVATION_LAYERS,

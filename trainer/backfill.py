@@ -23,6 +23,7 @@ from regserve_contracts.signature import (
 )
 from trainer.beyond import TRAIN_IMAGES, Predict, beyond_accuracy, predict_all
 from trainer.data import Dataset
+from trainer.progress import progress_log
 from trainer.reports import ReportError, build_reports
 from trainer.splits import split_rows
 
@@ -127,7 +128,6 @@ def summary_lines(outcomes: list[Outcome]) -> list[str]:
 def run_evaluate(models_dir: Path, data: str, quiet: bool, out: TextIO, err: TextIO) -> int:
     """The ``--evaluate`` command: backfill from data source ``data``, rebuild the reports and
     say what was done; exit status 1 if a version had to be skipped."""
-    from trainer.cli import progress_log  # the trainer's own progress lines (cli imports us)
     from trainer.data.sources import load_dataset
 
     def load(seed: int, limit: int | None) -> Dataset:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
@@ -15,6 +13,7 @@ from trainer.backfill import run_evaluate
 from trainer.data import DataSourceError
 from trainer.data.sources import load_dataset
 from trainer.fanout import EngineError, check_engine, train_on_ray
+from trainer.progress import progress_log
 from trainer.repeats import SettingsConflict, check_settings, training_settings
 from trainer.reports import ReportError, build_reports, results_text
 from trainer.train import TrainConfig, TrainingError, train_variants
@@ -194,36 +193,6 @@ def report(options: TrainOptions, out: TextIO) -> int:
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
         out.writelines(f"skipped {why}\n" for why in reports.skipped)
     return 0
-
-
-def progress_log(quiet: bool, err: TextIO) -> Callable[[str], None]:
-    """A logger of progress lines to ``err``; with ``quiet`` it writes nothing and TensorFlow's
-    start-up notes are silenced too (TensorFlow is imported here, once)."""
-    if quiet:
-        import_tensorflow_silently()
-
-    def log(line: str) -> None:
-        if not quiet:
-            err.write(line + "\n")
-            err.flush()
-
-    return log
-
-
-def import_tensorflow_silently() -> None:
-    """Import TensorFlow with file descriptor 2 muted: its C++ start-up notes (CUDA probing)
-    ignore TF_CPP_MIN_LOG_LEVEL, and --quiet promises scripts a clean stderr."""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401  (an import error still raises, with its message)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def keras_verbosity(quiet: bool, out: TextIO) -> int:

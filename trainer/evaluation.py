@@ -41,7 +41,9 @@ def evaluate_version(model, x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.nda
     evaluation = Evaluation()
     predict = keras_predictor(model)
     probabilities = predict_all(predict, x_test)
-    record_predictions(evaluation, probabilities, dataset)  # predictions.npz, for pairing
+    block, write = record_predictions(probabilities, dataset)  # predictions.npz, for pairing
+    evaluation.metadata.update(block)
+    evaluation.files.append(write)
     # How sure, how much it overfits, how robust (trainer/beyond.py).
     _, validation_rows = split_rows(len(dataset.x_train), config.seed, config.validation_split)
     validation = (to_model_input(dataset.x_train[validation_rows[:TRAIN_IMAGES]]),

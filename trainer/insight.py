@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from regserve_contracts import metadata as md
 from regserve_contracts.signature import (
     ACTIVATIONS_SIGNATURE_KEY,
     FEATURE_MAP_LAYERS,
@@ -88,7 +89,7 @@ def add_feature_map_endpoint(archive, layer_outputs: Callable) -> None:
 def export_views(model, layers: Sequence[str], evaluate: Callable[[], float]) -> dict:
     """The metadata fields this module adds: ``weight_histogram`` and ``pruning``."""
     return {
-        "weight_histogram": weight_histogram(
+        md.WEIGHT_HISTOGRAM: weight_histogram(
             {name: model.get_layer(name).get_weights() for name in layers}),
-        "pruning": pruning_curve(model, layers, evaluate),
+        md.PRUNING: pruning_curve(model, layers, evaluate),
     }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -16,13 +17,10 @@ from regserve_contracts.predictions import (
 )
 from trainer.data import Dataset
 
-if TYPE_CHECKING:  # evaluation imports this module
-    from trainer.evaluation import Evaluation
 
-
-def record_predictions(evaluation: Evaluation, probabilities: np.ndarray,
-                       dataset: Dataset) -> None:
-    """Add the predictions file and its metadata block to ``evaluation``.
+def record_predictions(probabilities: np.ndarray, dataset: Dataset
+                       ) -> tuple[dict[str, Any], Callable[[Path], None]]:
+    """The predictions' metadata block and the writer of their file into a version folder.
 
     ``probabilities``: the model's ``(N, classes)`` answers on ``dataset.x_test``, in order.
     """
@@ -35,5 +33,4 @@ def record_predictions(evaluation: Evaluation, probabilities: np.ndarray,
 
     block: dict[str, Any] = {"file": layout.PREDICTIONS_FILE, "test_fingerprint": fingerprint,
                              "size": predictions.size}
-    evaluation.metadata[md.PREDICTIONS] = block
-    evaluation.files.append(write)
+    return {md.PREDICTIONS: block}, write

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from regserve_contracts import metadata as md
+from regserve_contracts.metadata import Metadata
 from trainer.data.synthetic import NAME as SYNTHETIC_SOURCE
 
 #: The weight-sparsity threshold the reports show (a key of metadata's ``weight_sparsity``).
@@ -48,33 +50,32 @@ class ResultRow:
     corruption_images: int = 0  # test images each corrupted copy holds
 
     @classmethod
-    def from_metadata(cls, version_dir: Path, metadata: dict[str, Any]) -> ResultRow:
+    def from_metadata(cls, version_dir: Path, document: Mapping[str, Any]) -> ResultRow:
         """Read a row from a version's metadata; missing fields become NaN or 0."""
-        variant = metadata.get("variant", {})
-        data = metadata.get("data", {})
-        training = metadata.get("training", {})
-        overall = metadata.get("weight_sparsity", {}).get("all", {})
-        activations = list(metadata.get("activation_sparsity_test", {}).values())
+        metadata = Metadata(document)
+        variant, data, training = metadata.variant, metadata.data, metadata.training
+        overall = metadata.weight_sparsity.get(md.SPARSITY_ALL, {})
+        activations = list(metadata.activation_sparsity_test.values())
         return cls(
             variant=str(variant.get("name", version_dir.parent.name)),
-            label=str(variant.get("label", "")),
+            label=str(metadata.label or ""),
             penalty=str(variant.get("penalty", "none")),
             where=str(variant.get("where", "none")),
             lam=float(variant.get("lam", 0.0)),
             version=int(version_dir.name),
             data_source=str(data.get("name", "unknown")),
             data_description=str(data.get("description", "")),
-            test_loss=float(metadata.get("test", {}).get("loss", math.nan)),
-            test_accuracy=float(metadata.get("test", {}).get("accuracy", math.nan)),
+            test_loss=metadata.test_loss,
+            test_accuracy=metadata.test_accuracy,
             weight_sparsity=float(overall.get(SPARSITY_KEY, math.nan)),
             weight_zero=float(overall.get("==0", math.nan)),
             activation_sparsity=(sum(activations) / len(activations)) if activations else math.nan,
             epochs=int(training.get("epochs", 0)),
             train_samples=int(training.get("train_samples", 0)),
-            training_seconds=float(metadata.get("training_seconds", math.nan)),
-            history={k: [float(v) for v in vs] for k, vs in metadata.get("history", {}).items()},
-            pruning=tuple(metadata.get("pruning") or ()),
-            **beyond_fields(metadata),
+            training_seconds=float(metadata.get(md.TRAINING_SECONDS, math.nan)),
+            history=metadata.history,
+            pruning=tuple(metadata.get(md.PRUNING) or ()),
+            **beyond_fields(document),
         )
 
 

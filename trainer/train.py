@@ -29,6 +29,7 @@ from trainer.data import Dataset
 from trainer.evaluation import evaluate_version
 from trainer.insight import export_views
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
+from trainer.progress import clock
 from trainer.repeats import expand, repeat_metadata, training_settings
 from trainer.splits import fitted_count, shuffled_order
 
@@ -73,11 +74,6 @@ class TrainResult:
     seconds: float
 
 
-def to_model_inputs(images: np.ndarray) -> np.ndarray:
-    """uint8 ``(N, 28, 28)`` -> float32 ``(N, 28, 28, 1)`` in [0, 1], the serving input."""
-    return to_model_input(images)
-
-
 def train_variant(
     variant: Variant, dataset: Dataset, config: TrainConfig, models_dir: Path,
     extra_metadata: dict | None = None, callbacks: Sequence | None = None,
@@ -93,9 +89,9 @@ def train_variant(
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     order = shuffled_order(len(dataset.x_train), config.seed)  # trainer/splits.py says why
-    x_train = to_model_inputs(dataset.x_train[order])
+    x_train = to_model_input(dataset.x_train[order])
     y_train = keras.utils.to_categorical(dataset.y_train[order], NUM_CLASSES)
-    x_test = to_model_inputs(dataset.x_test)
+    x_test = to_model_input(dataset.x_test)
     y_test = keras.utils.to_categorical(dataset.y_test, NUM_CLASSES)
     fitted = fitted_count(len(x_train), config.validation_split)
     if fitted < 1 or (config.validation_split > 0 and fitted == len(x_train)):
@@ -226,7 +222,7 @@ def train_variants(
     for index, job in enumerate(jobs, start=1):
         variant = job.variant
         log(f"[{index}/{len(jobs)}] {job.label}: {variant.label} "
-            f"(elapsed {_clock(time.perf_counter() - started)})")
+            f"(elapsed {clock(time.perf_counter() - started)})")
         result = train_variant(variant, dataset, replace(config, seed=job.seed), models_dir,
                                extra_metadata=repeat_metadata(job, dataset, settings))
         results.append(result)
@@ -234,11 +230,5 @@ def train_variants(
         eta = elapsed / index * (len(jobs) - index)
         log(f"[{index}/{len(jobs)}] {job.label}: test accuracy {result.test_accuracy:.4f}, "
             f"loss {result.test_loss:.4f} -> {result.version_dir} "
-            f"(elapsed {_clock(elapsed)}, ETA {_clock(eta)})")
+            f"(elapsed {clock(elapsed)}, ETA {clock(eta)})")
     return results
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours:d}:{minutes:02d}:{secs:02d}"

@@ -4,7 +4,7 @@ Served by the serving benchmark as ``bentoml serve benchmarks.peers.bentoml_serv
 with ``MODELS_DIR`` and ``PEER_WORKERS`` set. It is written the way BentoML's documentation
 writes a batched image service: one batchable API per input kind, whose function receives the
 requests BentoML's dispatcher grouped, preprocesses each image with
-:func:`regserve_contracts.imaging.image_to_emnist` and calls every variant's serving signature
+:func:`regserve_contracts.emnist_form.image_to_emnist` and calls every variant's serving signature
 once on the whole batch. Uploads arrive as multipart ``images`` files (BentoML's image input),
 pixels as JSON ``{"pixels": [28x28]}``.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from PIL.Image import Image
 
 from benchmarks.peers.common import answers, as_pixels, load_variants
-from regserve_contracts.imaging import image_to_emnist
+from regserve_contracts.emnist_form import image_to_emnist
 
 WORKERS = int(os.environ.get("PEER_WORKERS") or 2)
 MAX_BATCH = 32

@@ -4,7 +4,7 @@ Started by the serving benchmark as ``python -m benchmarks.peers.litserve_servic
 with ``MODELS_DIR`` and ``PEER_WORKERS`` set; ready when ``GET /health`` answers 200. Written
 the way LitServe's documentation writes a batched service: a :class:`litserve.LitAPI` whose
 ``decode_request`` turns one request into a 28x28 image (an upload through
-:func:`regserve_contracts.imaging.preprocess_bytes`, RegServe's own decode and preprocessing;
+:func:`regserve_contracts.emnist_form.preprocess_bytes`, RegServe's own decode and preprocessing;
 pixels as sent), whose ``predict`` gets the images LitServe batched and calls every variant's
 serving signature once on them, with ``PEER_WORKERS`` inference processes on the CPU. Uploads
 arrive as multipart ``images`` files at ``/predict``, pixels as JSON ``{"pixels": [28x28]}``
@@ -25,7 +25,7 @@ import numpy as np
 from fastapi import Request
 
 from benchmarks.peers.common import answers, as_pixels, load_variants
-from regserve_contracts.imaging import preprocess_bytes
+from regserve_contracts.emnist_form import preprocess_bytes
 
 MAX_BATCH = 32
 #: Seconds LitServe waits to fill a batch (its documentation's examples use 0.001-0.05).

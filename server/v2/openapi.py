@@ -95,7 +95,12 @@ def _model_paths(prefix: str, parameters: list, which: str) -> dict[str, Any]:
             "responses": {"200": _answer("The requested outputs.", "V2InferResponse", True),
                           "400": _error("A malformed request, input, output or parameter."),
                           "404": unknown,
-                          "413": _error("Body over the size limit, or an image too large."),
+                          "413": _error("Body over the size limit, an image with too many "
+                                        "pixels or too long a side, or images that declare "
+                                        "more pixels together than a request may "
+                                        "(REGSERVE_MAX_BATCH_PIXELS), refused from their "
+                                        "headers before any is decoded."),
+                          "503": _error("The worker is decoding other large images; retry."),
                           "405": WRONG_METHOD}}},
     }
 

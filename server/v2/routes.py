@@ -12,16 +12,19 @@ import numpy as np
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from regserve_contracts.imaging import ImageInputError, ImageTooLargeError, preprocess_bytes
+from regserve_contracts.decoding import ImageInputError
 from regserve_contracts.signature import (
     INPUT_SHAPE,
     SERVING_INPUT,
     SERVING_PROBABILITIES,
     to_model_input,
 )
+from server.errors import ApiError, image_api_error
 from server.inputs import read_body
+from server.intake import read_images
 from server.runtime.registry import LoadedVariant, Snapshot
 from server.runtime.selection import version_key
+from server.settings import ServerSettings
 from server.state import current_state
 from server.v2.codec import (
     HEADER_LENGTH,
@@ -52,7 +55,12 @@ def protocol_error(error: V2Error):
 
 @bp.errorhandler(ImageInputError)
 def image_error(error: ImageInputError):
-    return _error(str(error), 413 if isinstance(error, ImageTooLargeError) else 400)
+    return api_error(image_api_error(error))
+
+
+@bp.errorhandler(ApiError)
+def api_error(error: ApiError):
+    return _error(error.detail, error.status)
 
 
 @bp.errorhandler(HTTPException)
@@ -132,7 +140,7 @@ def infer(name: str, version: str | None = None):
     with state.batcher.ticket() as ticket:
         parsed = parse_request(read_body(request), request.headers.get(HEADER_LENGTH))
         wanted = _check_outputs(parsed, specs)
-        images = model_images(parsed.inputs, state.settings.max_image_pixels)
+        images = model_images(parsed.inputs, state.settings)
         outputs = ticket.run(snapshot.engine, [key], images)[key]
     state.metrics.predictions.labels(key).inc(len(images))
     tensors = [_tensor(output, outputs, variant, parsed.binary_output) for output in wanted]
@@ -193,8 +201,9 @@ def output_specs(variant: LoadedVariant) -> list[tuple[str, str, list[int]]]:
             for key in ordered]
 
 
-def model_images(inputs: list[InputTensor], max_pixels: int) -> np.ndarray:
-    """The batch as float32 ``(B, 28, 28, 1)`` in [0, 1], from ``image`` or ``image_bytes``."""
+def model_images(inputs: list[InputTensor], settings: ServerSettings) -> np.ndarray:
+    """The batch as float32 ``(B, 28, 28, 1)`` in [0, 1], from ``image`` or ``image_bytes``
+    (through the server's image intake, like every upload)."""
     names = [tensor.name for tensor in inputs]
     if len(inputs) != 1 or names[0] not in (SERVING_INPUT, IMAGE_BYTES_INPUT):
         raise V2Error(f"send exactly one input, {SERVING_INPUT!r} (FP32 [B,28,28,1] in [0, 1]) "
@@ -206,8 +215,7 @@ def model_images(inputs: list[InputTensor], max_pixels: int) -> np.ndarray:
     if tensor.name == IMAGE_BYTES_INPUT:
         if tensor.datatype != "BYTES" or len(tensor.data) != batch:
             raise V2Error(f"{IMAGE_BYTES_INPUT!r} must be BYTES with shape [B] (or [B, 1])")
-        return to_model_input(np.stack([preprocess_bytes(item, max_pixels)
-                                        for item in tensor.data]))
+        return to_model_input(read_images(tensor.data, settings))
     expected = [batch, *INPUT_SHAPE]
     if tensor.datatype != "FP32" or list(tensor.shape) != expected:
         raise V2Error(f"{SERVING_INPUT!r} must be FP32 with shape {expected}, "

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from benchmarks.report import SHARED_SAMPLE  # noqa: F401 (the tests' name for it)
+from server.launcher import PROJECT_ROOT as REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-#: The shared sample of real EMNIST, beside the checkout (absent in some checkouts).
-SHARED_SAMPLE = REPO_ROOT.parent / "shared" / "data" / "emnist_balanced_sample.npz"
 #: Figures the slow tests write (git-ignored).
 ARTIFACTS = REPO_ROOT / "artifacts"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+
+from PIL import Image, ImageDraw
+
+from benchmarks.drawing import encode
+from server import intake
 
 IMAGE = {"name": "image", "datatype": "FP32", "shape": [1, 28, 28, 1], "data": [0.0] * 784}
 
@@ -15,6 +21,18 @@ def _infer(ctx, path: str, body: object, content_type: str = "application/json")
 def _too_large(ctx):
     ctx.monkeypatch.setitem(ctx.app.config, "MAX_CONTENT_LENGTH", 100)
     return _infer(ctx, "/v2/models/none/infer", {"inputs": [IMAGE]})
+
+
+def _busy(ctx, path: str):
+    """A large encoded image while the worker's decode budget stays full: 503."""
+    ctx.monkeypatch.setattr(intake, "BUDGET_WAIT_SECONDS", 0.05)
+    large = Image.new("L", (1100, 1100), 255)  # over intake.SMALL_IMAGE_PIXELS: asks the budget
+    ImageDraw.Draw(large).line([(200, 200), (900, 900)], fill=0, width=30)
+    data = base64.b64encode(encode(large, "PNG")).decode()
+    body = {"inputs": [{"name": "image_bytes", "datatype": "BYTES", "shape": [1], "data": [data]}]}
+    limit = ctx.app.extensions["regserve"].settings.max_image_pixels
+    with intake.BUDGET.reserve(limit, limit), intake.BUDGET.reserve(limit, limit):
+        return _infer(ctx, path, body)
 
 
 def _version(ctx) -> str:
@@ -42,6 +60,7 @@ V2_CASES = {
     ("/v2/models/{name}/infer", "post", "404"): lambda c: _infer(
         c, "/v2/models/nope/infer", {"inputs": [IMAGE]}),
     ("/v2/models/{name}/infer", "post", "413"): _too_large,
+    ("/v2/models/{name}/infer", "post", "503"): lambda c: _busy(c, "/v2/models/none/infer"),
     ("/v2/models/{name}/versions/{version}", "get", "200"): lambda c: c.client.get(
         _versioned(c)),
     ("/v2/models/{name}/versions/{version}", "get", "404"): lambda c: c.client.get(
@@ -57,6 +76,8 @@ V2_CASES = {
     ("/v2/models/{name}/versions/{version}/infer", "post", "404"): lambda c: _infer(
         c, _versioned(c, "/infer", "999"), {"inputs": [IMAGE]}),
     ("/v2/models/{name}/versions/{version}/infer", "post", "413"): _too_large,
+    ("/v2/models/{name}/versions/{version}/infer", "post", "503"): lambda c: _busy(
+        c, _versioned(c, "/infer")),
     ("/v2/repository/index", "post", "200"): lambda c: c.client.post("/v2/repository/index"),
     ("/v2/repository/index", "post", "400"): lambda c: _infer(
         c, "/v2/repository/index", {"ready": "yes"}),

@@ -13,6 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
+from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
+
 
 class DataSourceError(Exception):
     """A data source cannot be loaded; the message says why and what to do instead."""
@@ -56,8 +58,6 @@ class Dataset:
 
 def validate(dataset: Dataset) -> Dataset:
     """Check shapes, dtypes and label range; raise :class:`DataSourceError` naming the problem."""
-    from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
-
     for split in ("train", "test"):
         x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")
         if x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or x.dtype != np.uint8:

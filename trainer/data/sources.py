@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.data import Dataset, DataSourceError, validate
+from trainer.data.synthetic import load_synthetic
 
 #: What ``--data`` accepts, for error messages and the CLI's help text.
 SOURCES_HELP = (
@@ -26,13 +27,13 @@ def load_dataset(spec: str, *, seed: int = 0, limit: int | None = None,
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of images, got {limit}")
     key = str(spec).strip()
+    # The EMNIST and local-file loaders are imported only when asked for: they need requests
+    # and scipy, which the offline set does not.
     if key.lower() == "emnist":
         from trainer.data.emnist import load_emnist
 
         dataset = load_emnist(cache_dir, progress=progress)
     elif key.lower() == "synthetic":
-        from trainer.data.synthetic import load_synthetic
-
         if limit is None:
             dataset = load_synthetic(seed=seed)
         else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from regserve_contracts.imaging import ink_to_emnist
+from regserve_contracts.emnist_form import ink_to_emnist
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from trainer.data import Dataset, DataSourceError
 from trainer.data.strokes import (

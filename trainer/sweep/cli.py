@@ -49,8 +49,9 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
     planned = plan(options, engine, models_dir)
     spec, settings = planned.spec, planned.settings
     points = spec.points()
-    from trainer.cli import UsageError, check_on_disk, progress_log
+    from trainer.cli import UsageError, check_on_disk
     from trainer.data.sources import load_dataset
+    from trainer.progress import progress_log
     from trainer.repeats import SettingsConflict, check_settings, expand, training_settings
 
     try:

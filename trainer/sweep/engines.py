@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainer.data import Dataset
+from trainer.progress import clock
 from trainer.repeats import Job
 from trainer.sweep.trial import TrialSettings, run_point
 
@@ -66,7 +67,7 @@ class Progress:
         elapsed = time.monotonic() - self.started
         left = self.total - self.done if remaining is None else remaining
         eta = elapsed / max(self.done, 1) * left
-        return f"[{self.done}/{self.done + left}] (elapsed {_clock(elapsed)}, ETA {_clock(eta)}) "
+        return f"[{self.done}/{self.done + left}] (elapsed {clock(elapsed)}, ETA {clock(eta)}) "
 
 
 def point_line(metrics: dict[str, Any]) -> str:
@@ -118,12 +119,6 @@ def run_local(jobs: Sequence[Job], dataset: Dataset, settings: TrialSettings,
 def _last_line(error: str) -> str:
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else "unknown error"
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours:d}:{minutes:02d}:{secs:02d}"
 
 
 def prepare_ray_environment(embedded: bool) -> None:

@@ -7,7 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +129,4 @@ def run_point(point: dict[str, Any], dataset: Dataset, settings: TrialSettings, 
     result = train_variant(variant, dataset, config, models_dir, extra_metadata=extra,
                            callbacks=[*callbacks, stamp])
     return summarise(result.version_dir, layout.read_metadata(result.version_dir), reused=False)
-
-
-def settings_dict(settings: TrialSettings) -> dict[str, Any]:
-    """The settings as stored in a sweep's manifest."""
-    return asdict(settings)
 

@@ -5,25 +5,19 @@ EMNIST (Cohen et al., 2017) made each character from a 128x128 scan by a Gaussia
 pad and a bicubic downsample to 28x28, then stretched intensities to 0-255. Drawings, uploads
 and the synthetic training set all end in the same crop-to-frame steps, so the models only ever
 see images made the way their training data was made. Requests take :func:`image_to_emnist`, the
-same steps on 8-bit data in Pillow's C code, cropped before anything is scaled (issue 13).
+same steps on 8-bit data in Pillow's C code, cropped before anything is scaled. Decoding the
+bytes (and their size limits) is :mod:`regserve_contracts.decoding`'s job.
 """
 
 from __future__ import annotations
 
 import functools
-import io
-import math
-import warnings
 
 import numpy as np
-from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps
 
+from regserve_contracts.decoding import DEFAULT_MAX_PIXELS, ImageInputError, decode_reduced
 from regserve_contracts.labels import IMAGE_SIZE
-
-try:  # libspng (the serve extra): a PNG in about half of Pillow's CPU time, the same pixels
-    import pyspng
-except ImportError:  # e.g. the light client install: Pillow decodes everything
-    pyspng = None
 
 #: Side of the square working frame, as in NIST's 128x128 scans.
 FRAME = 128
@@ -31,125 +25,14 @@ FRAME = 128
 #: real EMNIST characters keeps their measured size (about 23 px of 28) and mean intensity.
 PAD = 9
 BLUR_SIGMA = 1.0
-DEFAULT_MAX_PIXELS = 4096 * 4096
 EXIF_ORIENTATION = 0x0112
 #: Below this share of the strongest ink level a pixel counts as paper, not ink.
 INK_THRESHOLD = 0.1
 #: Longest crop side squared at full size; longer crops are block-averaged down first.
 MAX_SQUARE_SIDE = 4096
-#: A JPEG is decoded at a reduced scale only while both sides keep at least this many pixels:
-#: a character that fills a quarter of the shorter side still gets more than the 110 px it is
-#: scaled to, so the reduced decode changes nothing the blur would keep.
-DECODE_MIN_SIDE = 512
 #: Pillow's two-step resize (integer box reduction, then the filter) for large crops: within a
 #: fraction of a grey level of the one-step filter here, at a fraction of its cost.
 REDUCING_GAP = 3.0
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: PNG colour type -> mode, for the 8-bit images libspng decodes as Pillow does.
-_SPNG_MODES = {0: "L", 2: "RGB", 6: "RGBA"}
-#: Chunks that change what Pillow makes of the pixels (a transparent colour, an EXIF
-#: orientation, an animation): images with any of them go to Pillow.
-_PILLOW_ONLY_CHUNKS = frozenset({b"tRNS", b"eXIf", b"acTL"})
-
-
-class ImageInputError(ValueError):
-    """The input cannot be made into a character image; the message says why (an HTTP 400)."""
-
-
-class ImageTooLargeError(ImageInputError):
-    """The image has more pixels than allowed (an HTTP 413)."""
-
-
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 reduce_to: int | None = None, fast_png: bool = False) -> Image.Image:
-    """Decode image bytes (PNG, JPEG, GIF, BMP, WebP, ...) safely; the first frame of animations.
-
-    The pixel count is checked from the header before any pixel is decoded, so a file that
-    claims 50,000 x 50,000 pixels costs nothing. With ``reduce_to`` a JPEG is decoded at the
-    smallest DCT scale (1/2, 1/4 or 1/8) that keeps both sides at least ``reduce_to`` pixels
-    (:meth:`PIL.Image.Image.draft`): a quarter to a sixty-fourth of the work. Other formats
-    have no reduced decode and come at full size. With ``fast_png`` an 8-bit grey, RGB or RGBA
-    PNG is decoded by libspng when it is installed (pixel for pixel what Pillow gives, tested);
-    anything libspng refuses goes to Pillow, which decodes it or says why not.
-    """
-    if not data:
-        raise ImageInputError("the image is empty (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width < 1 or height < 1:
-                raise ImageInputError(f"the image has no pixels ({width}x{height})")
-            if width * height > max_pixels:
-                raise ImageTooLargeError(
-                    f"the image is {width} x {height} pixels; "
-                    f"at most {pixel_limit_text(max_pixels)} are accepted"
-                )
-            if fast_png and (mode := _spng_mode(data)) is not None:
-                decoded = _spng_decode(data, mode)
-                if decoded is not None:
-                    return decoded
-            image.seek(0)
-            if reduce_to and image.format == "JPEG" and image.mode in ("L", "RGB", "CMYK"):
-                image.draft(image.mode, (reduce_to, reduce_to))
-            image.load()
-    except ImageInputError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageTooLargeError(f"the image is too large to decode safely: {error}") from None
-    except UnidentifiedImageError:
-        raise ImageInputError(
-            "the data is not an image in a format we read (PNG, JPEG, GIF, BMP, WebP, TIFF)"
-        ) from None
-    except Exception as error:  # Pillow raises many types for truncated or corrupt files.
-        raise ImageInputError(f"the image could not be decoded: {error}") from None
-    return image
-
-
-def pixel_limit_text(max_pixels: int) -> str:
-    """A pixel limit as people read it: "2048 x 2048 pixels" when it is a square."""
-    side = math.isqrt(max_pixels)
-    if side * side == max_pixels:
-        return f"{side} x {side} pixels"
-    return f"{max_pixels:,} pixels"
-
-
-def decode_reduced(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode for preprocessing: a JPEG at the smallest scale that still resolves a character.
-
-    Cost: the header check is constant; a PNG, GIF, BMP or WebP costs in proportion to its
-    declared width x height (every pixel is decoded); a JPEG in proportion to its file size
-    (entropy decoding) plus width x height / s^2, s in {1, 2, 4, 8} the largest scale that
-    keeps both sides at least :data:`DECODE_MIN_SIDE`.
-    """
-    return decode_image(data, max_pixels=max_pixels, reduce_to=DECODE_MIN_SIDE, fast_png=True)
-
-
-def _spng_mode(data: bytes) -> str | None:
-    """The mode libspng can decode ``data`` to exactly as Pillow would, else ``None``."""
-    if pyspng is None or len(data) < 33 or not data.startswith(_PNG_SIGNATURE):
-        return None
-    if data[12:16] != b"IHDR" or data[24] != 8:  # bit depth 8 only
-        return None
-    mode = _SPNG_MODES.get(data[25])
-    offset = 8
-    while mode is not None and offset + 8 <= len(data):  # chunk headers only: a few µs
-        kind = data[offset + 4 : offset + 8]
-        if kind in _PILLOW_ONLY_CHUNKS:
-            return None
-        if kind == b"IEND":
-            break
-        offset += 12 + int.from_bytes(data[offset : offset + 4], "big")
-    return mode
-
-
-def _spng_decode(data: bytes, mode: str) -> Image.Image | None:
-    try:
-        pixels = pyspng.load(data, format=mode)
-    except Exception:  # noqa: BLE001 - Pillow decodes it, or explains what is wrong
-        return None
-    return Image.fromarray(np.ascontiguousarray(pixels))
 
 
 def ink_to_emnist(ink: np.ndarray, blur_sigma: float = BLUR_SIGMA) -> np.ndarray:
@@ -353,13 +236,6 @@ def _frame_to_emnist_matrix(blur_sigma: float) -> np.ndarray:
     for offset, weight in zip(offsets, kernel, strict=True):
         blur += weight * np.eye(FRAME, k=int(offset))
     return (resize.astype(np.float64) @ blur).astype(np.float32)
-
-
-def to_png(pixels: np.ndarray) -> bytes:
-    """Encode a uint8 grayscale array as PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(pixels, dtype=np.uint8), mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
