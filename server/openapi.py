@@ -152,7 +152,11 @@ SCHEMAS: dict[str, Any] = {
     "Readiness": obj({"status": {"enum": ["ready", "not ready"]},
                       "loaded": {"type": "object", "additionalProperties": INTEGER},
                       "failed": {"type": "array", "items": ref("Failure")},
-                      "generation": INTEGER}),
+                      "generation": INTEGER},
+                     {"runtime": {"enum": ["onnx", "tensorflow", None], "description":
+                                  "What runs the models: ONNX Runtime on each version's "
+                                  "model.onnx, or TensorFlow on its SavedModel "
+                                  "(REGSERVE_RUNTIME)."}}),
     "NotReady": {"allOf": [ref("Readiness"), ref("Error")]},
     "Health": obj({"status": {"const": "ok"}}),
     "ReportList": obj({"files": {"type": "array", "items": STRING}}),
@@ -166,9 +170,10 @@ SCHEMAS: dict[str, Any] = {
 
 PREDICT = {
     "summary": "Predict the character in one image with one, several or all variants",
-    "description": "One call into TensorFlow runs every requested variant on the image after "
-                   "it is brought to EMNIST's 28x28 form (any size, PNG/JPEG/GIF/BMP/WebP, "
-                   "transparent canvas, dark on light or light on dark).",
+    "description": "One call into the runtime (ONNX Runtime or TensorFlow) runs every "
+                   "requested variant on the image after it is brought to EMNIST's 28x28 "
+                   "form (any size, PNG/JPEG/GIF/BMP/WebP, transparent canvas, dark on light "
+                   "or light on dark).",
     "parameters": [
         {"name": "variant", "in": "query", "style": "form", "explode": True,
          "description": "Variant names, repeated or comma-separated; 'all' or absent: every one.",

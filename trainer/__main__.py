@@ -19,6 +19,7 @@ examples:
   python -m trainer --variant none --variant l2_activity --data ~/emnist/matlab.zip
   python -m trainer --custom l1:activity:1e-4 --custom l1:activity:1e-3   (a lambda sweep)
   python -m trainer --report --models-dir /tmp/m  rebuild the reports, no training
+  python -m trainer --onnx --models-dir /tmp/m    ONNX twins for versions trained before them
   python -m trainer sweep --help                  a lambda sweep, on Ray Tune or locally
 """
 
@@ -42,6 +43,9 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
     pick.add_argument("--list", action="store_true", help="list the variants and their penalties")
     pick.add_argument("--report", action="store_true",
                       help="rebuild the reports from the models on disk, no training")
+    pick.add_argument("--onnx", action="store_true",
+                      help="write the checked ONNX twin (model.onnx) of every version on disk "
+                           "that lacks one, no training (ONNX Runtime then serves it)")
     train = parser.add_argument_group("training (defaults: the original experiment)")
     train.add_argument("--data", default=defaults.data, metavar="emnist|synthetic|PATH",
                        help=f"data source: {SOURCES_HELP} (default: %(default)s)")
@@ -73,6 +77,7 @@ def parse_options(argv: Sequence[str] | None = None,
         list_variants=args.list, report_only=args.report, data=args.data, epochs=args.epochs,
         batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
         limit=args.limit, models_dir=args.models_dir, quiet=args.quiet,
+        onnx_backfill=args.onnx,
     )
 
 
