@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from regserve_contracts.labels import NUM_CLASSES
-from server.runtime.loading import AUTO, parse_runtime
+from server.runtime.loading import AUTO, RUNTIMES
 from server.runtime.selection import (
     ALL_VARIANTS,
     DEFAULT_MAX_VARIANTS,
@@ -76,6 +76,12 @@ def between(low: int, high: int) -> Callable[[Any], str | None]:
     return lambda value: None if low <= value <= high else f"must lie in {low}..{high}, got {value}"
 
 
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """A check: the value is one of ``choices``."""
+    return lambda value: (None if value in choices
+                          else f"must be one of {', '.join(choices)}, got {value!r}")
+
+
 def _all_at_least_1(values: tuple[int, ...]) -> str | None:
     return None if all(v >= 1 for v in values) else f"must all be at least 1, got {values}"
 
@@ -114,7 +120,7 @@ class ServerSettings:
     subset_cache: int = setting("REGSERVE_SUBSET_CACHE", _integer, at_least(1), default=16)
     # What runs the models: auto (ONNX Runtime where every version has its model.onnx twin and
     # onnxruntime is installed, else TensorFlow), onnx, or tensorflow (the SavedModels).
-    runtime: str = setting("REGSERVE_RUNTIME", parse_runtime, default=AUTO)
+    runtime: str = setting("REGSERVE_RUNTIME", str.lower, one_of(RUNTIMES), default=AUTO)
     # ONNX Runtime's threads per session: 1 measured best (2 cost twice the CPU per image).
     ort_intra_op_threads: int = setting("REGSERVE_ORT_INTRA_OP_THREADS", _integer, at_least(1),
                                         default=1)

@@ -39,14 +39,6 @@ class RuntimeOptions:
     ort_intra_op_threads: int = 1
 
 
-def parse_runtime(text: str) -> str:
-    """``auto``, ``onnx`` or ``tensorflow`` (ValueError otherwise)."""
-    value = text.strip().lower()
-    if value not in RUNTIMES:
-        raise ValueError(text)
-    return value
-
-
 def installed(runtime: str) -> bool:
     """Whether this environment has the modules ``runtime`` needs (none is imported)."""
     return all(importlib.util.find_spec(module) is not None for module in NEEDS[runtime])

@@ -121,7 +121,7 @@ class ModelRegistry:
         self._thread: threading.Thread | None = None
         #: Per variant: failures of its newest version in a row, and when to try it again.
         self._retry: dict[str, tuple[int, float]] = {}
-        self._runtime: str | None = None  # chosen per scan, for the versions it loads
+        self._runtime: str | None = None  # chosen at the first scan that finds versions
 
     def refresh(self) -> bool:
         """Load what changed on disk and swap in a new snapshot; return whether anything changed."""
@@ -136,20 +136,20 @@ class ModelRegistry:
                 found = layout.versions(dirs[name])
                 on_disk[name] = tuple(found)
                 plans[name] = self.version_policy.select(found)
-            self._runtime = choose_runtime(self.options.runtime, [
-                dirs[name] / str(version) for name, wanted in plans.items() for version in wanted])
-            # Versions loaded by another runtime are not reused: a switch reloads everything.
-            reuse = (current if self._runtime == current.runtime
-                     else Snapshot({}, {}, None, runtime=self._runtime))
+            if self._runtime is None and any(plans.values()):
+                # Chosen once, at the first scan that finds versions; hot reloads keep it, so a
+                # version copied without its twin fails alone rather than moving every model
+                # to another runtime (a restart chooses afresh).
+                self._runtime = choose_runtime(self.options.runtime, [
+                    dirs[name] / str(v) for name, wanted in plans.items() for v in wanted])
             for name, wanted in plans.items():
                 if wanted:
-                    self._plan(dirs[name], reuse, variants, failed, wanted)
-                    self._plan_older(dirs[name], wanted, reuse, variants, older, failed)
+                    self._plan(dirs[name], current, variants, failed, wanted)
+                    self._plan_older(dirs[name], wanted, current, variants, older, failed)
             variants = dict(sorted(variants.items(), key=lambda item: _order(item[0])))
             older = dict(sorted(older.items(), key=lambda i: (_order(i[1].name), i[1].version)))
             note = choice.note(self.max_variants)
-            unchanged = reuse is current and failed == current.failed and (
-                note == current.skipped_note) and (
+            unchanged = failed == current.failed and note == current.skipped_note and (
                 [(n, id(v)) for n, v in [*variants.items(), *older.items()]]
                 == [(n, id(v)) for n, v in [*current.variants.items(), *current.older.items()]]
             )
