@@ -13,7 +13,7 @@ from regserve_contracts.variants import UnknownVariantError
 from trainer.data import DataSourceError
 
 COMMANDS = ("serving", "training", "accuracy", "include", "all")
-SERVERS = ("regserve", "bentoml", "litserve", "naive")
+SERVERS = ("regserve", "regserve_tf", "bentoml", "litserve", "naive")
 #: `python -m benchmarks hostile|soak ...`: each parses its own options (benchmarks/<name>.py).
 HARDENING = ("hostile", "soak")
 
@@ -81,7 +81,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     serving.add_argument("--single-variant", default=None,
                          help="variant for the one-variant requests (default: none)")
     serving.add_argument("--servers", type=_servers, default=SERVERS,
-                         help="comma-separated, of regserve,bentoml,naive (default: all three)")
+                         help="comma-separated, of regserve (its default runtime: ONNX Runtime "
+                              "on the twins), regserve_tf (on TensorFlow), bentoml, litserve, "
+                              "naive (default: all)")
     serving.add_argument("--open-loop", type=_shares, default=(0.5, 0.8),
                          help="fixed rates as shares of each row's peak (default 0.5,0.8)")
     serving.add_argument("--sweep", action="store_true",
