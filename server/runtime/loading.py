@@ -64,14 +64,19 @@ class LoadedVariant:
     name: str
     version: int
     fingerprint: Fingerprint
-    metadata: Metadata = field(repr=False)
+    metadata: Mapping[str, Any] = field(repr=False)  # the document; read it through ``meta``
     labels: tuple[str, ...] = field(repr=False)
     model: Any = field(repr=False)  # tf_backend.SavedModel or ort_backend.OnnxTwin
 
     @property
+    def meta(self) -> Metadata:
+        """The metadata through its reader (keys from regserve_contracts.metadata)."""
+        return Metadata(self.metadata)
+
+    @property
     def title(self) -> str:
         """Readable description of the penalty, e.g. ``L2 on activations, lambda 0.01``."""
-        return str(self.metadata.label or self.name)
+        return str(self.meta.label or self.name)
 
     @property
     def runtime(self) -> str:
@@ -114,8 +119,8 @@ def load_variant(name: str, path: Path, version: int,
         raise ModelLoadError(str(error)) from None
     runtime = runtime or choose_runtime(options.runtime, [path])
     model = _load_model(Path(path), runtime, options)
-    return LoadedVariant(name, version, fingerprint, metadata, _labels(metadata, model.probe()),
-                         model)
+    return LoadedVariant(name, version, fingerprint, metadata.raw,
+                         _labels(metadata, model.probe()), model)
 
 
 def _load_model(path: Path, runtime: str, options: RuntimeOptions):
