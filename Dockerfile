@@ -1,10 +1,12 @@
 # RegServe's server image: the package installed, a non-root user, models/ as a read-only volume.
+# It serves each version's ONNX twin (model.onnx) with ONNX Runtime and holds no TensorFlow;
+# for versions without a twin, run `python -m trainer --onnx` where the trainer is installed,
+# or install '.[serve-tf]' instead.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    TF_CPP_MIN_LOG_LEVEL=2 \
     MALLOC_ARENA_MAX=2 \
     MODELS_DIR=/models
 

@@ -16,7 +16,10 @@ from server.launcher import PROJECT_ROOT
 
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 #: The shared sample of real EMNIST, beside the checkout (absent in some checkouts).
-SHARED_SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "emnist_balanced_sample.npz"
+#: The shared sample of real EMNIST, beside the checkout (absent in a user's clone);
+#: REGSERVE_SHARED_SAMPLE names it where the checkout is elsewhere (a git worktree).
+SHARED_SAMPLE = Path(os.environ.get("REGSERVE_SHARED_SAMPLE")
+                     or PROJECT_ROOT.parent / "shared" / "data" / "emnist_balanced_sample.npz")
 _PACKAGES = ("tensorflow", "keras", "numpy", "flask", "gunicorn", "pillow")
 
 

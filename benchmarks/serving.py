@@ -1,5 +1,8 @@
-"""Serving benchmark: RegServe, BentoML and LitServe peers, a naive app; same models and bodies.
+"""Serving benchmark: RegServe on each runtime, the peers and the naive app; same run and bodies.
 
+RegServe runs twice: as a user gets it (``REGSERVE_RUNTIME=auto``: ONNX Runtime on the
+twins) and on TensorFlow (the SavedModels), so the two runtimes are compared in one run on the
+same machine state; the peers serve the SavedModels with TensorFlow, as their users would.
 Each server is started through :mod:`server.launcher` on loopback, one after the other, and
 loaded by wrk (closed loop, ``--connections`` in flight) with each body kind (canvas PNG, photo
 PNG, preprocessed pixels), all variants per request, and for RegServe one variant too; then by
@@ -12,7 +15,6 @@ each body must cost at least. ``--sweep`` restarts RegServe with one setting cha
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import subprocess
 import sys
@@ -25,53 +27,22 @@ from typing import Any
 from benchmarks import wrk
 from benchmarks.bodies import body_sets, multipart
 from benchmarks.loadgen import run_phase, sample_characters
-from benchmarks.naive_server import naive_command
 from benchmarks.report import BenchmarkError, log, machine_info
-from benchmarks.serving_report import SERVERS, SWEPT_KINDS
+from benchmarks.serving_report import SWEPT_KINDS
+from benchmarks.serving_servers import (
+    PEERS,
+    REGSERVE_RUNTIMES,
+    SWEEP,
+    ServingSettings,
+    available_servers,
+    regserve_state,
+    start_server,
+    worker_rss_mib,
+)
 from regserve_contracts import layout
 from server import launcher
 
 KINDS = ("canvas", "photo", "pixels")
-#: Other serving frameworks on the same models (benchmarks/peers/): their command line ({host},
-#: {port}), the module they need and the path that answers 200 once they are ready.
-PEERS = {
-    "bentoml": {"module": "bentoml", "ready": "/readyz",
-                "command": [sys.executable, "-m", "bentoml", "serve",
-                            "benchmarks.peers.bentoml_service:RegServePeer",
-                            "--host", "{host}", "--port", "{port}"]},
-    "litserve": {"module": "litserve", "ready": "/health",
-                 "command": [sys.executable, "-m", "benchmarks.peers.litserve_service",
-                             "{host}", "{port}"]},
-}
-#: One setting changed at a time from the defaults (environment of the gunicorn master).
-SWEEP = (
-    ("defaults", {}),
-    ("threads 4", {"GUNICORN_THREADS": "4"}),
-    ("threads 16", {"GUNICORN_THREADS": "16"}),
-    ("batch window 0 ms", {"REGSERVE_BATCH_WINDOW_MS": "0"}),
-    ("batch window 5 ms", {"REGSERVE_BATCH_WINDOW_MS": "5"}),
-    ("TF intra-op 2", {"REGSERVE_TF_INTRA_OP_THREADS": "2"}),
-    ("1 worker, 16 threads", {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "16"}),
-    ("3 workers", {"WEB_CONCURRENCY": "3"}),
-    ("one shared listening socket", {"GUNICORN_REUSE_PORT": "0"}),
-)
-
-
-@dataclass(frozen=True)
-class ServingSettings:
-    """What to measure: which models and servers, how long, how many connections."""
-
-    models_dir: Path
-    duration: float = 10.0
-    connections: int = 16
-    workers: int = 2
-    inputs: int = 16
-    single_variant: str | None = None
-    open_loop: tuple[float, ...] = (0.5, 0.8)
-    servers: tuple[str, ...] = SERVERS
-    sweep: bool = False
-    ready_timeout: float = 300.0
-    python_load: bool = False  # force the Python generator even where wrk is installed
 
 
 @dataclass(frozen=True)
@@ -114,7 +85,7 @@ def scenarios(server: str, bodies: dict[str, dict[str, Any]], single: str) -> li
     found = []
     for kind in KINDS:
         entry = bodies[kind]
-        if server == "regserve":
+        if server in REGSERVE_RUNTIMES:
             for variants, path in (("all", "/predict"), (single, f"/predict?variant={single}")):
                 found.append(Scenario(server, kind, variants, path, entry["raw_type"],
                                       tuple(entry["raw"])))
@@ -126,39 +97,6 @@ def scenarios(server: str, bodies: dict[str, dict[str, Any]], single: str) -> li
             found.append(Scenario(server, kind, "all", "/predict", entry["raw_type"],
                                   tuple(entry["raw"])))
     return found
-
-
-def server_command(server: str, settings: ServingSettings):
-    """The launcher's ``command`` for a server (``None``: RegServe's own gunicorn command)."""
-    if server == "regserve":
-        return None
-    if server == "naive":
-        return lambda bind: naive_command(bind, settings.workers, settings.ready_timeout)
-    argv = PEERS[server]["command"]
-
-    def command(bind: str) -> list[str]:
-        host, port = bind.rsplit(":", 1)
-        return [part.format(host=host, port=port) for part in argv]
-
-    return command
-
-
-def start_server(server: str, settings: ServingSettings, workdir: Path,
-                 env: dict[str, str] | None = None, tag: str = "") -> launcher.LiveServer:
-    """Start one server through the shared launcher and wait until it is ready."""
-    extra = {"WEB_CONCURRENCY": str(settings.workers), "PEER_WORKERS": str(settings.workers),
-             # BentoML: its files in the work folder, and no usage reports leave the machine.
-             "BENTOML_HOME": str(workdir / "bentoml-home"), "BENTOML_DO_NOT_TRACK": "True",
-             **(env or {})}
-    log(f"starting {server}{tag} with {extra['WEB_CONCURRENCY']} worker(s) ...")
-    try:
-        return launcher.start(workdir / f"{server}{tag.replace(' ', '-')}.log",
-                              models_dir=settings.models_dir, workers=None, env=extra,
-                              command=server_command(server, settings),
-                              ready_path=PEERS.get(server, {}).get("ready", "/readyz"),
-                              timeout=settings.ready_timeout)
-    except launcher.ServerStartError as error:
-        raise BenchmarkError(f"{server}{tag} did not start: {error}") from None
 
 
 def closed_loop(url: str, scenario: Scenario, settings: ServingSettings, workdir: Path,
@@ -230,6 +168,8 @@ def measure_server(server: str, settings: ServingSettings, bodies: dict, single:
     try:
         found = scenarios(server, bodies, single)
         result["first"] = first_answer(live.url, found[0])
+        if server in REGSERVE_RUNTIMES:
+            result.update(regserve_state(live))
         if server == "regserve":
             script = wrk.write_script(workdir / "healthz.lua", "/healthz", [], "text/plain",
                                       method="GET")
@@ -248,6 +188,8 @@ def measure_server(server: str, settings: ServingSettings, bodies: dict, single:
                     run["open"].append({"share": share, **open_loop(
                         live.url, scenario, peak * share, settings, workdir)})
             result["runs"].append(run)
+        if server in REGSERVE_RUNTIMES:
+            result["worker_rss_mib_after_load"] = worker_rss_mib(live)
     finally:
         live.stop()
     return result
@@ -272,33 +214,22 @@ def run_sweep(settings: ServingSettings, bodies: dict, single: str,
     return rows
 
 
-def measure_floor(settings: ServingSettings, bodies: dict, single: str,
-                  workdir: Path) -> dict[str, Any]:
-    """Per-request CPU of decode, preprocessing and the model call, in a separate process."""
+def measure_floor(settings: ServingSettings, bodies: dict, single: str, workdir: Path,
+                  runtime: str = "auto") -> dict[str, Any]:
+    """Per-request CPU of decode, preprocessing and ``runtime``'s model call, in a separate
+    process."""
     plan = workdir / "floor-plan.json"
     plan.write_text(json.dumps({"bodies": {kind: bodies[kind]["raw"] for kind in KINDS},
-                                "single": single, "seconds": min(1.0, settings.duration / 4)}))
+                                "single": single, "seconds": min(1.0, settings.duration / 4),
+                                "runtime": runtime}))
     out = workdir / "floor-out.json"
+    out.unlink(missing_ok=True)
     done = subprocess.run([sys.executable, "-m", "benchmarks.floor", str(settings.models_dir),
                            str(plan), str(out)], cwd=launcher.PROJECT_ROOT,
                           env=launcher.child_env(), timeout=600)
     if done.returncode != 0 or not out.exists():
         raise BenchmarkError(f"measuring the floor failed (exit {done.returncode})")
     return json.loads(out.read_text())
-
-
-def available_servers(settings: ServingSettings) -> tuple[list[str], list[str]]:
-    """The servers that can run here, and a note for each that cannot."""
-    ready, notes = [], []
-    for server in settings.servers:
-        if server in PEERS and importlib.util.find_spec(PEERS[server]["module"]) is None:
-            notes.append(f"{PEERS[server]['module']} is not installed: "
-                         "`pip install '.[bench]'` adds the peer")
-            continue
-        ready.append(server)
-    if not (wrk.wrk_path() and not settings.python_load):
-        notes.append(wrk.INSTALL_HINT + "; this run used Python threads for the closed loop")
-    return ready, notes
 
 
 def run_serving(settings: ServingSettings) -> dict[str, Any]:
@@ -318,8 +249,9 @@ def run_serving(settings: ServingSettings) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="regserve-bench-") as tmp:
         workdir = Path(tmp)
         bodies = write_bodies(workdir, characters)
-        log("measuring the floor (decode, preprocessing, model call) ...")
-        floor = measure_floor(settings, bodies, single, workdir)
+        log("measuring the floor (decode, preprocessing, model call) per runtime ...")
+        floors = {server: measure_floor(settings, bodies, single, workdir, runtime)
+                  for server, runtime in REGSERVE_RUNTIMES.items() if server in servers}
         measured = {server: measure_server(server, settings, bodies, single, workdir)
                     for server in servers}
         sweep = run_sweep(settings, bodies, single, workdir) if settings.sweep else []
@@ -333,7 +265,10 @@ def run_serving(settings: ServingSettings) -> dict[str, Any]:
         "inputs": {"source": source, "count": len(characters),
                    "mean_bytes": {kind: bodies[kind]["mean_bytes"] for kind in KINDS}},
         "notes": notes,
-        "floor": floor,
+        # The floor of each RegServe run, re-measured with the runtime it serves with; "floor"
+        # is the default run's (ONNX Runtime where the models have twins).
+        "floor": floors.get("regserve") or next(iter(floors.values()), None),
+        "floors": floors,
         "servers": measured,
         "sweep": sweep,
     }

@@ -8,11 +8,17 @@ from benchmarks.floor import implied_limit
 from benchmarks.report import TARGET_HEADERS, Target, machine_line, markdown_table
 
 #: Every server the serving benchmark can measure, and its title in the report: the one list.
-TITLES = {"regserve": "RegServe", "bentoml": "BentoML 1.4 (adaptive batching)",
-          "litserve": "LitServe 0.2 (batching)", "naive": "naive Flask (sync workers)"}
+TITLES = {"regserve": "RegServe", "regserve_tf": "RegServe on TensorFlow",
+          "bentoml": "BentoML 1.4 (adaptive batching)", "litserve": "LitServe 0.2 (batching)",
+          "naive": "naive Flask (sync workers)"}
 SERVERS = tuple(TITLES)
 BODY_TITLES = {"canvas": "canvas PNG 280x280", "photo": "photo PNG 579x595",
                "pixels": "JSON pixels, preprocessed"}
+#: The issue's goals: req/s per body (all variants), p99 ms, RegServe over each peer, achieved
+#: over the floor's limit, per-worker memory and the time from start to /readyz.
+RATE_GOALS = {"pixels": 1000, "canvas": 700, "photo": 380}
+P99_GOALS = {"pixels": 60, "canvas": 60}
+PEER_RATIO, FLOOR_RATIO, WORKER_RSS_MIB, READY_SECONDS = 2.0, 0.7, 250, 3.0
 
 
 def empty_request_ms(result: dict[str, Any]) -> float | None:
@@ -23,11 +29,13 @@ def empty_request_ms(result: dict[str, Any]) -> float | None:
     return result["machine"]["cores"] * 1000.0 / healthz["requests_per_second"]
 
 
-def floor_limit(result: dict[str, Any], kind: str, all_variants: bool) -> float | None:
-    """Requests/s the cores allow if a request cost only its floor (None without /healthz)."""
+def floor_limit(result: dict[str, Any], kind: str, all_variants: bool,
+                server: str = "regserve") -> float | None:
+    """Requests/s the cores allow if a request cost only its floor (None without /healthz),
+    with the model call of the runtime ``server`` serves with."""
     empty = empty_request_ms(result)
-    floor = result["floor"]
-    if empty is None:
+    floor = result.get("floors", {}).get(server) or result.get("floor")
+    if empty is None or not floor:
         return None
     body = floor["bodies"][kind]
     model = floor["model_all_ms"] if all_variants else floor["model_one_ms"]
@@ -45,41 +53,72 @@ def run_for(result: dict[str, Any], server: str, kind: str, variants: str = "all
 
 
 def serving_targets(result: dict[str, Any]) -> list[Target]:
-    """The issue's targets, on the closed-loop runs at the measured connection count."""
+    """The issue's targets, on RegServe's default run (closed loop, all variants)."""
     c = result["settings"]["connections"]
 
     def closed(server: str, kind: str, key: str) -> float | None:
         run = run_for(result, server, kind)
         return run["closed"][key] if run else None
 
-    targets = [
-        Target(f"photo PNG, all variants, c={c}: req/s", closed("regserve", "photo",
-                                                                "requests_per_second"), 380, True),
-        Target(f"photo PNG, all variants, c={c}: p99", closed("regserve", "photo", "p99_ms"), 60,
-               False, " ms"),
-        Target(f"canvas PNG, all variants, c={c}: req/s",
-               closed("regserve", "canvas", "requests_per_second"), 700, True),
-        Target(f"canvas PNG, all variants, c={c}: p99", closed("regserve", "canvas", "p99_ms"), 40,
-               False, " ms"),
-        Target(f"pixels, all variants, c={c}: req/s",
-               closed("regserve", "pixels", "requests_per_second"), 1000, True),
-    ]
+    targets = [Target(f"{kind} {_short(kind)}, all variants, c={c}: req/s",
+                      closed("regserve", kind, "requests_per_second"), goal, True)
+               for kind, goal in RATE_GOALS.items()]
+    targets += [Target(f"{kind}, all variants, c={c}: p99", closed("regserve", kind, "p99_ms"),
+                       goal, False, " ms") for kind, goal in P99_GOALS.items()]
     # The issue names BentoML; LitServe, where it ran, is held to the same goal.
-    peers = [peer for peer in ("bentoml", "litserve")
-             if peer == "bentoml" or peer in result["servers"]]
-    for peer in peers:
+    for peer in [p for p in ("bentoml", "litserve") if p == "bentoml" or p in result["servers"]]:
         title = TITLES[peer].split(" ")[0]
-        for kind in ("canvas", "photo", "pixels"):
-            ours, theirs = (closed(s, kind, "requests_per_second") for s in ("regserve", peer))
-            ours_p99, their_p99 = (closed(s, kind, "p99_ms") for s in ("regserve", peer))
-            targets.append(Target(f"{kind}: RegServe / {title} req/s", _div(ours, theirs), 1.5,
-                                  True, "x"))
-            targets.append(Target(f"{kind}: RegServe p99 / {title} p99",
-                                  _div(ours_p99, their_p99), 1.0, False, "x"))
-    photo = closed("regserve", "photo", "requests_per_second")
-    targets.append(Target("photo PNG: achieved / floor-implied limit",
-                          _div(photo, floor_limit(result, "photo", True)), 0.7, True))
+        targets += [Target(f"{kind}: RegServe / {title} req/s", _div(
+            closed("regserve", kind, "requests_per_second"),
+            closed(peer, kind, "requests_per_second")), PEER_RATIO, True, "x") for kind in KINDS]
+    targets += [Target(f"{kind}: achieved / floor-implied limit", _div(
+        closed("regserve", kind, "requests_per_second"), floor_limit(result, kind, True)),
+        FLOOR_RATIO, True) for kind in KINDS]
+    regserve = result["servers"].get("regserve", {})
+    rss = regserve.get("worker_rss_mib_after_load") or regserve.get("worker_rss_mib_ready")
+    targets.append(Target("RSS per worker, all variants loaded, after the load", max(rss)
+                          if rss else None, WORKER_RSS_MIB, False, " MiB"))
+    targets.append(Target("start to /readyz", regserve.get("ready_seconds"), READY_SECONDS,
+                          False, " s"))
     return targets
+
+
+KINDS = ("canvas", "photo", "pixels")
+
+
+def _short(kind: str) -> str:
+    return BODY_TITLES[kind].split(" ", 1)[1] if kind != "pixels" else "JSON"
+
+
+def runtime_table(result: dict[str, Any]) -> str | None:
+    """RegServe on its default runtime against RegServe on TensorFlow, same run: the ratios
+    survive a busy machine better than the rates do."""
+    servers = result["servers"]
+    if "regserve" not in servers or "regserve_tf" not in servers:
+        return None
+    rows = []
+    for kind in KINDS:
+        for variants in ("all", result.get("single_variant") or "one"):
+            ours, theirs = run_for(result, "regserve", kind, variants), run_for(
+                result, "regserve_tf", kind, variants)
+            if not ours or not theirs:
+                continue
+            rows.append([BODY_TITLES[kind], "all" if variants == "all" else f"1 ({variants})",
+                         _num(ours["closed"]["requests_per_second"]),
+                         _num(theirs["closed"]["requests_per_second"]),
+                         _ratio(ours["closed"]["requests_per_second"],
+                                theirs["closed"]["requests_per_second"]),
+                         _num(ours["closed"]["p99_ms"]), _num(theirs["closed"]["p99_ms"])])
+    runtime = servers["regserve"].get("runtime") or "?"
+    memory = [[TITLES[key], servers[key].get("runtime") or "?", _num(servers[key].get(
+        "ready_seconds")), _num(max(servers[key].get("worker_rss_mib_ready") or [0]) or None),
+        _num(max(servers[key].get("worker_rss_mib_after_load") or [0]) or None)]
+        for key in ("regserve", "regserve_tf")]
+    return "\n\n".join([
+        markdown_table(["body", "variants", f"req/s ({runtime})", "req/s (tensorflow)",
+                        "ratio", f"p99 ms ({runtime})", "p99 ms (tensorflow)"], rows),
+        markdown_table(["server", "runtime", "start to /readyz s", "worker RSS MiB, ready",
+                        "worker RSS MiB, after the load"], memory)])
 
 
 def render_serving(result: dict[str, Any]) -> str:
@@ -108,7 +147,7 @@ def render_serving(result: dict[str, Any]) -> str:
         for run in measured["runs"]:
             closed = run["closed"]
             all_variants = run["variants"] == "all"
-            limit = floor_limit(result, run["kind"], all_variants)
+            limit = floor_limit(result, run["kind"], all_variants, server)
             opened = {entry["share"]: entry for entry in run["open"]}
             rows.append([
                 TITLES.get(server, server), BODY_TITLES[run["kind"]],
@@ -122,8 +161,11 @@ def render_serving(result: dict[str, Any]) -> str:
         ["server", "body", "variants", "req/s", "p50 ms", "p99 ms", "errors",
          *(f"p99 ms at {s:.0%} (open)" for s in shares), "floor limit req/s",
          "achieved / floor"], rows), ""]
+    runtimes = runtime_table(result)
+    if runtimes:
+        lines += ["### RegServe's two runtimes, same run", "", runtimes, ""]
     lines += ["### The floor: CPU per request, each step alone", "", floor_table(result), "",
-              "### Targets (issue 13)", "",
+              "### Targets", "",
               markdown_table(TARGET_HEADERS, [t.row() for t in serving_targets(result)])]
     if result.get("sweep"):
         lines += ["", "### RegServe settings, one changed at a time (closed loop, all variants)",
@@ -139,20 +181,25 @@ def render_serving(result: dict[str, Any]) -> str:
 
 
 def floor_table(result: dict[str, Any]) -> str:
-    """Decode, preprocessing, model and empty request per body, and the limit they imply."""
-    floor, cores = result["floor"], result["machine"]["cores"]
+    """Decode, preprocessing, model and empty request per body, and the limit they imply; one
+    block of rows per RegServe run, its model call measured with the runtime it serves with."""
+    cores = result["machine"]["cores"]
     empty = empty_request_ms(result)
+    floors = result.get("floors") or {"regserve": result["floor"]}
     rows = []
-    for kind, body in floor["bodies"].items():
-        for label, model in ((f"all {floor['variants']}", floor["model_all_ms"]),
-                             ("1", floor["model_one_ms"])):
-            total = None if empty is None else (empty + body["decode_ms"] + body["preprocess_ms"]
-                                                + model)
-            rows.append([BODY_TITLES[kind], label, _ms(body["decode_ms"]),
-                         _ms(body["preprocess_ms"]), _ms(model), _ms(empty), _ms(total),
-                         _num(floor_limit(result, kind, label != "1"))])
-    return (markdown_table(["body", "variants", "decode ms", "preprocess ms",
-                            f"model ms/image (batch {floor['batch']})", "empty request ms",
+    for server, floor in floors.items():
+        for kind, body in floor["bodies"].items():
+            for label, model in ((f"all {floor['variants']}", floor["model_all_ms"]),
+                                 ("1", floor["model_one_ms"])):
+                total = None if empty is None else (
+                    empty + body["decode_ms"] + body["preprocess_ms"] + model)
+                rows.append([floor.get("runtime", "tensorflow"), BODY_TITLES[kind], label,
+                             _ms(body["decode_ms"]), _ms(body["preprocess_ms"]), _ms(model),
+                             _ms(empty), _ms(total),
+                             _num(floor_limit(result, kind, label != "1", server))])
+    batch = next(iter(floors.values()))["batch"]
+    return (markdown_table(["runtime", "body", "variants", "decode ms", "preprocess ms",
+                            f"model ms/image (batch {batch})", "empty request ms",
                             "sum ms", f"{cores}-core limit req/s"], rows)
             + f"\n\nThe empty request is {cores} cores over `GET /healthz`'s rate under the same "
             "load generator, so it holds the client's share as every measured row does.")

@@ -62,5 +62,12 @@ def feature_map_output(layer: str) -> str:
 
 
 def kernel_variable(layer: str) -> str:
-    """The SavedModel variable holding ``layer``'s kernel (Keras names it ``<layer>/kernel``)."""
+    """The SavedModel variable holding ``layer``'s kernel (Keras names it ``<layer>/kernel``);
+    the ONNX twin's initializer of the same name holds it in ONNX's layout (a conv kernel as
+    out, in, h, w)."""
     return f"{layer}/kernel"
+
+
+def bias_variable(layer: str) -> str:
+    """The SavedModel variable holding ``layer``'s bias (Keras names it ``<layer>/bias``)."""
+    return f"{layer}/bias"

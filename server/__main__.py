@@ -14,8 +14,9 @@ from server import create_app
 from server.launcher import gunicorn_command
 from server.settings import ConfigError, load_settings
 
-#: What serving needs beyond the light client install (`pip install regserve`).
-SERVE_EXTRA = ("flask", "gunicorn", "tensorflow", "prometheus_client")
+#: What serving needs beyond the light client install (`pip install regserve`); TensorFlow is
+#: optional (the serve-tf extra), for versions that have no ONNX twin.
+SERVE_EXTRA = ("flask", "gunicorn", "onnxruntime", "onnx", "prometheus_client")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ from server.errors import register_error_handlers
 from server.jsonio import OrjsonProvider
 from server.metrics import Metrics
 from server.runtime.batcher import MicroBatcher
-from server.runtime.engine import configure_tensorflow
+from server.runtime.loading import RuntimeOptions
 from server.runtime.registry import ModelRegistry
 from server.settings import ServerSettings, load_settings
 from server.state import EXTENSION, ServerState
-from server.tfquiet import import_tensorflow
 from server.v2 import routes as v2
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,8 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     names of :class:`ServerSettings`, e.g. ``create_app(models_dir="models", max_batch=1)``).
 
     Models are loaded here, so under gunicorn (``preload_app = False``) each worker loads its own
-    after the fork; TensorFlow does not survive a fork.
+    after the fork; TensorFlow does not survive a fork, and ONNX Runtime's sessions are not
+    shared between processes either.
     """
     if settings is None:
         settings = load_settings(**overrides)
@@ -43,11 +43,12 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
     app.json.sort_keys = False  # keep variants in the order asked for
     _attach_logging()
 
-    import_tensorflow()  # before anything else imports it, so its probe noise is hidden
-    configure_tensorflow(settings.tf_intra_op_threads, settings.tf_inter_op_threads)
     models_dir = settings.models_dir
+    options = RuntimeOptions(settings.runtime, settings.tf_intra_op_threads,
+                             settings.tf_inter_op_threads, settings.ort_intra_op_threads)
     registry = ModelRegistry(models_dir, settings.warmup_batch_sizes, settings.subset_cache,
-                             settings.version_policy, settings.variants, settings.max_variants)
+                             settings.version_policy, settings.variants, settings.max_variants,
+                             options)
     metrics = Metrics()
     registry.listeners.append(metrics.observe_snapshot)
     started = time.perf_counter()

@@ -29,15 +29,15 @@ _CORES = cores()
 
 bind = _SETTINGS.bind_address
 workers = _SETTINGS.workers
-# gthread: a request waits on TensorFlow (which releases the GIL) while the worker's other
+# gthread: a request waits on the runtime (which releases the GIL) while the worker's other
 # threads read and answer theirs, and the micro-batcher joins their images into one call.
 worker_class = "gthread"
 threads = _SETTINGS.threads
 timeout = _SETTINGS.timeout
 graceful_timeout = 30
 keepalive = 5
-# TensorFlow's runtime does not survive a fork: each worker imports it and loads the models
-# itself, after the fork.
+# Neither TensorFlow nor ONNX Runtime sessions survive a fork: each worker imports its runtime
+# and loads the models itself, after the fork.
 preload_app = False
 loglevel = _SETTINGS.log_level
 accesslog = _SETTINGS.access_log
@@ -118,21 +118,18 @@ class _ListeningAt(logging.Filter):
 def post_fork(server, worker):
     """Share the cores between workers, so N workers do not each start a pool as wide as the box.
 
-    Runs in the new worker before it builds the app; settings of 0 (the default) mean "share";
-    ``create_app`` leaves pools it is given 0 for as they are. ``server.cfg.workers`` counts a
-    ``--workers`` given on the command line too.
+    Runs in the new worker before it builds the app; settings of 0 (the default) mean "share".
+    The sizes go to the worker's settings through its environment, and TensorFlow applies them
+    when it loads its first SavedModel: a worker that serves ONNX twins never imports it (ONNX
+    Runtime runs one thread per session, REGSERVE_ORT_INTRA_OP_THREADS).
+    ``server.cfg.workers`` counts a ``--workers`` given on the command line too.
     """
     share = max(1, _CORES // server.cfg.workers)
     intra = _SETTINGS.tf_intra_op_threads or share
     inter = _SETTINGS.tf_inter_op_threads or min(2, share)
     os.environ.setdefault("OMP_NUM_THREADS", str(intra))  # OpenMP reads it when TF loads
-
-    # Imported here, in the forked worker: the master never loads the model runtime.
-    from server.runtime.engine import configure_tensorflow
-    from server.tfquiet import import_tensorflow
-
-    import_tensorflow()  # first, so TensorFlow's GPU probe noise stays out of the log
-    configure_tensorflow(intra, inter)
+    os.environ["REGSERVE_TF_INTRA_OP_THREADS"] = str(intra)
+    os.environ["REGSERVE_TF_INTER_OP_THREADS"] = str(inter)
 
 
 def child_exit(server, worker):

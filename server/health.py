@@ -23,6 +23,7 @@ def readyz():
         "loaded": {name: variant.version for name, variant in snapshot.variants.items()},
         "failed": snapshot.failures(),
         "generation": snapshot.generation,
+        "runtime": snapshot.runtime,
     }
     if snapshot.variants and snapshot.engine is not None:
         return jsonify({"status": "ready", **body})

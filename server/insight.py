@@ -14,12 +14,8 @@ from regserve_contracts import metadata as md
 from regserve_contracts.decoding import to_png
 from regserve_contracts.metadata import Metadata
 from regserve_contracts.signature import (
-    ACTIVATIONS_SIGNATURE_KEY,
-    FEATURE_MAP_LAYERS,
     FILTER_LAYER,
-    SERVING_INPUT,
     SERVING_PROBABILITIES,
-    feature_map_output,
     kernel_variable,
     to_model_input,
 )
@@ -43,7 +39,7 @@ METADATA_VIEWS = (md.WEIGHT_HISTOGRAM, md.PRUNING)
 
 
 class FiltersUnavailableError(LookupError):
-    """The SavedModel has no conv1 kernel variable to draw."""
+    """The loaded model has no conv1 kernel to draw."""
 
 
 def parse_include(values: Iterable[str]) -> frozenset[str]:
@@ -84,13 +80,7 @@ def add_views(answers: dict[str, dict], snapshot: Snapshot,
 def feature_maps(variant: LoadedVariant, batch: np.ndarray) -> dict[str, np.ndarray] | None:
     """Each conv layer's feature maps for the first image of ``batch``, or None for a version
     exported before the activations signature existed."""
-    import tensorflow as tf
-
-    signature = variant.module.signatures.get(ACTIVATIONS_SIGNATURE_KEY)
-    if signature is None:
-        return None
-    outputs = signature(**{SERVING_INPUT: tf.constant(batch[:1])})
-    return {layer: outputs[feature_map_output(layer)].numpy()[0] for layer in FEATURE_MAP_LAYERS}
+    return variant.model.feature_maps(batch)
 
 
 def activations_view(variant: LoadedVariant, batch: np.ndarray) -> dict[str, Any]:
@@ -157,13 +147,12 @@ def stability(snapshot: Snapshot, keys: dict[str, str], pixels: np.ndarray,
 
 
 def filter_kernel(variant: LoadedVariant) -> np.ndarray:
-    """conv1's kernel ``(3, 3, 1, 32)`` from the loaded SavedModel's own variables."""
-    wanted = kernel_variable(FILTER_LAYER)
-    for variable in variant.module.variables:
-        if variable.name.split(":")[0] == wanted:
-            return variable.numpy()
-    raise FiltersUnavailableError(f"{variant.name} version {variant.version} has no "
-                                  f"{wanted!r} variable")
+    """conv1's kernel ``(3, 3, 1, 32)`` from the loaded model's own weights."""
+    kernel = variant.model.kernel(FILTER_LAYER)
+    if kernel is None:
+        raise FiltersUnavailableError(f"{variant.name} version {variant.version} has no "
+                                      f"{kernel_variable(FILTER_LAYER)!r} weights")
+    return kernel
 
 
 def filters_png(kernel: np.ndarray) -> bytes:
@@ -197,6 +186,6 @@ def variant_views(variant: LoadedVariant) -> dict[str, Any]:
     """What ``/variants/<name>`` adds: histogram, pruning curve, and which views it serves."""
     return {
         **{key: Metadata(variant.metadata).get(key) for key in METADATA_VIEWS},
-        "feature_maps": ACTIVATIONS_SIGNATURE_KEY in variant.module.signatures,
+        "feature_maps": variant.model.has_feature_maps,
         "filters": f"/variants/{variant.name}/filters.png",
     }

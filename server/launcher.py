@@ -147,13 +147,15 @@ class LiveServer:
 def start(log_path: Path, *, models_dir: Path | str | None = None, workers: int | None = 1,
           env: Mapping[str, str] | None = None,
           command: Callable[[str], Sequence[str]] | None = None,
-          ready_path: str = "/readyz", timeout: float = 120.0) -> LiveServer:
+          ready_path: str = "/readyz", timeout: float = 120.0,
+          cwd: Path | None = None) -> LiveServer:
     """Start a server on a free loopback port and wait until ``ready_path`` answers 200.
 
     ``command`` turns ``host:port`` into the command line (default: :func:`gunicorn_command`
     with ``workers``); ``models_dir`` and ``env`` reach it through its environment, which is
-    how gunicorn's workers read their settings. Raises :class:`ServerStartError` (the server
-    stopped) if it exits or is not ready within ``timeout`` seconds.
+    how gunicorn's workers read their settings; it runs in ``cwd`` (default: the project's
+    root). Raises :class:`ServerStartError` (the server stopped) if it exits or is not ready
+    within ``timeout`` seconds.
     """
     port = free_port()
     bind = f"{LOOPBACK}:{port}"
@@ -162,9 +164,9 @@ def start(log_path: Path, *, models_dir: Path | str | None = None, workers: int 
     log_path = Path(log_path)
     # The server gets its own copy of the descriptor; ours is closed at once.
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=child_env(**extra, **(env or {})),
-                                   stdout=log_file, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(argv, cwd=cwd or PROJECT_ROOT,
+                                   env=child_env(**extra, **(env or {})), stdout=log_file,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     server = LiveServer(f"http://{bind}", process, log_path)
     try:
         server.ready_seconds = _wait_ready(server, ready_path, timeout)

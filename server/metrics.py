@@ -45,7 +45,7 @@ class Metrics:
             "regserve_prediction_seconds",
             "Time to answer /predict requests that included the variant.",
             ["variant"], buckets=LATENCY_BUCKETS, registry=r)
-        self.batch_size = Histogram("regserve_batch_size", "Images per TensorFlow call.",
+        self.batch_size = Histogram("regserve_batch_size", "Images per runtime call.",
                                     buckets=BATCH_BUCKETS, registry=r)
         # livemax: every worker loads the same folder, so the largest live value is the truth.
         self.loaded = Gauge("regserve_models_loaded", "Variants loaded and served.",

@@ -13,34 +13,10 @@ from server.comparison import COMPARISON_SCHEMAS
 from server.insight import INCLUDE_OPTIONS
 from server.robustness import DETAIL_PROPERTIES
 from server.robustness import SCHEMAS as ROBUSTNESS_SCHEMAS
+from server.schema import INTEGER, NUMBER, NUMBERS, SHARE, STRING, error, json_response, obj, ref
 from server.v2.openapi import V2_PATHS, V2_SCHEMAS
 
 bp = Blueprint("openapi", __name__)
-
-NUMBER = {"type": "number"}
-SHARE = {"type": "number", "minimum": 0, "maximum": 1}
-INTEGER = {"type": "integer"}
-STRING = {"type": "string"}
-NUMBERS = {"type": "array", "items": NUMBER}
-
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An object schema; extra properties are allowed so the API can grow without breaking."""
-    return {"type": "object", "required": list(required),
-            "properties": {**required, **(optional or {})}}
-
-
-def json_response(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
-
-
-def error(description: str) -> dict[str, Any]:
-    return json_response(description, "Error")
-
 
 WRONG_METHOD = error("Wrong method for this path (the Allow header lists the right ones).")
 IMAGE_ROW = {"type": "array", "minItems": IMAGE_SIZE, "maxItems": IMAGE_SIZE,
@@ -179,7 +155,11 @@ SCHEMAS: dict[str, Any] = {
     "Readiness": obj({"status": {"enum": ["ready", "not ready"]},
                       "loaded": {"type": "object", "additionalProperties": INTEGER},
                       "failed": {"type": "array", "items": ref("Failure")},
-                      "generation": INTEGER}),
+                      "generation": INTEGER},
+                     {"runtime": {"enum": ["onnx", "tensorflow", None], "description":
+                                  "What runs the models: ONNX Runtime on each version's "
+                                  "model.onnx, or TensorFlow on its SavedModel "
+                                  "(REGSERVE_RUNTIME)."}}),
     "NotReady": {"allOf": [ref("Readiness"), ref("Error")]},
     "Health": obj({"status": {"const": "ok"}}),
     "ReportList": obj({"files": {"type": "array", "items": STRING}}),
@@ -193,9 +173,10 @@ SCHEMAS: dict[str, Any] = {
 
 PREDICT = {
     "summary": "Predict the character in one image with one, several or all variants",
-    "description": "One call into TensorFlow runs every requested variant on the image after "
-                   "it is brought to EMNIST's 28x28 form (any size, PNG/JPEG/GIF/BMP/WebP, "
-                   "transparent canvas, dark on light or light on dark).",
+    "description": "One call into the runtime (ONNX Runtime or TensorFlow) runs every "
+                   "requested variant on the image after it is brought to EMNIST's 28x28 "
+                   "form (any size, PNG/JPEG/GIF/BMP/WebP, transparent canvas, dark on light "
+                   "or light on dark).",
     "parameters": [
         {"name": "variant", "in": "query", "style": "form", "explode": True,
          "description": "Variant names, repeated or comma-separated; 'all' or absent: every one.",

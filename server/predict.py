@@ -1,4 +1,4 @@
-"""POST /predict: one image, any set of variants, one call into TensorFlow."""
+"""POST /predict: one image, any set of variants, one call into the runtime."""
 
 from __future__ import annotations
 

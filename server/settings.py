@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from regserve_contracts.labels import NUM_CLASSES
+from server.runtime.loading import AUTO, RUNTIMES
 from server.runtime.selection import (
     ALL_VARIANTS,
     DEFAULT_MAX_VARIANTS,
@@ -80,6 +81,12 @@ def between(low: int, high: int) -> Callable[[Any], str | None]:
     return lambda value: None if low <= value <= high else f"must lie in {low}..{high}, got {value}"
 
 
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """A check: the value is one of ``choices``."""
+    return lambda value: (None if value in choices
+                          else f"must be one of {', '.join(choices)}, got {value!r}")
+
+
 def _all_at_least_1(values: tuple[int, ...]) -> str | None:
     return None if all(v >= 1 for v in values) else f"must all be at least 1, got {values}"
 
@@ -116,10 +123,16 @@ class ServerSettings:
     top_k_default: int = setting("REGSERVE_TOP_K", _integer, between(1, NUM_CLASSES), default=3)
     # Micro-batching: concurrent predictions gathered for up to this long run as one batch.
     batch_window_ms: float = setting("REGSERVE_BATCH_WINDOW_MS", float, at_least(0), default=2.0)
-    # Largest batch; 1 turns micro-batching off (each request calls TensorFlow itself).
+    # Largest batch; 1 turns micro-batching off (each request calls the runtime itself).
     max_batch: int = setting("REGSERVE_MAX_BATCH", _integer, at_least(1), default=32)
     # Fused functions kept for variant subsets other than "all" and single variants.
     subset_cache: int = setting("REGSERVE_SUBSET_CACHE", _integer, at_least(1), default=16)
+    # What runs the models: auto (ONNX Runtime where every version has its model.onnx twin and
+    # onnxruntime is installed, else TensorFlow), onnx, or tensorflow (the SavedModels).
+    runtime: str = setting("REGSERVE_RUNTIME", str.lower, one_of(RUNTIMES), default=AUTO)
+    # ONNX Runtime's threads per session: 1 measured best (2 cost twice the CPU per image).
+    ort_intra_op_threads: int = setting("REGSERVE_ORT_INTRA_OP_THREADS", _integer, at_least(1),
+                                        default=1)
     # TensorFlow thread pools; 0 leaves TensorFlow's own choice in one process, and under
     # gunicorn shares the cores between workers (gunicorn.conf.py's post_fork).
     tf_intra_op_threads: int = setting("REGSERVE_TF_INTRA_OP_THREADS", _integer, at_least(0),

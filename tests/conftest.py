@@ -55,6 +55,42 @@ def client(app):
     return app.test_client()
 
 
+#: What can run the models: the key server paths are tested on each.
+RUNTIMES = ("onnx", "tensorflow")
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request) -> str:
+    """Each runtime in turn (``REGSERVE_RUNTIME``), for tests that build their own registry."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def tf_app(models_dir):
+    """The app as :func:`app`, serving the SavedModels with TensorFlow (``app`` serves the
+    ONNX twins: ``auto`` chooses ONNX Runtime where every version has one)."""
+    from server import create_app
+    from tests.support.api import TEST_SETTINGS
+
+    return create_app(**TEST_SETTINGS, models_dir=models_dir, runtime="tensorflow")
+
+
+@pytest.fixture(scope="session", params=RUNTIMES)
+def runtime_app(request):
+    """The app on each runtime in turn (:func:`app`, :func:`tf_app`), for the key server paths."""
+    from server.state import EXTENSION
+
+    target = request.getfixturevalue("app" if request.param == "onnx" else "tf_app")
+    assert target.extensions[EXTENSION].registry.snapshot.runtime == request.param
+    return target
+
+
+@pytest.fixture(scope="session")
+def runtime_client(runtime_app):
+    """The test client of :func:`runtime_app`."""
+    return runtime_app.test_client()
+
+
 @pytest.fixture(scope="session")
 def real_sample():
     """The shared sample of real EMNIST, or a skip when this checkout does not have it."""

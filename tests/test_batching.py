@@ -1,4 +1,4 @@
-"""Micro-batching happens: concurrent requests share TensorFlow calls, as the batch-size
+"""Micro-batching happens: concurrent requests share runtime calls, as the batch-size
 histogram's count (calls) and sum (images) show; one at a time, one call per image."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ IMAGES = [encode(draw(shape, size)) for shape in "ALTO" for size in (120, 160, 2
 
 
 def histogram(app) -> tuple[float, float]:
-    """(count, sum) of the batch-size histogram: TensorFlow calls and images in them."""
+    """(count, sum) of the batch-size histogram: runtime calls and images in them."""
     metric = app.extensions["regserve"].metrics.batch_size
     samples = {sample.name: sample.value for sample in metric.collect()[0].samples}
     return samples["regserve_batch_size_count"], samples["regserve_batch_size_sum"]
@@ -46,7 +46,7 @@ def app(models):
 
 
 @pytest.mark.parametrize("threads", [REQUESTS, 1], ids=["at once", "one at a time"])
-def test_concurrent_requests_share_tensorflow_calls(app, threads):
+def test_concurrent_requests_share_runtime_calls(app, threads):
     """16 requests at once with a 50 ms window: every image counted once in the sum, in at
     most half as many calls; one at a time (the control), exactly one call per image."""
     calls, images, answers = predictions(app, threads)
@@ -55,5 +55,5 @@ def test_concurrent_requests_share_tensorflow_calls(app, threads):
     if threads == 1:
         assert calls == REQUESTS
     else:
-        print(f"\n{REQUESTS} concurrent requests: {calls:.0f} TensorFlow calls")
+        print(f"\n{REQUESTS} concurrent requests: {calls:.0f} runtime calls")
         assert calls <= REQUESTS / 2, f"{calls} calls for {REQUESTS} images: little batching"

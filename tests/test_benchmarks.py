@@ -234,7 +234,8 @@ def test_serving_benchmark_prints_one_table_with_floor_and_targets(models_dir, t
     assert ("RegServe", "photo PNG 579x595", "1 (none)") in rows
     assert all(row[6] == "0" for row in measured[1:]), "no request may fail"
     assert all(row[7] != "-" for row in measured[1:] if row[2].startswith("all")), "open loop"
-    assert len(floor) == 1 + 6 and len(targets) == 1 + 12
+    assert len(floor) == 1 + 6 and len(targets) == 1 + 13
+    assert all(row[0] == "onnx" for row in floor[1:]), "the floor of the runtime that serves"
     assert "naive Flask (sync workers) agreed on" in out
     saved = json.loads(next(tmp_path.glob("serving-*.json")).read_text())
     assert set(saved["servers"]) == {"regserve", "naive"}

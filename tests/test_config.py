@@ -45,6 +45,8 @@ ENVIRONMENT = {
     "REGSERVE_VERSION_POLICY": ("latest:2", "version_policy", VersionPolicy("latest", 2)),
     "REGSERVE_VARIANTS": ("none, l1_*", "variants", ("none", "l1_*")),
     "REGSERVE_MAX_VARIANTS": ("8", "max_variants", 8),
+    "REGSERVE_RUNTIME": ("TensorFlow", "runtime", "tensorflow"),
+    "REGSERVE_ORT_INTRA_OP_THREADS": ("2", "ort_intra_op_threads", 2),
 }
 
 
@@ -58,6 +60,7 @@ def test_defaults_are_the_documented_ones():
     assert (settings.reload_interval, settings.top_k_default) == (5.0, 3)
     assert (settings.batch_window_ms, settings.max_batch, settings.subset_cache) == (2.0, 32, 16)
     assert (settings.tf_intra_op_threads, settings.tf_inter_op_threads) == (0, 0)
+    assert (settings.runtime, settings.ort_intra_op_threads) == ("auto", 1)
     assert settings.warmup_batch_sizes == (1, 2, 4, 8, 16, 32)
     assert settings.bind_address == "0.0.0.0:8000"
     assert (settings.workers, settings.threads, settings.timeout) == (cores(), 8, 120)
@@ -120,6 +123,9 @@ def test_settings_are_frozen_and_replace_rechecks():
     ("REGSERVE_SUBSET_CACHE", "0", r"subset_cache .* must be at least 1"),
     ("REGSERVE_TF_INTRA_OP_THREADS", "-1", r"tf_intra_op_threads .* must be at least 0"),
     ("REGSERVE_TF_INTER_OP_THREADS", "x", r"REGSERVE_TF_INTER_OP_THREADS='x' is not a valid"),
+    ("REGSERVE_RUNTIME", "fast", r"runtime \(REGSERVE_RUNTIME\) must be one of auto, onnx, "
+                                 r"tensorflow, got 'fast'"),
+    ("REGSERVE_ORT_INTRA_OP_THREADS", "0", r"ort_intra_op_threads .* must be at least 1"),
     ("REGSERVE_WARMUP_BATCH_SIZES", "1,0", r"warmup_batch_sizes .* must all be at least 1"),
     ("REGSERVE_WARMUP_BATCH_SIZES", "1,a", r"REGSERVE_WARMUP_BATCH_SIZES='1,a' is not a valid"),
     ("PORT", "70000", r"port \(PORT\) must lie in 1\.\.65535, got 70000"),

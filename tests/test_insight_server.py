@@ -152,8 +152,8 @@ def test_the_plain_path_does_no_insight_work(app, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["none", "l2_activity"])
-def test_activation_maps_equal_a_direct_call_of_the_models_layers(app, models_dir, name):
-    body = ask(app, "activations", "A", name).get_json()
+def test_activation_maps_equal_a_direct_call_of_the_models_layers(runtime_app, models_dir, name):
+    body = ask(runtime_app, "activations", "A", name).get_json()
     pixels = np.asarray(body["input"]["pixels"], dtype=np.uint8)
     expected = direct_feature_maps(layout.newest_version(models_dir / name), pixels)
     views = body["variants"][name]["activations"]
@@ -201,12 +201,13 @@ def test_stability_is_one_for_a_model_that_ignores_its_input(built_app):
         assert stability["mean_probability"] == pytest.approx(probabilities.max(), rel=1e-4)
 
 
-def test_stability_is_lower_for_the_real_models_and_matches_a_direct_count(app, models_dir):
+def test_stability_is_lower_for_the_real_models_and_matches_a_direct_count(runtime_app,
+                                                                             models_dir):
     import tensorflow as tf
 
     agreements = []
     for shape in SHAPES:
-        body = ask(app, "stability", shape).get_json()
+        body = ask(runtime_app, "stability", shape).get_json()
         agreements += [result["stability"]["agreement"] for result in body["variants"].values()]
         pixels = np.asarray(body["input"]["pixels"], dtype=np.uint8)
         module = tf.saved_model.load(str(layout.newest_version(models_dir / "none")))
@@ -276,10 +277,11 @@ def tiles(png: bytes) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("name", ["none", "l1_kernel_bias"])
-def test_the_filter_grid_has_32_tiles_showing_conv1s_saved_kernel(app, models_dir, name):
+def test_the_filter_grid_has_32_tiles_showing_conv1s_saved_kernel(runtime_app, models_dir,
+                                                                    name):
     import tensorflow as tf
 
-    answer = app.test_client().get(f"/variants/{name}/filters.png")
+    answer = runtime_app.test_client().get(f"/variants/{name}/filters.png")
     assert answer.status_code == 200 and answer.mimetype == "image/png"
     found = tiles(answer.data)
     assert len(found) == 32

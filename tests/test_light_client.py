@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,30 +14,13 @@ import pytest
 from benchmarks.drawing import draw, encode
 from regserve_contracts.variants import VARIANT_NAMES
 from server.launcher import PROJECT_ROOT as REPO_ROOT
+from tests.support.wheel import build_wheel
 
 pytestmark = pytest.mark.slow
 #: The client's dependencies and theirs: all a light install may hold.
 CLIENT_DISTRIBUTIONS = ("requests", "urllib3", "idna", "certifi", "charset-normalizer", "pillow",
                         "numpy")
 HEAVY = ("tensorflow", "keras", "flask", "scipy", "matplotlib", "gunicorn")
-
-
-def build_wheel(target: Path) -> Path:
-    """The project's wheel, built offline from a copy of its sources (the checkout stays clean)."""
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    source = target / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO_ROOT / name, source / name)
-    for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
-        package = pattern.rstrip("*")
-        shutil.copytree(REPO_ROOT / package, source / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--quiet", "-w", str(target / "wheels"), str(source)],
-                   check=True, capture_output=True, timeout=120)
-    (wheel,) = (target / "wheels").glob("regserve-*.whl")
-    return wheel
 
 
 def light_venv(target: Path) -> Path:

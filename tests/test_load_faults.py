@@ -164,7 +164,8 @@ def test_a_worker_killed_under_load_costs_at_most_one_percent(two_workers):
 
 
 def break_models(source: Path, target: Path) -> None:
-    """Copy ``source`` and break it in six ways (see the test's docstring)."""
+    """Copy ``source`` and break it in six ways (see the test's docstring); the ONNX twin is
+    broken alongside the SavedModel, so each version is broken for either runtime."""
     shutil.copytree(source, target)
 
     def version(name: str, number: int = 1) -> Path:
@@ -173,10 +174,14 @@ def break_models(source: Path, target: Path) -> None:
     def copy_newer(name: str) -> Path:
         return Path(shutil.copytree(version(name), version(name, 2)))
 
-    version("l1_kernel_bias").joinpath(layout.SAVED_MODEL_FILE).write_bytes(os.urandom(5000))
+    for name in (layout.SAVED_MODEL_FILE, layout.ONNX_FILE):
+        version("l1_kernel_bias").joinpath(name).write_bytes(os.urandom(5000))
     shutil.rmtree(version("none") / "variables")
-    pb = copy_newer("l2_kernel_bias") / layout.SAVED_MODEL_FILE
-    pb.write_bytes(pb.read_bytes()[: pb.stat().st_size // 2])
+    version("none").joinpath(layout.ONNX_FILE).unlink()
+    newer = copy_newer("l2_kernel_bias")
+    for name in (layout.SAVED_MODEL_FILE, layout.ONNX_FILE):
+        data = (newer / name).read_bytes()
+        (newer / name).write_bytes(data[: len(data) // 2])
     (copy_newer("l1_activity") / layout.METADATA_FILE).write_text('{"variant": {"na')
     (copy_newer("elasticnet_activity") / layout.METADATA_FILE).unlink()
     staging = Path(shutil.copytree(version("l2_activity"), target / "l2_activity" / ".staging-x1"))
@@ -194,7 +199,7 @@ def test_broken_model_folders_leave_the_rest_serving(models_dir, tmp_path):
     models = tmp_path / "models"
     break_models(Path(models_dir), models)
     server = start(tmp_path / "server.log", models_dir=models,
-                   env={"REGSERVE_WARMUP_BATCH_SIZES": "1"})
+                   env={"REGSERVE_WARMUP_BATCH_SIZES": "1", "REGSERVE_RUNTIME": "onnx"})
     try:
         ready = requests.get(f"{server.url}/readyz", timeout=10)
         assert ready.status_code == 200

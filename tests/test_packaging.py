@@ -70,6 +70,23 @@ def test_docker_copies_every_package_and_ignores_none_of_them():
         assert (REPO / package / "__init__.py").is_file()
 
 
+def test_the_serving_install_and_image_hold_no_tensorflow():
+    """[serve] runs the ONNX twins (onnxruntime, onnx) without TensorFlow, which only
+    [serve-tf] and [train] bring; the image installs [serve]."""
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+
+    def names(extra: str) -> set[str]:
+        return {re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0].lower()
+                for requirement in extras[extra]}
+
+    assert "tensorflow" not in names("serve") and {"onnxruntime", "onnx"} <= names("serve")
+    assert {"regserve", "tensorflow"} <= names("serve-tf")
+    assert {"tensorflow", "onnxruntime", "onnx"} <= names("train")
+    installs = [rest for rest in instruction("RUN") if "pip install" in rest]
+    assert installs and all("'.[serve]'" in rest for rest in installs)
+
+
 def test_docker_image_runs_as_a_non_root_user_with_models_as_a_volume():
     """USER is not root, and MODELS_DIR points at the declared volume."""
     user = instruction("USER")[-1]

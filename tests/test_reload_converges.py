@@ -14,6 +14,7 @@ from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
 from server.launcher import start
 from server.runtime import registry as registry_module
+from server.runtime.loading import RuntimeOptions
 from server.runtime.registry import ModelRegistry
 from tests.support.models import copy_models
 
@@ -21,10 +22,11 @@ VARIANT = "none"
 
 
 def copy_in_two_steps(source: Path, target: Path) -> None:
-    """The first step of a cp/rsync/object-store sync that copies the top-level files first."""
+    """The first step of a cp/rsync/object-store sync that copies the top-level files first,
+    the ONNX twin (the largest of them) last: the version lacks what either runtime reads."""
     target.mkdir(parents=True)
     for child in source.iterdir():
-        if child.is_file():
+        if child.is_file() and child.name != layout.ONNX_FILE:
             shutil.copy2(child, target / child.name)
 
 
@@ -32,6 +34,8 @@ def finish_copy(source: Path, target: Path) -> None:
     for child in source.iterdir():
         if child.is_dir():
             shutil.copytree(child, target / child.name)
+        elif child.name == layout.ONNX_FILE:
+            shutil.copy2(child, target / child.name)
 
 
 @pytest.fixture
@@ -43,18 +47,18 @@ def counting_loads(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = registry_module.load_variant
 
-    def load(name, path, version):
+    def load(name, path, version, *args, **kwargs):
         calls.append(version)
-        return real(name, path, version)
+        return real(name, path, version, *args, **kwargs)
 
     monkeypatch.setattr(registry_module, "load_variant", load)
     return calls
 
 
-def test_a_half_copied_version_loads_once_its_variables_arrive(models, monkeypatch):
+def test_a_half_copied_version_loads_once_its_variables_arrive(models, monkeypatch, runtime):
     """pb and metadata first: v2 fails, v1 serves; unchanged, v2 is not tried again; the
-    variables arriving change its fingerprint, and the next scan serves v2."""
-    registry = ModelRegistry(models)
+    variables and the twin arriving change its fingerprint, and the next scan serves v2."""
+    registry = ModelRegistry(models, options=RuntimeOptions(runtime))
     registry.refresh()
     source = models / VARIANT / "1"
     copy_in_two_steps(source, models / VARIANT / "2")

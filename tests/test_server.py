@@ -10,10 +10,12 @@ from regserve_contracts.variants import VARIANT_NAMES
 from tests.support.api import assert_full_answer, override_settings, post_png
 
 
-def test_health_readiness_and_metrics(client, png):
+def test_health_readiness_and_metrics(runtime_client, png):
+    client = runtime_client
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz").get_json()
     assert ready["status"] == "ready" and set(ready["loaded"]) == set(VARIANT_NAMES)
+    assert ready["runtime"] in ("onnx", "tensorflow")
     post_png(client, png, "?variant=none")
     text = client.get("/metrics").get_data(as_text=True)
     assert 'regserve_predictions_total{variant="none"}' in text

@@ -11,10 +11,11 @@ def test_the_log_names_the_address_and_what_serves(live_server):
     log = live_server.log()
     assert f"Listening at: {live_server.url} (a socket per worker)" in log
     assert "Listening at:  (" not in log
-    served = re.search(r"serving (\d+) model version\(s\): (.*) \(fused and warmed in [\d.]+ s\); "
-                       r"every version found loaded", log)
+    served = re.search(r"serving (\d+) model version\(s\) on (\w+): (.*) \(fused and warmed in "
+                       r"[\d.]+ s\); every version found loaded", log)
     assert served, log[-2000:]
-    assert int(served.group(1)) == len(served.group(2).split(", ")) == 8
+    assert served.group(2) in ("onnx", "tensorflow")  # the REGSERVE_RUNTIME names
+    assert int(served.group(1)) == len(served.group(3).split(", ")) == 8
     assert "failed: none" not in log
 
 

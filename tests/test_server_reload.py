@@ -13,6 +13,7 @@ import requests
 from benchmarks.drawing import draw, encode
 from regserve_contracts import layout
 from server.launcher import start
+from server.runtime.loading import RuntimeOptions
 from server.runtime.registry import ModelRegistry
 from tests.support.models import copy_models, publish_version
 
@@ -22,9 +23,11 @@ IMAGE[0, 6:22, 12:16] = 1.0
 
 
 def corrupt(version_dir: Path, what: str = "model") -> None:
-    """Break a version folder the way a bad disk or a half-copied folder would."""
+    """Break a version folder the way a bad disk or a half-copied folder would (the model:
+    the SavedModel and its ONNX twin, so it is broken for either runtime)."""
     if what == "model":
         (version_dir / layout.SAVED_MODEL_FILE).write_bytes(b"garbage, not a SavedModel")
+        (version_dir / layout.ONNX_FILE).write_bytes(b"garbage, not an ONNX graph")
     else:
         (version_dir / layout.METADATA_FILE).write_text("{not json")
 
@@ -35,8 +38,9 @@ def models(models_dir, tmp_path) -> Path:
     return copy_models(models_dir, tmp_path / "models", SERVED)
 
 
-def test_a_new_version_is_swapped_in_whole_and_old_requests_finish_on_the_old_set(models):
-    registry = ModelRegistry(models)
+def test_a_new_version_is_swapped_in_whole_and_old_requests_finish_on_the_old_set(models,
+                                                                                 runtime):
+    registry = ModelRegistry(models, options=RuntimeOptions(runtime))
     assert registry.refresh() is True
     old = registry.snapshot
     publish_version(models / "none", models / "none" / "1")
@@ -45,6 +49,7 @@ def test_a_new_version_is_swapped_in_whole_and_old_requests_finish_on_the_old_se
     assert {n: v.version for n, v in new.variants.items()} == {"none": 2, "l2_activity": 1}
     assert new.variants["l2_activity"] is old.variants["l2_activity"]  # unchanged: not reloaded
     assert new.engine is not old.engine and new.generation == old.generation + 1
+    assert new.runtime == old.runtime == runtime
     # A request that took the old snapshot before the swap still computes on it.
     assert set(old.engine.run(IMAGE, SERVED)) == set(SERVED)
     assert registry.refresh() is False  # nothing changed on disk: nothing reloaded
@@ -59,14 +64,14 @@ def test_a_broken_only_version_is_reported_and_the_others_serve(models, caplog):
     snapshot = registry.snapshot
     assert list(snapshot.variants) == SERVED
     failure = snapshot.failed["broken"]
-    assert failure.version == 1 and "SavedModel" in failure.error
+    assert failure.version == 1 and f"{layout.ONNX_FILE} cannot be loaded" in failure.error
     assert "cannot load broken version 1" in caplog.text
     assert registry.refresh() is False  # the same broken folder is not retried on every scan
 
 
 @pytest.mark.parametrize("what", ["model", "metadata"])
-def test_a_broken_newer_version_leaves_the_older_one_serving(models, what):
-    registry = ModelRegistry(models)
+def test_a_broken_newer_version_leaves_the_older_one_serving(models, what, runtime):
+    registry = ModelRegistry(models, options=RuntimeOptions(runtime))
     registry.refresh()
     corrupt(publish_version(models / "none", models / "none" / "1"), what)
     registry.refresh()
@@ -75,7 +80,7 @@ def test_a_broken_newer_version_leaves_the_older_one_serving(models, what):
     assert registry.snapshot.failures() == [{"name": "none", "version": 2, "serving_version": 1,
                                              "error": registry.snapshot.failed["none"].error}]
     # Starting afresh, the server falls back to the newest version that loads.
-    fresh = ModelRegistry(models)
+    fresh = ModelRegistry(models, options=RuntimeOptions(runtime))
     fresh.refresh()
     assert fresh.snapshot.variants["none"].version == 1 and "none" in fresh.snapshot.failed
     # A good version 3 replaces both the old version and the failure.

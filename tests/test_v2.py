@@ -57,8 +57,9 @@ def image_input(images: np.ndarray, nested: bool = False) -> dict:
     return {"name": "image", "datatype": "FP32", "shape": list(images.shape), "data": data}
 
 
-def test_json_infer_answers_the_same_probabilities_as_predict(client, images):
+def test_json_infer_answers_the_same_probabilities_as_predict(runtime_client, images):
     """FP32 JSON input, flat or nested: 4x47 probabilities equal to /predict's for the pixels."""
+    client = runtime_client
     expected = predict_probabilities(client, images)
     for nested in (False, True):
         answer = infer(client, {"id": "r1", "inputs": [image_input(images, nested)]})
@@ -124,12 +125,18 @@ def test_classification_parameter_returns_the_top_labels(client, images):
         assert float(entries[0][0]) == pytest.approx(row.max(), abs=1e-5)
 
 
-def test_metadata_readiness_and_the_repository_index(client):
-    """Server and model metadata, readiness, and every loaded version READY in the index."""
+PLATFORMS = {"onnx": "onnxruntime_onnx", "tensorflow": "tensorflow_savedmodel"}
+
+
+def test_metadata_readiness_and_the_repository_index(runtime_client):
+    """Server and model metadata, readiness, and every loaded version READY in the index; the
+    platform names the runtime that serves (Triton's names)."""
+    client = runtime_client
     assert client.get("/v2").get_json()["name"] == "regserve"
     assert client.get("/v2/health/live").get_json() == {"live": True}
     assert client.get("/v2/health/ready").status_code == 200
     meta = client.get("/v2/models/none").get_json()
+    assert meta["platform"] == PLATFORMS[client.get("/readyz").get_json()["runtime"]]
     assert meta["inputs"][0] == {"name": "image", "datatype": "FP32", "shape": [-1, 28, 28, 1]}
     assert {"name": SERVING_PROBABILITIES, "datatype": "FP32",
             "shape": [-1, NUM_CLASSES]} in meta["outputs"]

@@ -21,6 +21,7 @@ examples:
   python -m trainer --report --models-dir /tmp/m  rebuild the reports, no training
   python -m trainer --all --seeds 5 --engine ray  every variant five times, in parallel on Ray
   python -m trainer --evaluate --data PATH        add calibration and robustness to old versions
+  python -m trainer --onnx --models-dir /tmp/m    ONNX twins for versions trained before them
   python -m trainer sweep --help                  a lambda sweep, on Ray Tune or locally
 """
 
@@ -49,6 +50,9 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
                       help="add calibration, train/test gap and corruption robustness to the "
                            "versions on disk that lack them (give the --data they were trained "
                            "on), then rebuild the reports; no training")
+    pick.add_argument("--onnx", action="store_true",
+                      help="write the checked ONNX twin (model.onnx) of every version on disk "
+                           "that lacks one, no training (ONNX Runtime then serves it)")
     train = parser.add_argument_group("training (defaults: the original experiment)")
     train.add_argument("--data", default=defaults.data, metavar="emnist|synthetic|PATH",
                        help=f"data source: {SOURCES_HELP} (default: %(default)s)")
@@ -102,6 +106,7 @@ def parse_options(argv: Sequence[str] | None = None,
         seeds=args.seeds, engine=args.engine, address=args.address,
         cpus_per_trial=args.cpus_per_trial, name_suffix=args.name_suffix,
         evaluate=args.evaluate,
+        onnx_backfill=args.onnx,
     )
 
 

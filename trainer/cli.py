@@ -13,7 +13,8 @@ from trainer.backfill import run_evaluate
 from trainer.data import DataSourceError
 from trainer.data.sources import load_dataset
 from trainer.fanout import EngineError, check_engine, train_on_ray
-from trainer.progress import progress_log
+from trainer.onnx_export import OnnxExportError
+from trainer.progress import import_tensorflow_silently, progress_log
 from trainer.repeats import SettingsConflict, check_settings, training_settings
 from trainer.reports import ReportError, build_reports, results_text
 from trainer.train import TrainConfig, TrainingError, train_variants
@@ -48,6 +49,7 @@ class TrainOptions:
     address: str | None = None
     cpus_per_trial: int | None = None
     name_suffix: str = ""
+    onnx_backfill: bool = False  # --onnx: write ONNX twins for versions already on disk
 
 
 def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = None,
@@ -63,6 +65,8 @@ def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = N
                 raise UsageError("--evaluate trains nothing; drop --all, --variant, --custom "
                                  "and --report")
             return run_evaluate(options.models_dir, options.data, options.quiet, out, err)
+        if options.onnx_backfill:
+            return onnx_backfill(options, out)
         if options.report_only:
             if options.all_variants or options.variants or options.custom:
                 raise UsageError("--report trains nothing; drop --all, --variant and --custom")
@@ -71,7 +75,7 @@ def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = N
     except UsageError as exc:
         err.write(f"{prog}: error: {exc}\n")
         return 2
-    except (DataSourceError, ReportError, TrainingError, EngineError) as exc:
+    except (DataSourceError, ReportError, TrainingError, EngineError, OnnxExportError) as exc:
         err.write(f"{prog}: error: {exc}\n")
         return 1
     except KeyboardInterrupt:
@@ -192,6 +196,22 @@ def report(options: TrainOptions, out: TextIO) -> int:
         out.write(f"Reports in {reports.reports_dir} ({len(reports.files)} files) from "
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
         out.writelines(f"skipped {why}\n" for why in reports.skipped)
+    return 0
+
+
+def onnx_backfill(options: TrainOptions, out: TextIO) -> int:
+    """Write the ONNX twin of every version on disk that has none (``--onnx``)."""
+    if options.all_variants or options.variants or options.custom or options.report_only:
+        raise UsageError("--onnx trains nothing; drop --all, --variant, --custom and --report")
+    if not layout.variant_dirs(options.models_dir):
+        raise UsageError(f"no trained versions in {options.models_dir}; pass --models-dir")
+    from trainer.onnx_export import backfill
+
+    import_tensorflow_silently()
+    written = backfill(options.models_dir, lambda line: None if options.quiet else out.write(
+        line + "\n"))
+    if not options.quiet:
+        out.write(f"{len(written)} ONNX twin(s) written in {options.models_dir}\n")
     return 0
 
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 #: Resamples of the paired bootstrap; the issue asks for at least 2,000.
 BOOTSTRAP_RESAMPLES = 2000
@@ -46,6 +45,8 @@ def wilson_interval(successes: float, trials: int, confidence: float = 0.95) -> 
     """Wilson score interval of a binomial share (``successes`` may be a mean times ``trials``)."""
     if trials <= 0:
         return (math.nan, math.nan)
+    from scipy import stats as scipy_stats  # heavy, and only the train extra has it
+
     z = float(scipy_stats.norm.ppf(0.5 + confidence / 2))
     share = successes / trials
     centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
@@ -77,6 +78,8 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     discordant = only_a + only_b
     if discordant == 0:
         return 1.0
+    from scipy import stats as scipy_stats  # heavy, and only the train extra has it
+
     tail = scipy_stats.binom.cdf(min(only_a, only_b), discordant, 0.5)
     return float(min(1.0, 2.0 * tail))
 
@@ -136,6 +139,8 @@ def cochran_q(correct: np.ndarray) -> tuple[float, float]:
     if denominator == 0:
         return (0.0, 1.0)
     q = (k - 1) * (k * np.sum(per_model ** 2) - total ** 2) / denominator
+    from scipy import stats as scipy_stats  # heavy, and only the train extra has it
+
     return (float(q), float(scipy_stats.chi2.sf(q, k - 1)))
 
 

@@ -29,6 +29,7 @@ from trainer.data import Dataset
 from trainer.evaluation import evaluate_version
 from trainer.insight import export_views
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
+from trainer.onnx_export import write_twin
 from trainer.progress import clock
 from trainer.repeats import expand, repeat_metadata, training_settings
 from trainer.splits import fitted_count, shuffled_order
@@ -158,6 +159,7 @@ def train_variant(
     }
     with layout.new_version(models_dir, variant.name) as staged:
         export_saved_model(model, staged.path)
+        metadata[md.ONNX] = write_twin(staged.path)  # checked against the SavedModel, or raises
         for write in evaluation.files:
             write(staged.path)
         layout.write_json_atomic(staged.path / layout.METADATA_FILE, metadata)

@@ -1,8 +1,9 @@
 """What every peer shares with RegServe: the models as RegServe loads them, and its answer fields.
 
 A peer differs from RegServe only in how it is served (its HTTP layer, batching, processes),
-so each loads the same SavedModels with :func:`server.runtime.registry.load_variant` and builds each
-image's answer with RegServe's own functions.
+so each loads the same SavedModels with :func:`server.runtime.loading.load_variant` and builds
+each image's answer with RegServe's own functions. A user of BentoML or LitServe would serve
+the SavedModel with TensorFlow, so the peers do, whichever runtime RegServe uses.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from regserve_contracts import layout
 from regserve_contracts.signature import SERVING_INPUT, to_model_input
 from server.answers import agreement, input_echo, variant_answer
-from server.runtime.registry import LoadedVariant, load_variant
+from server.runtime.loading import TENSORFLOW, LoadedVariant, load_variant
 
 #: Labels listed per variant in a peer's answers.
 TOP = 5
@@ -27,7 +28,8 @@ def load_variants(folder: Path) -> dict[str, LoadedVariant]:
     variants = {}
     for variant_dir in layout.variant_dirs(folder):
         path = layout.newest_version(variant_dir)
-        variants[variant_dir.name] = load_variant(variant_dir.name, path, int(path.name))
+        variants[variant_dir.name] = load_variant(variant_dir.name, path, int(path.name),
+                                                  runtime=TENSORFLOW)
     return variants
 
 
@@ -45,7 +47,7 @@ def answers(variants: dict[str, LoadedVariant], pixels: np.ndarray,
 
     batch = tf.constant(to_model_input(pixels))
     outputs = {name: {key: value.numpy() for key, value in
-                      variant.signature(**{SERVING_INPUT: batch}).items()}
+                      variant.model.signature(**{SERVING_INPUT: batch}).items()}
                for name, variant in variants.items()}
     found = []
     for row in range(len(pixels)):

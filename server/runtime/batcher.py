@@ -1,4 +1,4 @@
-"""Micro-batching: predictions that arrive together run as one batch in one TensorFlow call."""
+"""Micro-batching: predictions that arrive together run as one batch in one runtime call."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from server.runtime.engine import FusedEngine, Outputs
+from server.runtime.engine import Outputs, SubsetEngine
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class _Job:
     __slots__ = ("engine", "names", "images", "future")
 
-    def __init__(self, engine: FusedEngine, names: tuple[str, ...], images: np.ndarray) -> None:
+    def __init__(self, engine: SubsetEngine, names: tuple[str, ...], images: np.ndarray) -> None:
         self.engine, self.names, self.images = engine, names, images
         self.future: Future = Future()
 
@@ -29,7 +29,7 @@ class MicroBatcher:
 
     A batch closes when no announced prediction is still reading its input, when it holds
     ``max_batch`` images, or ``window`` seconds after its first job, whichever comes first. So a
-    lone request never waits, and under load the requests that piled up while TensorFlow was
+    lone request never waits, and under load the requests that piled up while the runtime was
     busy run together: one call for 16 images costs far less than 16 calls for one.
     """
 
@@ -47,7 +47,7 @@ class MicroBatcher:
         """Announce a prediction whose input is still being read; use as a context manager."""
         return Ticket(self)
 
-    def _submit(self, engine: FusedEngine, names: Sequence[str], images: np.ndarray) -> Future:
+    def _submit(self, engine: SubsetEngine, names: Sequence[str], images: np.ndarray) -> Future:
         if self.max_batch <= 1:
             future: Future = Future()
             future.set_result(engine.run(images, names))
@@ -128,7 +128,7 @@ class Ticket:
         self._settle()
 
     def run(
-        self, engine: FusedEngine, names: Sequence[str], images: np.ndarray
+        self, engine: SubsetEngine, names: Sequence[str], images: np.ndarray
     ) -> dict[str, Outputs]:
         """Outputs of ``names`` for ``images``, computed in a batch with other requests' images."""
         # Queued before the announcement is withdrawn, so the batcher never misses it.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -14,14 +13,19 @@ from typing import Any
 import numpy as np
 
 from regserve_contracts import layout
-from regserve_contracts.signature import (
-    INPUT_SHAPE,
-    SERVING_INPUT,
-    SERVING_PROBABILITIES,
-    SIGNATURE_KEY,
-)
+from regserve_contracts.signature import INPUT_SHAPE
 from regserve_contracts.variants import VARIANT_NAMES
-from server.runtime.engine import FusedEngine
+from server.runtime.engine import SubsetEngine
+from server.runtime.loading import (
+    Fingerprint,
+    LoadedVariant,
+    ModelLoadError,
+    RuntimeOptions,
+    build_engine,
+    choose_runtime,
+    load_variant,
+    version_fingerprint,
+)
 from server.runtime.selection import (
     ALL_VARIANTS,
     DEFAULT_MAX_VARIANTS,
@@ -32,34 +36,12 @@ from server.runtime.selection import (
     version_key,
 )
 
+__all__ = ["FailedVariant", "LoadedVariant", "ModelLoadError", "ModelRegistry", "Snapshot",
+           "load_variant", "version_fingerprint"]
 log = logging.getLogger(__name__)
-#: A version folder's identity: version number and the size and mtime of every file under it.
-Fingerprint = tuple
 #: Seconds before a failed version is tried again although nothing under it changed, doubling
 #: per failure up to the cap: a fault outside the folder (memory, a mount) may clear by itself.
 RETRY_BACKOFF, RETRY_BACKOFF_CAP = 30.0, 600.0
-
-
-class ModelLoadError(Exception):
-    """A version folder cannot be served; the message says why."""
-
-
-@dataclass(frozen=True)
-class LoadedVariant:
-    """One variant's served version: its signature function, labels and metadata."""
-
-    name: str
-    version: int
-    fingerprint: Fingerprint
-    metadata: dict[str, Any] = field(repr=False)
-    labels: tuple[str, ...] = field(repr=False)
-    signature: Callable = field(repr=False)
-    module: Any = field(repr=False)  # the loaded SavedModel; its variables die with it
-
-    @property
-    def title(self) -> str:
-        """Readable description of the penalty, e.g. ``L2 on activations, lambda 0.01``."""
-        return str(self.metadata.get("variant", {}).get("label") or self.name)
 
 
 @dataclass(frozen=True)
@@ -81,13 +63,15 @@ class Snapshot:
 
     variants: dict[str, LoadedVariant]
     failed: dict[str, FailedVariant]
-    engine: FusedEngine | None
+    engine: SubsetEngine | None
     generation: int = 0
     #: Loaded versions other than each variant's newest loaded one, keyed ``name@version``.
     older: dict[str, LoadedVariant] = field(default_factory=dict)
     #: Complete versions on disk per variant considered, and a note on variants not loaded.
     on_disk: dict[str, tuple[int, ...]] = field(default_factory=dict)
     skipped_note: str | None = None
+    #: The runtime every loaded version runs on (``onnx`` or ``tensorflow``); None before a scan.
+    runtime: str | None = None
 
     def resolve(self, key: str) -> tuple[str, LoadedVariant] | None:
         """``name`` or ``name@version`` -> (the engine's name for it, the variant), or None."""
@@ -122,8 +106,10 @@ class ModelRegistry:
     def __init__(self, models_dir: Path, warmup_batch_sizes: Iterable[int] = (1,),
                  subset_cache: int = 16, version_policy: VersionPolicy = LATEST,
                  variant_patterns: tuple[str, ...] = ALL_VARIANTS,
-                 max_variants: int = DEFAULT_MAX_VARIANTS) -> None:
+                 max_variants: int = DEFAULT_MAX_VARIANTS,
+                 options: RuntimeOptions | None = None) -> None:
         self.models_dir = Path(models_dir)
+        self.options = options or RuntimeOptions()
         self.version_policy = version_policy
         self.variant_patterns, self.max_variants = tuple(variant_patterns), max_variants
         self.warmup_batch_sizes = tuple(warmup_batch_sizes)
@@ -135,6 +121,7 @@ class ModelRegistry:
         self._thread: threading.Thread | None = None
         #: Per variant: failures of its newest version in a row, and when to try it again.
         self._retry: dict[str, tuple[int, float]] = {}
+        self._runtime: str | None = None  # chosen at the first scan that finds versions
 
     def refresh(self) -> bool:
         """Load what changed on disk and swap in a new snapshot; return whether anything changed."""
@@ -144,10 +131,18 @@ class ModelRegistry:
             dirs = {d.name: d for d in layout.variant_dirs(self.models_dir)}
             choice = choose_variants(sorted(dirs, key=_order), self.variant_patterns,
                                      self.max_variants)
+            plans = {}
             for name in choice.chosen:
                 found = layout.versions(dirs[name])
-                wanted = self.version_policy.select(found)
                 on_disk[name] = tuple(found)
+                plans[name] = self.version_policy.select(found)
+            if self._runtime is None and any(plans.values()):
+                # Chosen once, at the first scan that finds versions; hot reloads keep it, so a
+                # version copied without its twin fails alone rather than moving every model
+                # to another runtime (a restart chooses afresh).
+                self._runtime = choose_runtime(self.options.runtime, [
+                    dirs[name] / str(v) for name, wanted in plans.items() for v in wanted])
+            for name, wanted in plans.items():
                 if wanted:
                     self._plan(dirs[name], current, variants, failed, wanted)
                     self._plan_older(dirs[name], wanted, current, variants, older, failed)
@@ -163,20 +158,20 @@ class ModelRegistry:
             started = time.perf_counter()
             engine = None
             if variants:
-                functions = {name: variant.signature
-                             for name, variant in [*variants.items(), *older.items()]}
-                engine = FusedEngine(functions, self.subset_cache)
+                engine = build_engine(self._runtime, {**variants, **older}, self.subset_cache,
+                                      self.options)
                 engine.warm_up(self.warmup_batch_sizes)
-                if older:  # plain /predict asks for the newest versions: trace that set now too
+                if older:  # plain /predict asks for the newest versions: build that set now too
                     engine.run(np.zeros((1, *INPUT_SHAPE), np.float32), list(variants))
             self.snapshot = Snapshot(variants, failed, engine, current.generation + 1, older,
-                                     on_disk, note)
+                                     on_disk, note, self._runtime)
             if note:
                 log.warning("not serving every variant on disk: %s", note)
             served = [f"{v.name} v{v.version}" for v in [*variants.values(), *older.values()]]
             # Worded so that a variant called "none" cannot read as a list of failures.
-            log.info("serving %d model version(s): %s (fused and warmed in %.2f s); %s",
-                     len(served), ", ".join(served) or "(nothing)", time.perf_counter() - started,
+            log.info("serving %d model version(s) on %s: %s (fused and warmed in %.2f s); %s",
+                     len(served), self._runtime, ", ".join(served) or "(nothing)",
+                     time.perf_counter() - started,
                      f"{len(failed)} failed to load: " + ", ".join(
                          f"{n} v{f.version}" for n, f in failed.items())
                      if failed else "every version found loaded")
@@ -204,7 +199,7 @@ class ModelRegistry:
         for version in candidates:
             path = variant_dir / str(version)
             try:
-                variants[name] = load_variant(name, path, version)
+                variants[name] = self._load(name, path, version)
                 log.info("loaded %s version %d from %s", name, version, path)
                 break
             except ModelLoadError as error:
@@ -219,6 +214,9 @@ class ModelRegistry:
             self._retry.pop(name, None)
         if name not in variants and serving is not None:
             variants[name] = serving
+
+    def _load(self, name: str, path: Path, version: int) -> LoadedVariant:
+        return load_variant(name, path, version, self.options, runtime=self._runtime)
 
     def _retry_due(self, name: str) -> bool:
         """Whether a failed version's backoff has run out (it is tried again, unchanged)."""
@@ -246,7 +244,7 @@ class ModelRegistry:
                 failed[key] = broken
                 continue
             try:
-                older[key] = load_variant(name, path, version)
+                older[key] = self._load(name, path, version)
                 log.info("loaded %s version %d from %s", name, version, path)
             except ModelLoadError as error:
                 log.error("cannot load %s version %d from %s: %s", name, version, path, error)
@@ -270,66 +268,6 @@ class ModelRegistry:
                 self.refresh()
             except Exception:  # a bad scan must not kill reloading for good
                 log.exception("reloading models from %s failed", self.models_dir)
-
-
-def version_fingerprint(path: Path, version: int) -> Fingerprint:
-    """Cheap identity of a version folder, so an unchanged folder is never loaded twice.
-
-    Every file under it counts, ``variables/`` included: a version seen half-copied (the
-    SavedModel before its variables) changes its fingerprint when the copy completes, and is
-    tried again. A SavedModel is a handful of files, so this is a few stat calls.
-    """
-    stats = []
-    for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(files):
-            file = Path(root, name)
-            try:
-                stat = file.stat()
-                stats.append((str(file.relative_to(path)), stat.st_size, stat.st_mtime_ns))
-            except OSError:  # removed while we looked: the next scan sees the new state
-                stats.append((str(file.relative_to(path)), None, None))
-    return (version, tuple(stats))
-
-
-def load_variant(name: str, path: Path, version: int) -> LoadedVariant:
-    """Load and check one version folder; raise :class:`ModelLoadError` saying what is wrong."""
-    fingerprint = version_fingerprint(path, version)
-    try:
-        metadata = layout.read_metadata(path)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"metadata.json is unreadable: {error}") from None
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("labels"), dict):
-        raise ModelLoadError("metadata.json has no 'labels' mapping (index -> character)")
-    try:
-        import tensorflow as tf
-
-        module = tf.saved_model.load(str(path))
-        signature = module.signatures[SIGNATURE_KEY]
-        probe = signature(**{SERVING_INPUT: tf.zeros([1, *INPUT_SHAPE])})
-    except Exception as error:  # TensorFlow and protobuf raise many kinds for broken files
-        message = " ".join(str(error).split())[:300] or type(error).__name__
-        raise ModelLoadError(f"the SavedModel cannot be loaded: {message}") from None
-    return LoadedVariant(name, version, fingerprint, metadata, _labels(metadata, probe),
-                         signature, module)
-
-
-def _labels(metadata: dict, probe: dict) -> tuple[str, ...]:
-    if SERVING_PROBABILITIES not in probe:
-        raise ModelLoadError(
-            f"the '{SIGNATURE_KEY}' signature has no '{SERVING_PROBABILITIES}' output"
-        )
-    for key, value in probe.items():
-        rank = 2 if key == SERVING_PROBABILITIES else 1
-        if len(value.shape) != rank or value.shape[0] != 1:
-            raise ModelLoadError(
-                f"output {key!r} has shape {list(value.shape)}, expected rank {rank}"
-            )
-    classes = int(np.shape(probe[SERVING_PROBABILITIES])[1])
-    try:
-        return tuple(str(metadata["labels"][str(index)]) for index in range(classes))
-    except KeyError as error:
-        raise ModelLoadError(f"metadata.json labels lack class {error} of {classes}") from None
 
 
 def _order(name: str) -> tuple[int, str]:

@@ -41,7 +41,6 @@ from server.v2.codec import (
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 #: The second input: encoded image files (PNG, JPEG, ...), brought to EMNIST's form here.
 IMAGE_BYTES_INPUT = "image_bytes"
-PLATFORM = "tensorflow_savedmodel"
 EXTENSIONS = ["binary_tensor_data", "classification", "model_repository"]
 DATATYPES = {"float32": "FP32", "float64": "FP64", "int32": "INT32", "int64": "INT64"}
 MODEL = "/models/<name>"
@@ -111,7 +110,7 @@ def model_metadata(name: str, version: str | None = None):
     return jsonify({
         "name": name,
         "versions": [str(v.version) for v in snapshot.versions_of(name)],
-        "platform": PLATFORM,
+        "platform": variant.model.platform,
         "inputs": [
             {"name": SERVING_INPUT, "datatype": "FP32", "shape": [-1, *INPUT_SHAPE]},
             {"name": IMAGE_BYTES_INPUT, "datatype": "BYTES", "shape": [-1]},
@@ -193,12 +192,10 @@ def _model(snapshot: Snapshot, name: str, version: str | None) -> tuple[str, Loa
 
 
 def output_specs(variant: LoadedVariant) -> list[tuple[str, str, list[int]]]:
-    """(name, datatype, shape without the batch) of each signature output, probabilities first."""
-    specs = variant.signature.structured_outputs
-    ordered = sorted(specs, key=lambda key: (key != SERVING_PROBABILITIES, key))
-    return [(key, DATATYPES.get(specs[key].dtype.name, "FP32"),
-             [-1 if d is None else int(d) for d in list(specs[key].shape)[1:]])
-            for key in ordered]
+    """(name, datatype, shape without the batch) of each serving output, probabilities first."""
+    specs = variant.model.output_specs()
+    ordered = sorted(specs, key=lambda spec: (spec[0] != SERVING_PROBABILITIES, spec[0]))
+    return [(name, DATATYPES.get(dtype, "FP32"), shape) for name, dtype, shape in ordered]
 
 
 def model_images(inputs: list[InputTensor], settings: ServerSettings) -> np.ndarray:
