@@ -11,6 +11,8 @@ from pathlib import Path
 from trainer.args import Parser, fraction, positive_int
 from trainer.cli import TrainOptions, run
 from trainer.data.sources import SOURCES_HELP
+from trainer.tracking import add_arguments as add_tracking_arguments
+from trainer.tracking import requested as tracking_requested
 
 EPILOG = """\
 examples:
@@ -86,6 +88,7 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
                         help="where models and reports go (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output, for scripts (errors are still printed)")
+    add_tracking_arguments(parser)
     return parser
 
 
@@ -102,6 +105,7 @@ def parse_options(argv: Sequence[str] | None = None,
         seeds=args.seeds, engine=args.engine, address=args.address,
         cpus_per_trial=args.cpus_per_trial, name_suffix=args.name_suffix,
         evaluate=args.evaluate,
+        track=tracking_requested(args.track), tensorboard=args.tensorboard,
     )
 
 

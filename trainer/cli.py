@@ -17,6 +17,8 @@ from trainer.data.sources import load_dataset
 from trainer.fanout import EngineError, check_engine, train_on_ray
 from trainer.repeats import SettingsConflict, check_settings, training_settings
 from trainer.reports import ReportError, build_reports, results_text
+from trainer.tracking import TrackingUnavailable
+from trainer.tracking.runs import open_hooks
 from trainer.train import TrainConfig, TrainingError, train_variants
 
 
@@ -49,6 +51,8 @@ class TrainOptions:
     address: str | None = None
     cpus_per_trial: int | None = None
     name_suffix: str = ""
+    track: str | None = None  # None: off; "": the default store; else an MLflow tracking URI
+    tensorboard: Path | None = None
 
 
 def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = None,
@@ -157,6 +161,11 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     except EngineError as exc:
         raise UsageError(str(exc)) from None
     log = progress_log(options.quiet, err)
+    try:  # before the data loads: a missing extra should not cost a download
+        hooks = open_hooks(options.track, options.tensorboard, options.models_dir,
+                           lambda line: (err.write(line + "\n"), err.flush()))
+    except TrackingUnavailable as exc:
+        raise UsageError(str(exc)) from None
     for stale in layout.remove_stale_staging(options.models_dir):
         log(f"removed {stale}: a staging folder untouched for over an hour (a killed trainer's)")
     dataset = load_dataset(options.data, seed=options.seed, limit=options.limit,
@@ -172,10 +181,11 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"{exc}; train into another --models-dir, or add --name-suffix SUFFIX "
                          "to train it under another name") from None
     if options.engine == "ray":
-        version_dirs = train_on_ray(variants, dataset, config, options, log)
+        version_dirs = train_on_ray(variants, dataset, config, options, log, hooks=hooks)
     else:
         version_dirs = [result.version_dir for result in train_variants(
-            variants, dataset, config, options.models_dir, log=log, seeds=options.seeds)]
+            variants, dataset, config, options.models_dir, log=log, seeds=options.seeds,
+            hooks=hooks)]
     reports = build_reports(options.models_dir, baseline=options.baseline)
     if not options.quiet:
         out.write(f"\nModels in {options.models_dir}:\n")
