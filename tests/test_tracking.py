@@ -35,9 +35,10 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tracked(tiny_data, tmp_path_factory):
-    """One variant trained two epochs with --track (the default store) and --tensorboard."""
+    """One variant trained two epochs with two seeds (versions 1 and 2), with --track (the
+    default store) and --tensorboard; the tests read version 1 (seed 0)."""
     root = tmp_path_factory.mktemp("tracked")
-    status, out, err = train("--variant", VARIANT, "--data", tiny_data, *QUICK,
+    status, out, err = train("--variant", VARIANT, "--seeds", "2", "--data", tiny_data, *QUICK,
                              "--models-dir", root / "models", "--track",
                              "--tensorboard", root / "tb")
     assert status == 0, err
@@ -50,7 +51,7 @@ def tracked(tiny_data, tmp_path_factory):
 def test_a_tracked_training_is_a_run_whose_params_and_metrics_are_its_metadata(tracked, tiny_data):
     root, version_dir, meta = tracked
     uri = f"sqlite:///{root / 'models' / 'mlflow.db'}"  # the default: beside the models
-    (run,) = store_runs(uri)
+    run, again = store_runs(uri)
     assert run.info.status == "FINISHED" and run.info.run_name == f"{VARIANT} v1"
     variant, training, data = meta["variant"], meta["training"], meta["data"]
     assert run.data.params == {
@@ -77,7 +78,15 @@ def test_a_tracked_training_is_a_run_whose_params_and_metrics_are_its_metadata(t
     assert len(sparsity) == 5 * 4  # four layers and "all", four thresholds each
     for layer, share in meta["activation_sparsity_test"].items():
         assert metrics[f"activation_sparsity_test.{layer}"] == share
+    # Blocks other parts of the export add are there too, by their path in metadata.json.
+    assert metrics["calibration.ece"] == meta["calibration"]["ece"]
+    assert metrics["generalization.gap"] == meta["generalization"]["gap"]
+    assert metrics["robustness.mean_accuracy"] == meta["robustness"]["mean_accuracy"]
     assert run.data.tags["export_path"] == str(version_dir) and run.data.tags["version"] == "1"
+    # The second seed is a run of its own in the same repeat group (the MLflow UI groups by it).
+    group = meta["repeat"]["group"]
+    assert run.data.tags["repeat_group"] == again.data.tags["repeat_group"] == group
+    assert (again.info.run_name, again.data.params["seed"]) == (f"{VARIANT} v2", "1")
 
 
 @pytest.mark.slow
@@ -86,7 +95,7 @@ def test_each_epoch_is_logged_and_the_artifacts_are_the_exported_files(tracked):
 
     root, version_dir, meta = tracked
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'models' / 'mlflow.db'}")
-    (run,) = store_runs(client.tracking_uri)
+    run, _ = store_runs(client.tracking_uri)
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         logged = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, key)]
         assert logged == list(enumerate(meta["history"][key], start=1)), key
@@ -103,8 +112,8 @@ def test_tensorboard_gets_the_histogram_of_every_weight_every_epoch(tracked):
     import tensorflow as tf
 
     root, _, _ = tracked
-    (run_dir,) = (root / "tb" / VARIANT).iterdir()
-    assert run_dir.name.endswith("-seed0")
+    run_dir, other = sorted((root / "tb" / VARIANT).iterdir(), key=lambda path: path.name[-1])
+    assert run_dir.name.endswith("-seed0") and other.name.endswith("-seed1")  # one folder a run
     counts: dict[tuple[str, int], float] = {}
     for events in (run_dir / "train").glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(events)):
@@ -197,6 +206,7 @@ def test_a_resumed_sweep_keeps_its_parent_run_and_logs_each_point_once(tracked, 
     """The driver's side of a sweep, fed the outcomes of a finished trial and a failed one
     twice (as ``--resume`` does): one parent, the exported point once, each failed try."""
     from regserve_contracts.variants import Variant
+    from trainer.repeats import expand
     from trainer.sweep.engines import PointOutcome
     from trainer.sweep.spec import SweepSpec
     from trainer.sweep.trial import TrialSettings
@@ -210,8 +220,9 @@ def test_a_resumed_sweep_keeps_its_parent_run_and_logs_each_point_once(tracked, 
     outcomes = [PointOutcome(VARIANT, metrics={"version_dir": str(version_dir)}),
                 PointOutcome(failed, error="OSError: disk full")]
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    jobs = expand(spec.points(), 0, 1)
     for _ in range(2):
-        SweepRun(TrackingStore(uri, "regserve", pytest.fail), spec, settings,
+        SweepRun(TrackingStore(uri, "regserve", pytest.fail), spec, jobs, settings,
                  meta["data"]).record(outcomes)
     runs = store_runs(uri)
     (parent,) = [run for run in runs if run.data.tags["kind"] == "sweep"]
@@ -230,7 +241,7 @@ def test_a_resumed_sweep_keeps_its_parent_run_and_logs_each_point_once(tracked, 
 def test_an_mlflow_server_on_loopback_lists_the_runs_over_its_rest_api(tracked, tmp_path):
     root, version_dir, _ = tracked
     uri = f"sqlite:///{root / 'models' / 'mlflow.db'}"
-    (expected,) = store_runs(uri)
+    expected, _ = store_runs(uri)
 
     def command(bind: str) -> list[str]:
         host, port = bind.split(":")
@@ -251,7 +262,9 @@ def test_an_mlflow_server_on_loopback_lists_the_runs_over_its_rest_api(tracked, 
         answer = requests.post(f"{api}/runs/search", timeout=30,
                                json={"experiment_ids": [experiment["experiment_id"]]})
         assert answer.status_code == 200, answer.text[:300]
-        (run,) = answer.json()["runs"]
+        run = next(found for found in answer.json()["runs"]
+                   if found["info"]["run_id"] == expected.info.run_id)
+        assert len(answer.json()["runs"]) == 2
     finally:
         server.stop()
         for pid in processes:

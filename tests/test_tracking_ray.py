@@ -1,5 +1,7 @@
-"""A sweep with ``--track`` on the Ray engine: one parent run, one child per trial, written by
-the driver (tests/test_tracking.py checks that a resumed sweep logs no run twice)."""
+"""``--track`` where trainings run in Ray's workers and their runs are written by the driver:
+a sweep on the Ray engine is one parent run with one child per trial; the trainer's own Ray
+engine hands its outcomes to the tracker
+(tests/test_tracking.py checks that a resumed sweep logs no run twice)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,17 @@ import pytest
 
 from regserve_contracts import layout
 from tests.support.sweep import sweep, tiny_npz
-from tests.support.tracking import store_runs
+from tests.support.tracking import store_runs, train
 from trainer.sweep.engines import prepare_ray_environment
 
 prepare_ray_environment(embedded=True)  # before Ray is first imported, as the sweep does
 ray = pytest.importorskip("ray")
 pytest.importorskip("mlflow")
 
-pytestmark = pytest.mark.slow
 POINTS = ("l1_kernel_bias_1e-04", "l1_kernel_bias_1e-02")
 QUICK = ("--epochs", "2", "--batch-size", "50", "--seed", "0", "--cpus-per-trial", "1",
-         "--penalty", "l1", "--where", "kernel_bias", "--lambdas", "1e-4,1e-2", "--no-baseline",
-         "--engine", "ray", "--track")
+         "--penalty", "l1", "--where", "kernel_bias", "--lambdas", "1e-4,1e-2",
+         "--no-baseline", "--engine", "ray", "--track")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ def ray_on_loopback():
         ray.shutdown()
 
 
+@pytest.mark.slow
 def test_a_tracked_ray_sweep_is_a_parent_run_with_one_child_per_trial(ray_on_loopback,
                                                                       tmp_path, capsys,
                                                                       monkeypatch):
@@ -65,3 +67,36 @@ def test_a_tracked_ray_sweep_is_a_parent_run_with_one_child_per_trial(ray_on_loo
         assert run.data.metrics["val_loss"] == meta["history"]["val_loss"][-1]  # last epoch
         # The trial's own start, in its Ray worker (a process of its own), not the driver's.
         assert run.info.start_time == int(meta["sweep"]["started"] * 1000)
+
+
+def test_the_trainers_ray_engine_hands_every_outcome_to_the_tracker(tmp_path, monkeypatch):
+    """``python -m trainer --engine ray``: what its trials give back (one exported, one
+    failed) becomes one run each, written by the driver. Ray's scheduling is the sweep's,
+    tested above; here run_ray answers at once."""
+    import trainer.sweep.ray_engine as ray_engine
+    from trainer.sweep.engines import PointOutcome
+
+    models = tmp_path / "models"
+    exported = models / "none" / "1"
+
+    def fake_run_ray(jobs, dataset, settings, log, **options):
+        from trainer.sweep.trial import run_point
+
+        assert [job.label for job in jobs] == ["none (repeat 1 of 2, seed 0)",
+                                               "none (repeat 2 of 2, seed 1)"]
+        metrics = run_point(jobs[0].to_dict(), dataset, settings, "here")  # trains, exports
+        return [PointOutcome(jobs[0].label, metrics=metrics),
+                PointOutcome(jobs[1].label, error="OSError: the node went away")]
+
+    monkeypatch.setattr(ray_engine, "run_ray", fake_run_ray)
+    status, out, err = train("--variant", "none", "--seeds", "2", "--engine", "ray",
+                             "--epochs", "1", "--batch-size", "60", "--seed", "0",
+                             "--data", tiny_npz(tmp_path / "tiny.npz"), "--models-dir", models,
+                             "--track", "--quiet")
+    assert status == 1 and "the node went away" in err  # the run fails, and says why
+    runs = {run.info.run_name: run for run in store_runs(f"sqlite:///{models / 'mlflow.db'}")}
+    assert set(runs) == {"none v1", "none (repeat 2 of 2, seed 1)"}
+    assert runs["none v1"].data.tags["export_path"] == str(exported)
+    failed = runs["none (repeat 2 of 2, seed 1)"]
+    assert failed.info.status == "FAILED" and failed.data.params["seed"] == "1"
+    assert "node went away" in failed.data.tags["error"]
