@@ -5,6 +5,7 @@ engine hands its outcomes to the tracker
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,7 @@ def test_a_tracked_ray_sweep_is_a_parent_run_with_one_child_per_trial(ray_on_loo
         assert run.info.start_time == int(meta["sweep"]["started"] * 1000)
 
 
+@pytest.mark.slow
 def test_the_trainers_ray_engine_hands_every_outcome_to_the_tracker(tmp_path, monkeypatch):
     """``python -m trainer --engine ray``: what its trials give back (one exported, one
     failed) becomes one run each, written by the driver. Ray's scheduling is the sweep's,
@@ -97,6 +99,10 @@ def test_the_trainers_ray_engine_hands_every_outcome_to_the_tracker(tmp_path, mo
     runs = {run.info.run_name: run for run in store_runs(f"sqlite:///{models / 'mlflow.db'}")}
     assert set(runs) == {"none v1", "none (repeat 2 of 2, seed 1)"}
     assert runs["none v1"].data.tags["export_path"] == str(exported)
+    meta = layout.read_metadata(exported)  # the run spans the training, not the logging
+    created = dt.datetime.fromisoformat(meta["created"]).timestamp()
+    assert runs["none v1"].info.end_time == int(created * 1000)
+    assert runs["none v1"].info.start_time == int((created - meta["training_seconds"]) * 1000)
     failed = runs["none (repeat 2 of 2, seed 1)"]
     assert failed.info.status == "FAILED" and failed.data.params["seed"] == "1"
     assert "node went away" in failed.data.tags["error"]

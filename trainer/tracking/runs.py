@@ -121,6 +121,19 @@ def _log_curves(store: TrackingStore, run_id: str, version_dir: Path, metadata: 
         store.artifact(run_id, path)
 
 
+def training_times(metadata: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """When a training started and ended (epoch seconds): a sweep's trial stamps both; else
+    the export's creation time, less the training's seconds. ``None`` where neither says."""
+    stamps = metadata.get(md.SWEEP) or {}
+    if stamps.get("started"):
+        return stamps["started"], stamps.get("finished")
+    try:
+        created = dt.datetime.fromisoformat(metadata[md.CREATED]).timestamp()
+        return created - float(metadata.get(md.TRAINING_SECONDS, 0.0)), created
+    except (KeyError, TypeError, ValueError):
+        return None, None
+
+
 def tensorboard_callbacks(root: Path | str | None, variant: str, seed: int,
                           warn: Callable[[str], None] | None = None) -> list:
     """Keras' TensorBoard callback writing to ``root/<variant>/<UTC time>-seed<seed>/`` with
@@ -211,10 +224,10 @@ def record_outcomes(store: TrackingStore, outcomes: Sequence[Any], planned: Mapp
 def _exported(store: TrackingStore, version_dir: Path, tags: Mapping[str, str],
               parent: str | None) -> None:
     def write() -> None:
-        stamps = layout.read_metadata(version_dir).get(md.SWEEP, {})  # the trial's own times
+        started, finished = training_times(layout.read_metadata(version_dir))
         run_id = store.start(version_dir.parent.name, {**tags, "kind": "model"},
-                             parent=parent, start_time=stamps.get("started"))
-        log_version(store, run_id, version_dir, history=True, end_time=stamps.get("finished"))
+                             parent=parent, start_time=started)
+        log_version(store, run_id, version_dir, history=True, end_time=finished)
 
     store.guard("record a training", write)
 
