@@ -27,6 +27,9 @@ PREDICTIONS_FILE = "predictions.npz"
 REPORTS_DIR = "reports"
 #: The comparison of every variant (intervals, paired tests, verdicts) inside REPORTS_DIR.
 COMPARISON_FILE = "comparison.json"
+#: The embedded MLflow store of ``--track`` and its runs' artifacts (neither holds versions).
+TRACKING_DB = "mlflow.db"
+TRACKING_ARTIFACTS_DIR = "mlartifacts"
 STAGING_PREFIX = ".staging-"
 #: A staging folder untouched this long belongs to a trainer that was killed: no export takes
 #: an hour between writes, so the next trainer run may remove it.

@@ -43,6 +43,8 @@ CALIBRATION = "calibration"  #: {ece, mce, nll, brier, bins: [{count, confidence
 GENERALIZATION = "generalization"  #: {train_accuracy, train_loss, test_accuracy, test_loss, gap}
 ROBUSTNESS = "robustness"  #: {corruptions: {name: accuracy}, mean_accuracy, seed}
 ONNX = "onnx"  #: the ONNX twin: {file, opset, max_abs_diff, ...}
+#: Inside ``data``: SHA-256 of the arrays trained and tested on (equal digests, equal data).
+DATA_FINGERPRINT = "fingerprint"
 
 REQUIRED = (SCHEMA, VARIANT, LABELS, DATA, TRAINING, HISTORY, TEST, PARAMETERS, WEIGHT_SPARSITY)
 OPTIONAL_BLOCKS = (SWEEP, REPEAT, PREDICTIONS, CALIBRATION, GENERALIZATION, ROBUSTNESS, ONNX)

@@ -11,8 +11,9 @@ PENALTIES = ("none", "l1", "l2", "elasticnet")
 PLACES = ("none", "kernel_bias", "activity")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 #: Names a variant cannot have: ``?variant=all`` means every variant, and ``reports`` is the
-#: models folder's reports directory (layout.REPORTS_DIR), which the server never loads.
-RESERVED_NAMES = frozenset({"all", "reports"})
+#: models folder's reports directory (layout.REPORTS_DIR), which the server never loads;
+#: ``mlflow.db`` and ``mlartifacts`` hold ``--track``'s runs (layout.TRACKING_*).
+RESERVED_NAMES = frozenset({"all", "reports", "mlflow.db", "mlartifacts"})
 
 
 class UnknownVariantError(ValueError):

@@ -103,7 +103,7 @@ SCHEMAS: dict[str, Any] = {
                                   "dot) scaled up to fill the frame."}}),
     "DataSource": obj({"name": STRING},
                       {"description": STRING, "train_size": INTEGER, "test_size": INTEGER,
-                       "by_variant": {"type": "object"}}),
+                       "fingerprint": STRING, "by_variant": {"type": "object"}}),
     "PredictResponse": obj({
         "variants": {"type": "object", "additionalProperties": ref("VariantPrediction")},
         "agreement": ref("Agreement"),

@@ -11,6 +11,8 @@ from pathlib import Path
 from trainer.args import Parser, fraction, positive_int
 from trainer.cli import TrainOptions, run
 from trainer.data.sources import SOURCES_HELP
+from trainer.tracking import add_arguments as add_tracking_arguments
+from trainer.tracking import requested as tracking_requested
 
 EPILOG = """\
 examples:
@@ -90,6 +92,7 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
                         help="where models and reports go (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output, for scripts (errors are still printed)")
+    add_tracking_arguments(parser)
     return parser
 
 
@@ -107,6 +110,7 @@ def parse_options(argv: Sequence[str] | None = None,
         cpus_per_trial=args.cpus_per_trial, name_suffix=args.name_suffix,
         evaluate=args.evaluate,
         onnx_backfill=args.onnx,
+        track=tracking_requested(args.track), tensorboard=args.tensorboard,
     )
 
 

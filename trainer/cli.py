@@ -17,6 +17,8 @@ from trainer.onnx_export import OnnxExportError
 from trainer.progress import import_tensorflow_silently, progress_log
 from trainer.repeats import SettingsConflict, check_settings, training_settings
 from trainer.reports import ReportError, build_reports, results_text
+from trainer.tracking import TrackingUnavailable
+from trainer.tracking.runs import open_hooks
 from trainer.train import TrainConfig, TrainingError, train_variants
 
 
@@ -50,6 +52,8 @@ class TrainOptions:
     cpus_per_trial: int | None = None
     name_suffix: str = ""
     onnx_backfill: bool = False  # --onnx: write ONNX twins for versions already on disk
+    track: str | None = None  # None: off; "": the default store; else an MLflow tracking URI
+    tensorboard: Path | None = None
 
 
 def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = None,
@@ -160,6 +164,11 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     except EngineError as exc:
         raise UsageError(str(exc)) from None
     log = progress_log(options.quiet, err)
+    try:  # before the data loads: a missing extra should not cost a download
+        hooks = open_hooks(options.track, options.tensorboard, options.models_dir,
+                           lambda line: (err.write(line + "\n"), err.flush()))
+    except TrackingUnavailable as exc:
+        raise UsageError(str(exc)) from None
     for stale in layout.remove_stale_staging(options.models_dir):
         log(f"removed {stale}: a staging folder untouched for over an hour (a killed trainer's)")
     dataset = load_dataset(options.data, seed=options.seed, limit=options.limit,
@@ -175,10 +184,11 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"{exc}; train into another --models-dir, or add --name-suffix SUFFIX "
                          "to train it under another name") from None
     if options.engine == "ray":
-        version_dirs = train_on_ray(variants, dataset, config, options, log)
+        version_dirs = train_on_ray(variants, dataset, config, options, log, hooks=hooks)
     else:
         version_dirs = [result.version_dir for result in train_variants(
-            variants, dataset, config, options.models_dir, log=log, seeds=options.seeds)]
+            variants, dataset, config, options.models_dir, log=log, seeds=options.seeds,
+            hooks=hooks)]
     reports = build_reports(options.models_dir, baseline=options.baseline)
     if not options.quiet:
         out.write(f"\nModels in {options.models_dir}:\n")

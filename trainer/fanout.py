@@ -42,11 +42,12 @@ def run_name(now: dt.datetime | None = None) -> str:
 
 
 def train_on_ray(variants: Sequence[Variant], dataset: Dataset, config: TrainConfig,
-                 options: Any, log: Callable[[str], None]) -> list[Path]:
+                 options: Any, log: Callable[[str], None], hooks: Any = None) -> list[Path]:
     """Train every variant ``options.seeds`` times as Ray trials; the version folders written.
 
     ``options`` is the trainer's :class:`trainer.cli.TrainOptions`. A training that fails twice
-    fails the run (after the others finished) with one line per failure.
+    fails the run (after the others finished) with one line per failure. ``hooks``
+    (:class:`trainer.tracking.runs.RunHooks`) records every outcome, failed ones too.
     """
     from trainer.sweep import engines
     from trainer.sweep.trial import TrialSettings
@@ -54,8 +55,10 @@ def train_on_ray(variants: Sequence[Variant], dataset: Dataset, config: TrainCon
     models_dir = Path(options.models_dir).resolve()
     jobs = expand(variants, config.seed, options.seeds)
     cpus = options.cpus_per_trial or max(1, (os.cpu_count() or 2) // 2)
+    board = getattr(hooks, "tensorboard", None)  # absolute: each trial runs in its own folder
     settings = TrialSettings(None, "ray", str(models_dir), config.epochs, config.batch_size,
-                             config.validation_split, config.seed, config.limit, cpus)
+                             config.validation_split, config.seed, config.limit, cpus,
+                             str(Path(board).resolve()) if board else None)
     log(f"{len(jobs)} trainings ({len(variants)} variants x {options.seeds} seeds) on Ray, "
         f"{cpus} CPU(s) each")
     engines.prepare_ray_environment(embedded=not options.address)
@@ -68,6 +71,8 @@ def train_on_ray(variants: Sequence[Variant], dataset: Dataset, config: TrainCon
                            name=run_name(), address=options.address, quiet=options.quiet)
     except engines.EngineUnavailable as exc:
         raise EngineError(str(exc)) from None
+    if hooks is not None:
+        hooks.record(outcomes, jobs, settings, dataset.summary())
     failed = [outcome for outcome in outcomes if not outcome.metrics]
     if failed:
         raise TrainingError("; ".join(f"{o.point}: {_last_line(o.error)}" for o in failed)

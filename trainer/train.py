@@ -33,6 +33,7 @@ from trainer.onnx_export import write_twin
 from trainer.progress import clock
 from trainer.repeats import expand, repeat_metadata, training_settings
 from trainer.splits import fitted_count, shuffled_order
+from trainer.tracking.runs import RunHooks
 
 #: Images per forward pass when measuring activation sparsity over the whole test set.
 _PROBE_BATCH = 500
@@ -213,9 +214,11 @@ def train_variants(
     models_dir: Path,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     seeds: int = 1,
+    hooks: RunHooks | None = None,
 ) -> list[TrainResult]:
     """Train each variant ``seeds`` times in turn (seeds ``config.seed``, +1, ...), logging an
-    overall line (k of n, which repeat, elapsed, ETA) around each."""
+    overall line (k of n, which repeat, elapsed, ETA) around each; ``hooks`` track each
+    training (MLflow, TensorBoard)."""
     jobs = expand(variants, config.seed, seeds)
     settings = training_settings(config.epochs, config.batch_size, config.limit,
                                  config.validation_split)
@@ -225,8 +228,12 @@ def train_variants(
         variant = job.variant
         log(f"[{index}/{len(jobs)}] {job.label}: {variant.label} "
             f"(elapsed {clock(time.perf_counter() - started)})")
-        result = train_variant(variant, dataset, replace(config, seed=job.seed), models_dir,
-                               extra_metadata=repeat_metadata(job, dataset, settings))
+        job_config = replace(config, seed=job.seed)
+        with (hooks or RunHooks()).training(variant, job_config, dataset.summary()) as run:
+            result = train_variant(variant, dataset, job_config, models_dir,
+                                   extra_metadata=repeat_metadata(job, dataset, settings),
+                                   callbacks=run.callbacks)
+            run.exported(result.version_dir)
         results.append(result)
         elapsed = time.perf_counter() - started
         eta = elapsed / index * (len(jobs) - index)

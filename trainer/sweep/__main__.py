@@ -68,6 +68,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
                         help="where the points and reports go (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    from trainer.tracking import add_arguments as add_tracking_arguments
+
+    add_tracking_arguments(parser)
     return parser
 
 
@@ -87,6 +90,9 @@ def parse_options(argv: Sequence[str], prog: str) -> SweepOptions:
     """Parse the command line straight into :class:`SweepOptions`."""
     args = build_parser(prog).parse_args(argv)
     fields = {key: value for key, value in vars(args).items()}
+    from trainer.tracking import requested as tracking_requested
+
+    fields["track"] = tracking_requested(args.track)
     return with_command(SweepOptions(**fields), argv, prog)
 
 

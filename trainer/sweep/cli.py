@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -46,8 +47,17 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
     if engine == "local" and (options.address or options.early_stop):
         raise SweepUsageError("--address and --early-stop need --engine ray")
     models_dir = Path(options.models_dir).resolve()
+    from trainer.tracking import TrackingUnavailable, open_store
+
+    try:  # before anything is written: a missing extra must leave nothing behind
+        store = open_store(options.track, models_dir, lambda line: err.write(line + "\n"),
+                           options.tensorboard)
+    except TrackingUnavailable as exc:
+        raise SweepUsageError(str(exc)) from None
     planned = plan(options, engine, models_dir)
     spec, settings = planned.spec, planned.settings
+    if options.tensorboard:  # absolute: Ray runs each trial in a folder of its own
+        settings = replace(settings, tensorboard=str(Path(options.tensorboard).resolve()))
     points = spec.points()
     from trainer.cli import UsageError, check_on_disk
     from trainer.data.sources import load_dataset
@@ -74,6 +84,9 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
     repeats = f" x {planned.seeds} seeds ({len(jobs)} trainings)" if planned.seeds > 1 else ""
     log(f"sweep {spec.name}: {len(points)} points{repeats} on {engine} ({settings.cpus} CPU(s) "
         f"each); data: {dataset.name}, {len(dataset.x_train):,} training images")
+    from trainer.tracking.runs import SweepRun
+
+    tracked = SweepRun(store, spec, jobs, settings, dataset.summary()) if store else None
     if engine == "ray":
         engines.prepare_ray_environment(embedded=not options.address)
         try:
@@ -86,6 +99,8 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
                            early_stop=options.early_stop, quiet=options.quiet)
     else:
         outcomes = engines.run_local(jobs, dataset, settings, log)
+    if tracked:  # here, in the driver: one writer, whatever the engine
+        tracked.record(outcomes)
     trained = sum(versions_on_disk(models_dir, points).values()) - sum(before.values())
     return finish(spec, outcomes, models_dir, options, out, trained)
 

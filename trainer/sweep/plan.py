@@ -57,6 +57,8 @@ class SweepOptions:
     models_dir: Path = field(default_factory=lambda: Path("models"))
     quiet: bool = False
     command: str = ""
+    track: str | None = None  # None: off; "": the default store; else an MLflow tracking URI
+    tensorboard: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class TrialSettings:
     seed: int
     limit: int | None
     cpus: int
+    tensorboard: str | None = None  # absolute, like models_dir
 
 
 def size_thread_pools(cpus: int) -> None:
@@ -126,7 +127,10 @@ def run_point(point: dict[str, Any], dataset: Dataset, settings: TrialSettings, 
     # metadata is built after fit, so it sees the update.
     stamp = keras.callbacks.LambdaCallback(
         on_train_end=lambda logs: stamps.update(finished=time.time()))
+    from trainer.tracking.runs import tensorboard_callbacks
+
+    board = tensorboard_callbacks(settings.tensorboard, variant.name, job.seed)
     result = train_variant(variant, dataset, config, models_dir, extra_metadata=extra,
-                           callbacks=[*callbacks, stamp])
+                           callbacks=[*callbacks, stamp, *board])
     return summarise(result.version_dir, layout.read_metadata(result.version_dir), reused=False)
 
