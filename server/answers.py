@@ -46,7 +46,13 @@ def variant_answer(variant: LoadedVariant, outputs: Outputs, top: int) -> dict[s
         "version": variant.version,
         "label": variant.title,
         "collapsed": collapsed(variant),
+        "repeat": repeat_of(variant),
     }
+
+
+def repeat_of(variant: LoadedVariant) -> dict[str, Any] | None:
+    """Which repeat over seeds this version is (``--seeds N``), or ``None`` if trained once."""
+    return Metadata(variant.metadata).block(md.REPEAT) or None
 
 
 def collapsed(variant: LoadedVariant) -> bool | None:
@@ -134,6 +140,7 @@ def variant_summary(variant: LoadedVariant, detailed: bool = False) -> dict[str,
         "data_source": metadata.data or {"name": "unknown"},
         **{key: metadata.get(key) for key in SUMMARY_FIELDS},
         "collapsed": collapsed(variant),
+        "repeat": repeat_of(variant),
         "training": {key: training.get(key) for key in TRAINING_FIELDS if key in training},
     }
     if detailed:

@@ -49,6 +49,7 @@ SCHEMAS: dict[str, Any] = {
         "label": {**STRING, "description": "The penalty in words."},
         "collapsed": ref("Collapsed"),
     }, {
+        "repeat": ref("Repeat"),
         "activations": {"oneOf": [ref("Activations"), ref("Unavailable")], "description":
                         "With ?include=activations: each conv layer's feature maps."},
         "stability": {**ref("Stability"), "description": "With ?include=stability."},
@@ -79,6 +80,10 @@ SCHEMAS: dict[str, Any] = {
         "counts": {"type": "array", "items": INTEGER},
         "zeros": {**INTEGER, "description": "Weights exactly 0, counted apart."}}),
     "PruningPoint": obj({"threshold": NUMBER, "removed_share": SHARE, "test_accuracy": SHARE}),
+    "Repeat": {"type": ["object", "null"], "description": "Which repeat over seeds answers: "
+               "the version trained with `seed`, `index` of `of` in its `group` (--seeds N); "
+               "null for a model trained once.", "properties": {
+                   "group": STRING, "seed": INTEGER, "index": INTEGER, "of": INTEGER}},
     "Collapsed": {"type": ["boolean", "null"], "description": f"True when the variant is at "
                   f"chance and so left out of the vote ({CHANCE_RULE}); null when its export "
                   "lacks its test accuracy or test-set size."},
@@ -123,6 +128,7 @@ SCHEMAS: dict[str, Any] = {
         "history": {"type": ["object", "null"], "additionalProperties": NUMBERS},
         "collapsed": ref("Collapsed"),
     }, {
+        "repeat": ref("Repeat"),
         "activation_sparsity_test": {"type": ["object", "null"], "additionalProperties": SHARE},
         "parameters": {"type": ["integer", "null"]},
         "training_seconds": {"type": ["number", "null"]},

@@ -146,3 +146,14 @@ def test_seeds_train_each_variant_again_as_new_versions_of_one_group(tmp_path, c
     assert first["weights_sha256"] != second["weights_sha256"]  # the seed changed the training
     assert first["data"]["fingerprint"] == second["data"]["fingerprint"]
     assert str(tmp_path / "none_r" / "2") in out
+    # One card per variant: the server answers with the newest repeat and says which one it is.
+    from server import create_app
+    from tests.support.api import TEST_SETTINGS
+
+    client = create_app(**TEST_SETTINGS, models_dir=tmp_path, variants=("none_r",)).test_client()
+    summary = client.get("/variants/none_r").get_json()
+    assert summary["version"] == 2
+    assert summary["repeat"] == second["repeat"]
+    answer = client.post("/predict", json={"pixels": [[0] * 28] * 14 + [[255] * 28] * 14,
+                                           "preprocessed": True}).get_json()
+    assert answer["variants"]["none_r"]["repeat"] == {**second["repeat"]}

@@ -68,6 +68,8 @@ export function fillMeta(card, info) {
   const accuracy = info.test && info.test.accuracy;
   if (typeof accuracy === "number") parts.push(`test accuracy ${percent(accuracy)}`);
   if (info.version !== undefined && info.version !== null) parts.push(`version ${info.version}`);
+  const repeat = info.repeat;  // one card per variant: say which repeat over seeds answers
+  if (repeat && repeat.of > 1) parts.push(`repeat ${repeat.index} of ${repeat.of}, seed ${repeat.seed}`);
   card.querySelector(".card-meta").textContent = parts.join(" · ");
   card.style.setProperty("--variant", colourOf(card.dataset.variant));
   facts.set(card, info);
