@@ -134,3 +134,22 @@ def live_server(models_dir, tmp_path_factory):
 
     with start(tmp_path_factory.mktemp("gunicorn") / "server.log", models_dir=models_dir) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module (skips cleanly when it or Playwright is missing)."""
+    from tests.support.browser import chromium_browser
+
+    with chromium_browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def details(live_server) -> dict:
+    """/variants/<name> of every loaded variant: what the page's model views are drawn from."""
+    import requests
+
+    listing = requests.get(f"{live_server.url}/variants", timeout=30).json()["variants"]
+    return {v["name"]: requests.get(f"{live_server.url}/variants/{v['name']}", timeout=30).json()
+            for v in listing}

@@ -4,10 +4,9 @@ the JSON in the issue's order, legible at phone width, with screenshots in the t
 from __future__ import annotations
 
 import pytest
-import requests
 
 from tests.support import ARTIFACTS
-from tests.support.browser import SEVEN, chromium_browser, draw, draw_with_finger
+from tests.support.browser import SEVEN, draw, draw_with_finger
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -15,20 +14,6 @@ TIMEOUT_MS = 60_000
 #: The learner's order the issue asks for, as the elements that hold each view.
 ORDER = ("pad", "cards", "stability", "activation-maps", "weight-histograms", "filters",
          "pruning", "curves")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_browser() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def details(live_server) -> dict:
-    """/variants/<name> of every loaded variant: what the model views are drawn from."""
-    listing = requests.get(f"{live_server.url}/variants", timeout=30).json()["variants"]
-    return {v["name"]: requests.get(f"{live_server.url}/variants/{v['name']}", timeout=30).json()
-            for v in listing}
 
 
 @pytest.fixture

@@ -13,18 +13,11 @@ from PIL import Image, ImageDraw
 from regserve_contracts.labels import LABELS
 from tests.support import ARTIFACTS
 from tests.support.api import server_message
-from tests.support.browser import ELL, SEVEN, chromium_browser, draw, draw_with_finger
+from tests.support.browser import ELL, SEVEN, draw, draw_with_finger
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ANSWER_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module (skips cleanly when it or Playwright is missing)."""
-    with chromium_browser() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

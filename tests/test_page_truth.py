@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.support import ARTIFACTS
-from tests.support.browser import SEVEN, chromium_browser, draw
+from tests.support.browser import SEVEN, draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,12 +23,6 @@ OVERFLOWING_TEXT = """() => [...document.querySelectorAll('svg')].flatMap(chart 
            r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
   }).map(t => t.textContent);
 })"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_browser() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ from the JSON after a drawing, at desktop and phone widths, with no script error
 from __future__ import annotations
 
 import pytest
-import requests
 
 from regserve_contracts import corruptions
 from tests.support import ARTIFACTS, REPO_ROOT
-from tests.support.browser import SEVEN, chromium_browser, draw, draw_with_finger
+from tests.support.browser import SEVEN, draw, draw_with_finger
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,19 +15,6 @@ TIMEOUT_MS = 60_000
 #: Where the section sits in the learner's order: after the per-model views, before training.
 ORDER = ("pad", "cards", "stability", "pruning", "corruption-grid", "reliability",
          "corruption-heatmap", "generalization-gap", "curves")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_browser() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def details(live_server) -> dict:
-    listing = requests.get(f"{live_server.url}/variants", timeout=30).json()["variants"]
-    return {v["name"]: requests.get(f"{live_server.url}/variants/{v['name']}", timeout=30).json()
-            for v in listing}
 
 
 def missing_report(message) -> bool:
