@@ -13,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY regserve_contracts ./regserve_contracts
+COPY analysis ./analysis
 COPY trainer ./trainer
 COPY server ./server
 COPY client ./client

@@ -43,7 +43,7 @@ serve: $(VENV)/.installed-demo
 ## test: set up (with the test extra and Debian's chromium, wrk, nginx and strace), lint, then run the whole suite.
 test: $(VENV)/.installed-test
 	bash scripts/ensure-tools.sh
-	$(VENV)/bin/ruff check regserve_contracts trainer server client tests benchmarks
+	$(VENV)/bin/ruff check regserve_contracts analysis trainer server client tests benchmarks
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-test

@@ -32,7 +32,7 @@ SERVING = "serving"
 TRAINING_SECONDS = "training_seconds"
 SAMPLES_PER_SECOND = "samples_per_second"
 CREATED = "created"
-# Views of what a penalty did (trainer/insight.py): weight histograms and the pruning curve.
+# Views of what a penalty did (trainer/penalty_views.py): weight histograms and the pruning curve.
 WEIGHT_HISTOGRAM = "weight_histogram"
 PRUNING = "pruning"
 # Optional blocks, each written by the part of the trainer that computes it.
@@ -45,6 +45,8 @@ ROBUSTNESS = "robustness"  #: {corruptions: {name: accuracy}, mean_accuracy, see
 ONNX = "onnx"  #: the ONNX twin: {file, opset, max_abs_diff, ...}
 #: Inside ``data``: SHA-256 of the arrays trained and tested on (equal digests, equal data).
 DATA_FINGERPRINT = "fingerprint"
+#: The data block's name for the bundled offline set (not EMNIST: every report says so).
+SYNTHETIC_SOURCE = "synthetic-offline"
 
 REQUIRED = (SCHEMA, VARIANT, LABELS, DATA, TRAINING, HISTORY, TEST, PARAMETERS, WEIGHT_SPARSITY)
 OPTIONAL_BLOCKS = (SWEEP, REPEAT, PREDICTIONS, CALIBRATION, GENERALIZATION, ROBUSTNESS, ONNX)

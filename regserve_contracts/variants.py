@@ -142,3 +142,9 @@ def parse_custom(spec: str) -> Variant:
         raise ValueError(f"lambda {lam_text!r} in {spec!r} is not a number") from None
     name = parts[3] if len(parts) == 4 else f"{penalty}_{where}_{lam:g}"
     return Variant(name=name, penalty=penalty, where=where, lam=lam)
+
+
+def family(variant: Variant) -> str:
+    """A variant's penalty family: ``l1_kernel_bias`` for a sweep point, ``none`` for the
+    baseline."""
+    return "none" if variant.penalty == "none" else f"{variant.penalty}_{variant.where}"

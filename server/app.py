@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from server import catalog, comparison, health, openapi, pages, predict
 from server.errors import register_error_handlers
 from server.jsonio import OrjsonProvider
 from server.metrics import Metrics
+from server.routes import catalog, comparison, health, openapi, pages, predict
 from server.runtime.batcher import MicroBatcher
 from server.runtime.loading import RuntimeOptions
 from server.runtime.registry import ModelRegistry

@@ -10,6 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
+from analysis.results import ResultRow
+from analysis.robustness import corruption_errors, mce_by_variant, robustness_data
 from regserve_contracts import corruptions, layout
 from regserve_contracts import metadata as md
 from regserve_contracts.signature import to_model_input
@@ -17,8 +19,6 @@ from regserve_contracts.variants import VARIANT_NAMES
 from tests.support.reference_calibration import ece_by_loops
 from trainer.backfill import BLOCKS, backfill, saved_model_predictor
 from trainer.beyond import robustness_subset
-from trainer.results import ResultRow
-from trainer.robustness_report import corruption_errors, mce_by_variant, robustness_data
 
 #: Two variants are enough to check the recomputation (each SavedModel takes a second to load).
 CHECKED = ("none", "l2_activity")

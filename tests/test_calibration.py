@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis import calibration
 from tests.support.reference_calibration import ece_by_loops
-from trainer import calibration
 
 CLASSES = 47
 

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from analysis.comparison import build_comparison, write_comparison
+from analysis.comparison.report import COMPARISON_CSV, COMPARISON_MD, COMPARISON_PNG
 from regserve_contracts import layout
 from regserve_contracts import metadata as md
 from regserve_contracts.labels import label_mapping
@@ -25,8 +27,6 @@ from regserve_contracts.predictions import (
 )
 from trainer.__main__ import parse_options
 from trainer.cli import run
-from trainer.comparison import build_comparison, write_comparison
-from trainer.comparison.report import COMPARISON_CSV, COMPARISON_MD, COMPARISON_PNG
 
 TRUTH = np.arange(200) % 47
 FINGERPRINT = "f" * 64

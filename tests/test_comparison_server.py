@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from analysis.comparison import build_comparison
 from regserve_contracts import layout
 from tests.support.api import override_settings
-from trainer.comparison import build_comparison
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from tests.support import REPO_ROOT
 
-PACKAGES = ("regserve_contracts", "trainer", "server", "client", "benchmarks")
-PRODUCT = ("regserve_contracts", "trainer", "server", "client")
+PACKAGES = ("regserve_contracts", "analysis", "trainer", "server", "client", "benchmarks")
+PRODUCT = ("regserve_contracts", "analysis", "trainer", "server", "client")
 MAX_LINES = 300
 
 #: Known offenders that other work in progress removes; empty each entry once that is merged
@@ -126,3 +126,57 @@ def test_every_product_module_is_under_300_lines():
     long = {path for path, count in lengths.items() if count >= MAX_LINES}
     assert long - KNOWN_LONG == set(), {path: lengths[path] for path in long - KNOWN_LONG}
     assert KNOWN_LONG - long == set(), "fixed: remove these from KNOWN_LONG"
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """The dotted names a file imports from outside the project, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_analysis_imports_neither_tensorflow_nor_the_trainer():
+    """analysis/ reads models/ through regserve_contracts: no TensorFlow, Keras or trainer."""
+    graph = import_graph()
+    for name, path in module_files().items():
+        if name.partition(".")[0] != "analysis":
+            continue
+        assert not {t for t in graph[name] if t.partition(".")[0] == "trainer"}, name
+        heavy = {m for m in third_party_imports(path) if m.partition(".")[0] in
+                 {"tensorflow", "keras", "trainer"}}
+        assert not heavy, f"{name} imports {sorted(heavy)}"
+
+
+def test_the_trainer_leaves_statistics_and_charts_to_the_analysis():
+    """No trainer module imports matplotlib or scipy's statistics; reading EMNIST's .mat files
+    (scipy.io, in the data sources) is the one scipy use the trainer keeps."""
+    for name, path in module_files().items():
+        if name.partition(".")[0] != "trainer":
+            continue
+        banned = {m for m in third_party_imports(path)
+                  if m.partition(".")[0] == "matplotlib"
+                  or (m.partition(".")[0] == "scipy" and not m.startswith("scipy.io"))}
+        assert not banned, f"{name} imports {sorted(banned)}"
+
+
+def test_no_merge_conflict_marker_is_committed():
+    """No tracked text file holds a line starting with a conflict marker (a merge left behind)."""
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    markers = ("<<<<<<< ", ">>>>>>> ", "<<<<<<<\n", ">>>>>>>\n")
+    found = []
+    for name in filter(None, files):
+        path = REPO_ROOT / name
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue  # binary or gone: not a text file
+        found += [f"{name}:{number}" for number, line in enumerate(text.splitlines(True), 1)
+                  if line.startswith(markers)]
+    assert found == [], f"conflict markers at {found}"

@@ -18,8 +18,8 @@ from regserve_contracts.signature import (
     kernel_variable,
     to_model_input,
 )
-from trainer.insight import HISTOGRAM_EDGES, PRUNING_THRESHOLDS
 from trainer.model import PENALIZED_LAYERS
+from trainer.penalty_views import HISTOGRAM_EDGES, PRUNING_THRESHOLDS
 
 #: The variants checked one by one: no penalty, one that drives weights to zero, one that shrinks.
 CHECKED = ("none", "l1_kernel_bias", "l2_kernel_bias")

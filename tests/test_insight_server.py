@@ -25,8 +25,8 @@ from regserve_contracts.signature import (
     to_model_input,
 )
 from regserve_contracts.variants import VARIANTS
-from server import insight, perturb
-from server.openapi import DOCUMENT
+from server.routes.openapi import DOCUMENT
+from server.views import insight, perturb
 from tests.support.api import TEST_SETTINGS
 
 SHAPES = ("A", "L", "T", "O")

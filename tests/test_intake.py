@@ -18,7 +18,7 @@ from benchmarks.drawing import encode
 from benchmarks.hostile import png as stroke_png
 from benchmarks.hostile_images import glyph
 from benchmarks.hostile_v2 import v2_body
-from server import intake
+from server.intake import files as intake
 from tests.support.api import override_settings
 
 V2_INFER = "/v2/models/none/infer"

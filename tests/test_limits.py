@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import intake
 from server.errors import ApiError
+from server.intake import files as intake
 
 
 def png(width: int, height: int) -> bytes:

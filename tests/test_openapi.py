@@ -15,7 +15,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing.exceptions import Unresolvable
 
 from benchmarks.drawing import draw, encode
-from server.openapi import DOCUMENT
+from server.routes.openapi import DOCUMENT
 from tests.support.api import override_settings
 from tests.support.v2_openapi_cases import V2_CASES
 
@@ -60,7 +60,7 @@ def with_reports(ctx: Context, path: str):
 
 def with_comparison(ctx: Context):
     """A comparison.json built by the trainer from the shared app's models."""
-    from trainer.comparison import build_comparison
+    from analysis.comparison import build_comparison
 
     (ctx.tmp_path / "reports").mkdir()
     document = build_comparison(ctx.app.extensions["regserve"].settings.models_dir)

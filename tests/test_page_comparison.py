@@ -8,13 +8,13 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from analysis.comparison.report import verdict_words
+from analysis.reports import build_reports
 from regserve_contracts import layout
 from server.launcher import LOOPBACK
 from tests.support import ARTIFACTS
 from tests.support.api import override_settings
 from tests.support.browser import chromium_browser
-from trainer.comparison.report import verdict_words
-from trainer.reports import build_reports
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PHONE = {"width": 390, "height": 844}

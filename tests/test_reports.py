@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from regserve_contracts import layout
-from regserve_contracts.variants import VARIANT_NAMES, VARIANTS
-from trainer.reports import (
+from analysis.reports import (
     COMPARISON_PNG,
     CSV_COLUMNS,
     PRUNING_PNG,
@@ -23,7 +21,9 @@ from trainer.reports import (
     build_reports,
     collect_results,
 )
-from trainer.robustness_report import ROBUSTNESS_JSON, ROBUSTNESS_MD
+from analysis.robustness import ROBUSTNESS_JSON, ROBUSTNESS_MD
+from regserve_contracts import layout
+from regserve_contracts.variants import VARIANT_NAMES, VARIANTS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

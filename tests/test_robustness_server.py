@@ -20,8 +20,8 @@ from regserve_contracts.signature import (
     SIGNATURE_KEY,
     to_model_input,
 )
-from server import robustness
-from server.openapi import DOCUMENT
+from server.routes.openapi import DOCUMENT
+from server.views import robustness
 from tests.support.api import TEST_SETTINGS
 from tests.support.models import copy_models
 

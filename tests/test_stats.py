@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, chi2
 
-from trainer import stats
+from analysis import stats
 
 Z95 = 1.959963984540054  # the 97.5% point of the standard normal
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from trainer.sweep.results import aggregate, families, pick, standard_error
+from analysis.sweep.results import aggregate, families, pick, standard_error
 
 
 def point(lam, val, se=0.01, weights=0.5, activations=0.5, where="kernel_bias"):

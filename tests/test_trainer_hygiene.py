@@ -9,7 +9,7 @@ import pytest
 
 from regserve_contracts import layout
 from regserve_contracts.variants import RESERVED_NAMES
-from server.predict import ALL
+from server.routes.predict import ALL
 from trainer.__main__ import main
 
 HOUR = 3600

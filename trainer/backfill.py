@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from analysis.reports import ReportError, build_reports
 from regserve_contracts import layout
 from regserve_contracts import metadata as md
 from regserve_contracts.signature import (
@@ -24,7 +25,6 @@ from regserve_contracts.signature import (
 from trainer.beyond import TRAIN_IMAGES, Predict, beyond_accuracy, predict_all
 from trainer.data import Dataset
 from trainer.progress import progress_log
-from trainer.reports import ReportError, build_reports
 from trainer.splits import split_rows
 
 #: The blocks this command adds.

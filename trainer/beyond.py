@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from analysis.calibration import accuracy, calibration_block, negative_log_likelihood
 from regserve_contracts import corruptions
 from regserve_contracts import metadata as md
 from regserve_contracts.signature import to_model_input
-from trainer.calibration import accuracy, calibration_block, negative_log_likelihood
 
 #: A model as these evaluations see it: float32 ``(n, 28, 28, 1)`` -> probabilities ``(n, 47)``.
 Predict = Callable[[np.ndarray], np.ndarray]

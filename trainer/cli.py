@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
+from analysis.reports import ReportError, build_reports, results_text
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
 from trainer.backfill import run_evaluate
@@ -16,7 +17,6 @@ from trainer.fanout import EngineError, check_engine, train_on_ray
 from trainer.onnx_export import OnnxExportError
 from trainer.progress import import_tensorflow_silently, progress_log
 from trainer.repeats import SettingsConflict, check_settings, training_settings
-from trainer.reports import ReportError, build_reports, results_text
 from trainer.tracking import TrackingUnavailable
 from trainer.tracking.runs import open_hooks
 from trainer.train import TrainConfig, TrainingError, train_variants

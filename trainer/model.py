@@ -18,7 +18,7 @@ from regserve_contracts.signature import (
     zero_fraction_output,
 )
 from regserve_contracts.variants import Variant
-from trainer.insight import add_feature_map_endpoint
+from trainer.penalty_views import add_feature_map_endpoint
 
 #: Layers that carry the penalty (every Conv2D/Dense layer), in forward order.
 PENALIZED_LAYERS: tuple[str, ...] = ("conv1", "conv2", "dense1", "output")
@@ -107,7 +107,8 @@ def export_saved_model(model, path: Path) -> None:
     ``(batch, 47)``, and per layer in :data:`ACTIVATION_LAYERS` ``<layer>_zero_fraction``
     (share of that example's activations that are exactly zero) and ``<layer>_mean``
     (mean activation), each ``(batch,)``. TensorFlow Serving can serve the folder as it is.
-    A second signature, ``activations``, returns the conv layers' feature maps (trainer.insight).
+    A second signature, ``activations``, returns the conv layers' feature maps
+    (trainer.penalty_views).
     """
     import keras
     import tensorflow as tf

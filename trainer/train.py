@@ -27,9 +27,9 @@ from regserve_contracts.signature import (
 from regserve_contracts.variants import Variant
 from trainer.data import Dataset
 from trainer.evaluation import evaluate_version
-from trainer.insight import export_views
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
 from trainer.onnx_export import write_twin
+from trainer.penalty_views import export_views
 from trainer.progress import clock
 from trainer.repeats import expand, repeat_metadata, training_settings
 from trainer.splits import fitted_count, shuffled_order

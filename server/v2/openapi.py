@@ -1,4 +1,4 @@
-"""The Open Inference Protocol V2 routes in the OpenAPI document (merged by server/openapi.py)."""
+"""The Open Inference Protocol V2 routes in the OpenAPI document (merged into /openapi.json)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ from regserve_contracts.signature import (
     to_model_input,
 )
 from server.errors import ApiError, image_api_error
-from server.inputs import read_body
-from server.intake import read_images
+from server.intake.files import read_images
+from server.intake.forms import read_body
 from server.runtime.registry import LoadedVariant, Snapshot
 from server.runtime.selection import version_key
 from server.settings import ServerSettings

@@ -8,7 +8,7 @@ import json
 from PIL import Image, ImageDraw
 
 from benchmarks.drawing import encode
-from server import intake
+from server.intake import files as intake
 
 IMAGE = {"name": "image", "datatype": "FP32", "shape": [1, 28, 28, 1], "data": [0.0] * 784}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from regserve_contracts import metadata as md
 from regserve_contracts.emnist_form import ink_to_emnist
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from trainer.data import Dataset, DataSourceError
@@ -28,7 +29,7 @@ from trainer.data.strokes import (
     trim,
 )
 
-NAME = "synthetic-offline"
+NAME = md.SYNTHETIC_SOURCE
 DESCRIPTION = (
     "RegServe's bundled offline set: Hershey single-stroke glyphs and hand-made handwritten "
     "forms drawn with random pen, slant, rotation, scale and elastic distortion, put through "

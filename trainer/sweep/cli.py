@@ -7,9 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from analysis.reports import ReportError
 from regserve_contracts import layout
 from trainer.data import DataSourceError
-from trainer.reports import ReportError
 from trainer.sweep import engines
 from trainer.sweep.plan import (
     SWEEPS_DIR,
@@ -118,7 +118,7 @@ def finish(spec: SweepSpec, outcomes: list[engines.PointOutcome], models_dir: Pa
     stopped = [o for o in outcomes if o.stopped_early]
     reports = []
     if exported:
-        from trainer.sweep.report import build_sweep_report
+        from analysis.sweep.report import build_sweep_report
 
         manifest = read_manifest(models_dir, spec.name)
         reports = build_sweep_report(models_dir, spec.name, manifest.get("command", ""))

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from regserve_contracts.variants import Variant
+from regserve_contracts.variants import Variant, family  # noqa: F401 (family: re-exported)
 
 SWEEP_PENALTIES = ("l1", "l2", "elasticnet")
 SWEEP_PLACES = ("kernel_bias", "activity")
@@ -148,10 +148,6 @@ class SweepSpec:
                    tuple(float(lam) for lam in data["lambdas"]), bool(data["baseline"]),
                    str(data.get("baseline_name", BASELINE_NAME)))
 
-
-def family(variant: Variant) -> str:
-    """``l1_kernel_bias`` for a sweep point, ``none`` for the baseline."""
-    return "none" if variant.penalty == "none" else f"{variant.penalty}_{variant.where}"
 
 
 def _positive(text: str, spec: str) -> float:

@@ -11,14 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.sweep.results import summarise
 from regserve_contracts import layout
 from regserve_contracts import metadata as md
-from regserve_contracts.repeats import read_repeat
-from regserve_contracts.variants import Variant
 from trainer.data import Dataset
 from trainer.repeats import Job, repeat_metadata, training_settings
-from trainer.results import SPARSITY_KEY
-from trainer.sweep.spec import family
 
 
 @dataclass(frozen=True)
@@ -69,29 +66,6 @@ def find_done(models_dir: Path, sweep: str, point: str, seed: int) -> Path | Non
             continue  # an unreadable version is not ours to count
     return None
 
-
-def summarise(version_dir: Path, metadata: dict[str, Any], reused: bool) -> dict[str, Any]:
-    """The numbers a sweep reports for a point, from its exported metadata."""
-    variant = Variant.from_dict(metadata["variant"])
-    history = metadata.get("history", {})
-    activations = list(metadata.get("activation_sparsity_test", {}).values())
-    sweep = metadata.get(md.SWEEP, {})
-    repeat = read_repeat(metadata)
-    return {
-        "point": variant.name, "family": family(variant), "penalty": variant.penalty,
-        "where": variant.where, "lam": variant.lam, "version_dir": str(version_dir),
-        "test_accuracy": float(metadata["test"]["accuracy"]),
-        "val_accuracy": float((history.get("val_accuracy") or [float("nan")])[-1]),
-        "weight_sparsity": float(metadata["weight_sparsity"]["all"][SPARSITY_KEY]),
-        "activation_sparsity": sum(activations) / len(activations) if activations else 0.0,
-        "training_seconds": float(metadata.get("training_seconds", 0.0)),
-        "node": sweep.get("node", ""), "pid": sweep.get("pid", 0),
-        "started": sweep.get("started", 0.0), "finished": sweep.get("finished", 0.0),
-        "reused": reused,
-        "seed": int(metadata.get(md.TRAINING, {}).get("seed", 0)),
-        "group": repeat.group if repeat else None,
-        "index": repeat.index if repeat else 1, "of": repeat.of if repeat else 1,
-    }
 
 
 def run_point(point: dict[str, Any], dataset: Dataset, settings: TrialSettings, node: str,

@@ -109,9 +109,9 @@ def log_version(store: TrackingStore, run_id: str | None, version_dir: Path, his
 
 def _log_curves(store: TrackingStore, run_id: str, version_dir: Path, metadata: dict) -> None:
     """The reports' loss/accuracy chart of this version, as a PNG artifact."""
-    from trainer.plots import draw_curves
-    from trainer.reports import curves_file
-    from trainer.results import ResultRow
+    from analysis.plots import draw_curves
+    from analysis.reports import curves_file
+    from analysis.results import ResultRow
 
     row = ResultRow.from_metadata(version_dir, metadata)
     with tempfile.TemporaryDirectory() as folder:

@@ -8,8 +8,8 @@ import json
 import math
 from pathlib import Path
 
+from analysis.results import ResultRow
 from regserve_contracts import layout
-from trainer.results import ResultRow
 
 ROBUSTNESS_MD = "robustness.md"
 ROBUSTNESS_JSON = "robustness.json"

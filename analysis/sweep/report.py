@@ -14,10 +14,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from regserve_contracts import layout
-from trainer.reports import ReportError, source_notes
-from trainer.results import ResultRow
-from trainer.sweep.results import (
+from analysis.reports import ReportError, source_notes
+from analysis.results import ResultRow
+from analysis.sweep.results import (
     RULE,
     Family,
     aggregate,
@@ -25,6 +24,7 @@ from trainer.sweep.results import (
     families,
     pick_summary,
 )
+from regserve_contracts import layout
 
 
 def build_sweep_report(models_dir: Path, sweep: str, command: str = "") -> list[Path]:
@@ -44,7 +44,7 @@ def build_sweep_report(models_dir: Path, sweep: str, command: str = "") -> list[
         written.append(folder / f"{stem}{suffix}")
 
     if found:
-        from trainer.sweep.charts import draw_sweep
+        from analysis.sweep.charts import draw_sweep
 
         layout.write_atomic(folder / f"{stem}.png",
                             lambda handle: draw_sweep(found, baseline, rows, handle))

@@ -8,9 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from analysis.comparison.document import BASELINE_VERDICT, build_comparison
+from analysis.results import is_synthetic
 from regserve_contracts import layout
-from trainer.comparison.document import BASELINE_VERDICT, build_comparison
-from trainer.results import is_synthetic
 
 COMPARISON_MD = "comparison.md"
 COMPARISON_CSV = "comparison.csv"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from regserve_contracts.variants import unknown_variant_message
-from server import insight, robustness
 from server.answers import variant_summary
-from server.comparison import variant_statistics
 from server.errors import ApiError
+from server.routes.comparison import variant_statistics
 from server.runtime.registry import Snapshot
 from server.state import current_state
+from server.views import insight, robustness
 
 bp = Blueprint("catalog", __name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from trainer.results import ResultRow, is_synthetic
-from trainer.sweep.results import METRICS, Family, score
+from analysis.results import ResultRow, is_synthetic
+from analysis.sweep.results import METRICS, Family, score
 
 PICKS = (("best", "tab:green", "best (validation)"), ("one_se", "tab:purple", "one SE rule"))
 SERIES = (("val", "o", "tab:blue", "validation"), ("test", "s", "tab:gray", "test"))

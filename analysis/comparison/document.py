@@ -1,6 +1,6 @@
 """The comparison document (``comparison.json``): intervals, paired tests and a verdict per pair.
 
-Built from :mod:`trainer.comparison.models`' entries with :mod:`trainer.stats`; everything a
+Built from :mod:`analysis.comparison.models`' entries with :mod:`analysis.stats`; everything a
 report, the server or a person needs is in the returned dict, rule included.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from trainer import stats
-from trainer.comparison.models import Entry, Model, collect_entries, missing
+from analysis import stats
+from analysis.comparison.models import Entry, Model, collect_entries, missing
 
 #: Significance level of a verdict, after Holm's adjustment over every pair of the report.
 ALPHA = 0.05

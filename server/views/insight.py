@@ -19,9 +19,9 @@ from regserve_contracts.signature import (
     kernel_variable,
     to_model_input,
 )
-from server import perturb, robustness
 from server.errors import ApiError
 from server.runtime.registry import LoadedVariant, Snapshot
+from server.views import perturb, robustness
 
 #: What ``POST /predict?include=`` may ask for.
 INCLUDE_OPTIONS: tuple[str, ...] = ("activations", "stability", robustness.INCLUDE)
@@ -34,7 +34,7 @@ FILTER_COLUMNS = 8
 FILTER_CELL = 8
 FILTER_GAP = 2
 FILTER_GAP_RGB = (64, 64, 64)
-#: Metadata fields the trainer writes at export (trainer.insight); older versions lack them.
+#: Metadata fields the trainer writes at export (trainer.penalty_views); older versions lack them.
 METADATA_VIEWS = (md.WEIGHT_HISTOGRAM, md.PRUNING)
 
 

@@ -1,7 +1,7 @@
 """A sweep's numbers: its trainings read back from disk, mean +- standard error per point, and
 the two picks per family, ``best`` and ``one_se`` (glmnet's lambda.min and lambda.1se).
 
-Shared by the sweep report (tables, JSON) and its chart, as trainer/results.py is by the
+Shared by the sweep report (tables, JSON) and its chart, as analysis/results.py is by the
 regular reports and plots.
 """
 
@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.results import SPARSITY_KEY, ResultRow
 from regserve_contracts import layout
 from regserve_contracts import metadata as md
-from trainer.results import ResultRow
-from trainer.sweep.trial import summarise
+from regserve_contracts.repeats import read_repeat
+from regserve_contracts.variants import Variant, family
 
 #: Two scores closer than this are a tie (float noise, not a difference).
 TIE = 1e-9
@@ -43,6 +44,30 @@ class Family:
     points: tuple[dict[str, Any], ...]  # ascending lambda, see :func:`aggregate`
     best: dict[str, Any]
     one_se: dict[str, Any]
+
+
+def summarise(version_dir: Path, metadata: dict[str, Any], reused: bool) -> dict[str, Any]:
+    """The numbers a sweep reports for a point, from its exported metadata."""
+    variant = Variant.from_dict(metadata["variant"])
+    history = metadata.get("history", {})
+    activations = list(metadata.get("activation_sparsity_test", {}).values())
+    sweep = metadata.get(md.SWEEP, {})
+    repeat = read_repeat(metadata)
+    return {
+        "point": variant.name, "family": family(variant), "penalty": variant.penalty,
+        "where": variant.where, "lam": variant.lam, "version_dir": str(version_dir),
+        "test_accuracy": float(metadata["test"]["accuracy"]),
+        "val_accuracy": float((history.get("val_accuracy") or [float("nan")])[-1]),
+        "weight_sparsity": float(metadata["weight_sparsity"]["all"][SPARSITY_KEY]),
+        "activation_sparsity": sum(activations) / len(activations) if activations else 0.0,
+        "training_seconds": float(metadata.get("training_seconds", 0.0)),
+        "node": sweep.get("node", ""), "pid": sweep.get("pid", 0),
+        "started": sweep.get("started", 0.0), "finished": sweep.get("finished", 0.0),
+        "reused": reused,
+        "seed": int(metadata.get(md.TRAINING, {}).get("seed", 0)),
+        "group": repeat.group if repeat else None,
+        "index": repeat.index if repeat else 1, "of": repeat.of if repeat else 1,
+    }
 
 
 def collect(models_dir: Path, sweep: str) -> tuple[list[dict[str, Any]], list[ResultRow]]:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from regserve_contracts.decoding import ImageInputError
 from regserve_contracts.emnist_form import pixels_to_emnist
 from server.errors import ApiError, body_too_large, size_text
-from server.intake import read_image
+from server.intake.files import read_image
 from server.settings import ServerSettings
 
 #: Content types taken as raw image bytes (besides every ``image/*``).
@@ -46,7 +46,7 @@ class InputImage:
 def read_input(request: Request, settings: ServerSettings) -> InputImage:
     """Parse the request body; raise :class:`ApiError` or ``ImageInputError`` saying why not.
 
-    Image bytes, in whichever form they come, go through :mod:`server.intake`.
+    Image bytes, in whichever form they come, go through :mod:`server.intake.files`.
     """
     mimetype = request.mimetype
     if mimetype == MULTIPART:

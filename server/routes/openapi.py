@@ -9,12 +9,12 @@ from flask import Blueprint, jsonify
 from regserve_contracts.chance import RULE as CHANCE_RULE
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from regserve_contracts.signature import FEATURE_MAP_LAYERS
-from server.comparison import COMPARISON_SCHEMAS
-from server.insight import INCLUDE_OPTIONS
-from server.robustness import DETAIL_PROPERTIES
-from server.robustness import SCHEMAS as ROBUSTNESS_SCHEMAS
+from server.routes.comparison import COMPARISON_SCHEMAS
 from server.schema import INTEGER, NUMBER, NUMBERS, SHARE, STRING, error, json_response, obj, ref
 from server.v2.openapi import V2_PATHS, V2_SCHEMAS
+from server.views.insight import INCLUDE_OPTIONS
+from server.views.robustness import DETAIL_PROPERTIES
+from server.views.robustness import SCHEMAS as ROBUSTNESS_SCHEMAS
 
 bp = Blueprint("openapi", __name__)
 

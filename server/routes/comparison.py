@@ -81,7 +81,7 @@ def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> di
             "properties": {**required, **(optional or {})}}
 
 
-#: Merged into the OpenAPI document's components by server/openapi.py.
+#: Merged into the OpenAPI document's components by server/routes/openapi.py.
 COMPARISON_SCHEMAS: dict[str, Any] = {
     "ComparisonRow": _obj({
         "model": {**_STRING, "description": "name@version of the newest model in the row."},

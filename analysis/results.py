@@ -10,7 +10,6 @@ from typing import Any
 
 from regserve_contracts import metadata as md
 from regserve_contracts.metadata import Metadata
-from trainer.data.synthetic import NAME as SYNTHETIC_SOURCE
 
 #: The weight-sparsity threshold the reports show (a key of metadata's ``weight_sparsity``).
 SPARSITY_KEY = "<1e-03"
@@ -18,7 +17,7 @@ SPARSITY_KEY = "<1e-03"
 
 def is_synthetic(source: str) -> bool:
     """Whether a data source name is the bundled offline set (not EMNIST)."""
-    return source == SYNTHETIC_SOURCE
+    return source == md.SYNTHETIC_SOURCE
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class ResultRow:
     train_samples: int
     training_seconds: float
     history: dict[str, list[float]]
-    pruning: tuple[dict[str, float], ...] = ()  # trainer.insight's curve; older versions lack it
+    pruning: tuple[dict[str, float], ...] = ()  # the export's pruning curve; older lack it
     # Beyond accuracy (trainer/beyond.py); NaN and {} for versions exported before it.
     ece: float = math.nan
     nll: float = math.nan

@@ -6,7 +6,7 @@ state is shared with the caller.
 
 from __future__ import annotations
 
-from trainer.results import ResultRow, is_synthetic
+from analysis.results import ResultRow, is_synthetic
 
 
 def draw_curves(row: ResultRow, handle) -> None:
@@ -28,7 +28,7 @@ def draw_curves(row: ResultRow, handle) -> None:
 
 def draw_sparsity(rows: list[ResultRow], sources: list[str], handle) -> None:
     """Weight sparsity (share of |w| < 1e-3) of every variant; accuracy, which needs its
-    interval, is the comparison chart's (trainer.comparison)."""
+    interval, is the comparison chart's (analysis.comparison)."""
     figure, (ax,) = _figure(1, 1, (max(6.0, 0.8 * len(rows) + 2), 4.5))
     bars = ax.bar(range(len(rows)), [row.weight_sparsity for row in rows], width=0.6)
     ax.bar_label(bars, fmt="%.2f", fontsize=8)

@@ -13,13 +13,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis import plots
+from analysis.comparison import write_comparison
+from analysis.comparison.report import COMPARISON_MD, COMPARISON_PNG
+from analysis.results import ResultRow, is_synthetic
+from analysis.robustness import ROBUSTNESS_MD, mce_by_variant, write_robustness_report
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES
-from trainer import plots
-from trainer.comparison import write_comparison
-from trainer.comparison.report import COMPARISON_MD, COMPARISON_PNG
-from trainer.results import ResultRow, is_synthetic
-from trainer.robustness_report import ROBUSTNESS_MD, mce_by_variant, write_robustness_report
 
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
@@ -65,7 +65,7 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None,
                   baseline: str = "none") -> Reports:
     """Rebuild every report from the models on disk; raise :class:`ReportError` if none.
 
-    The comparison (trainer.comparison) tests every variant against ``baseline``.
+    The comparison (analysis.comparison) tests every variant against ``baseline``.
     """
     models_dir = Path(models_dir)
     reports_dir = Path(reports_dir) if reports_dir else models_dir / layout.REPORTS_DIR

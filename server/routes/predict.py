@@ -9,12 +9,12 @@ from flask import Blueprint, jsonify, request
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
 from regserve_contracts.variants import unknown_variant_message
-from server import insight
 from server.answers import agreement, data_source, input_echo, variant_answer
 from server.errors import ApiError
-from server.inputs import read_input
+from server.intake.forms import read_input
 from server.runtime.registry import Snapshot
 from server.state import current_state
+from server.views import insight
 
 bp = Blueprint("predict", __name__)
 ALL = "all"

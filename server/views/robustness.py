@@ -65,7 +65,7 @@ def corruptions_view(snapshot: Snapshot, served: dict[str, tuple[str, LoadedVari
                        for name, image in images.items()]}
 
 
-# --- the OpenAPI schemas of the above (merged into server/openapi.py's components) ----------
+# --- the OpenAPI schemas of the above (merged into server/routes/openapi.py's components) --
 
 _NUMBER, _INTEGER, _STRING = {"type": "number"}, {"type": "integer"}, {"type": "string"}
 _SHARE = {"type": "number", "minimum": 0, "maximum": 1}

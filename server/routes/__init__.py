@@ -1,0 +1,1 @@
+"""The HTTP blueprints: /predict, /variants, /comparison, health, the page, the OpenAPI document."""

@@ -1,0 +1,1 @@
+"""Per-input views of one model: feature maps and stability, and beyond-accuracy blocks."""
