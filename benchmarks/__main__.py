@@ -14,6 +14,7 @@ from benchmarks.report import RESULTS_DIR, BenchmarkError, log, save_results
 from benchmarks.serving import ServingSettings, run_serving
 from benchmarks.serving_report import SERVERS, render_serving
 from benchmarks.training import TrainingSettings, render_training, run_training
+from regserve_contracts.tensorflow_log import quiet_log_level
 from regserve_contracts.variants import UnknownVariantError
 from server.launcher import PROJECT_ROOT
 from trainer.data import DataSourceError
@@ -117,7 +118,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
 
 def run(options: Options, name: str) -> None:
     """Run one benchmark, print its table, save its JSON and Markdown."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_log_level()
     models_dir = options.models_dir.resolve()
     if name == "serving":
         result = run_serving(ServingSettings(

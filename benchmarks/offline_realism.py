@@ -9,7 +9,6 @@ same CNN trained on the sample's own real train split, and chance.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 from benchmarks.report import SHARED_SAMPLE
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
+from regserve_contracts.tensorflow_log import quiet_log_level
 from regserve_contracts.variants import get_variant
 from trainer.data.synthetic import NAME, generate
 from trainer.model import build_model
@@ -100,7 +100,7 @@ def _log_epoch(epoch: int, logs: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Measure, then print the Markdown table."""
     settings = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_log_level()
     log(f"generating {settings.train_size:,} synthetic images (seed {settings.seed}) ...")
     x_syn, y_syn, seconds = timed_generation(settings.train_size, settings.seed)
     print("| generator | value |\n| --- | --- |")

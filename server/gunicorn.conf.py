@@ -19,6 +19,7 @@ import tempfile
 # gunicorn reads this file before it applies --pythonpath: find this file's own package.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from regserve_contracts.tensorflow_log import quiet_log_level  # noqa: E402
 from server.settings import ConfigError, cores, load_settings  # noqa: E402
 
 try:
@@ -47,7 +48,7 @@ control_socket_disable = True
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"  # heartbeats on tmpfs: a slow disk cannot stall them
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet_log_level()
 
 # Prometheus multiprocess mode: each worker writes its metrics to files here, /metrics sums them.
 # (prometheus_client reads this variable itself; it is the library's interface, not a setting.)

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from regserve_contracts.tensorflow_log import quiet_log_level
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONFIG = Path(__file__).with_name("gunicorn.conf.py")
 APP = "server:create_app()"
@@ -104,7 +106,7 @@ def _end_group(group: int, timeout: float) -> None:
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a child process: ours, quiet TensorFlow, this project importable."""
     paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": os.pathsep.join(paths),
+    return {**quiet_log_level(dict(os.environ)), "PYTHONPATH": os.pathsep.join(paths),
             **extra}
 
 

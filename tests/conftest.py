@@ -10,9 +10,10 @@ import pytest
 # The helpers' asserts report values like the tests' own (before any of them is imported).
 pytest.register_assert_rewrite("tests.support")
 
+from regserve_contracts.tensorflow_log import quiet_log_level  # noqa: E402
 from tests.support import SHARED_SAMPLE  # noqa: E402
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet_log_level()
 
 #: Training images per session fixture: tiny, so every variant trains in a few seconds.
 TINY_TRAIN_SIZE = 470

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from server.tfquiet import has_nvidia_gpu, is_noise
+from regserve_contracts.tensorflow_log import has_nvidia_gpu, is_noise
 
 
 def test_the_log_names_the_address_and_what_serves(live_server):

@@ -1,167 +1,69 @@
-"""What ``python -m trainer`` does once its arguments are parsed: list, train, report."""
+"""What each ``python -m trainer`` subcommand does once parsed: list, train, report, compare,
+evaluate, onnx (and sweep, in trainer/sweep/cli.py), all behind one error path."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+import textwrap
+from collections.abc import Callable
 from typing import TextIO
 
-from analysis.reports import ReportError, build_reports, results_text
+from analysis.reports import build_reports, results_text
 from regserve_contracts import layout
-from regserve_contracts.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
+from regserve_contracts.tensorflow_log import import_tensorflow
+from regserve_contracts.variants import VARIANTS
 from trainer.backfill import run_evaluate
-from trainer.data import DataSourceError
+from trainer.commands import (
+    CompareOptions,
+    EvaluateOptions,
+    ListOptions,
+    OnnxOptions,
+    ReportOptions,
+    TrainOptions,
+)
 from trainer.data.sources import load_dataset
+from trainer.errors import UsageError, carry_out
 from trainer.fanout import EngineError, check_engine, train_on_ray
-from trainer.onnx_export import OnnxExportError
-from trainer.progress import import_tensorflow_silently, progress_log
+from trainer.progress import progress_log
 from trainer.repeats import SettingsConflict, check_settings, training_settings
+from trainer.selection import custom_variants, select_variants, variants_table
+from trainer.sweep.plan import SweepOptions
 from trainer.tracking import TrackingUnavailable
 from trainer.tracking.runs import open_hooks
-from trainer.train import TrainConfig, TrainingError, train_variants
+from trainer.train import TrainConfig, train_variants
 
 
-class UsageError(ValueError):
-    """The command line asks for something impossible; the message says what to do instead."""
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """The trainer's command line as typed settings; defaults are the original experiment's."""
-
-    all_variants: bool = False
-    variants: tuple[str, ...] = ()
-    custom: tuple[str, ...] = ()
-    list_variants: bool = False
-    report_only: bool = False
-    evaluate: bool = False
-    data: str = "emnist"
-    epochs: int = TrainConfig.epochs
-    batch_size: int = TrainConfig.batch_size
-    validation_split: float = TrainConfig.validation_split
-    seed: int = TrainConfig.seed
-    limit: int | None = None
-    models_dir: Path = field(default_factory=lambda: Path("models"))
-    quiet: bool = False
-    baseline: str = "none"  # what the comparison report tests every variant against
-    # Repeats over seeds and where they run (trainer/repeats.py, trainer/fanout.py).
-    seeds: int = 1
-    engine: str = "local"
-    address: str | None = None
-    cpus_per_trial: int | None = None
-    name_suffix: str = ""
-    onnx_backfill: bool = False  # --onnx: write ONNX twins for versions already on disk
-    track: str | None = None  # None: off; "": the default store; else an MLflow tracking URI
-    tensorboard: Path | None = None
-
-
-def run(options: TrainOptions, out: TextIO | None = None, err: TextIO | None = None,
+def run(options, out: TextIO | None = None, err: TextIO | None = None,
         prog: str = "python -m trainer") -> int:
-    """Carry out ``options``; return the exit status. Library errors become one line on ``err``."""
+    """Carry out one subcommand's ``options``; return the exit status. Library errors become
+    one line on ``err`` (:func:`trainer.errors.carry_out`)."""
     out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
-    try:
-        if options.list_variants:
-            out.write(variants_table(VARIANTS + custom_variants(options.custom)) + "\n")
-            return 0
-        if options.evaluate:  # add calibration, generalization, robustness (trainer/backfill.py)
-            if options.all_variants or options.variants or options.custom or options.report_only:
-                raise UsageError("--evaluate trains nothing; drop --all, --variant, --custom "
-                                 "and --report")
-            return run_evaluate(options.models_dir, options.data, options.quiet, out, err)
-        if options.onnx_backfill:
-            return onnx_backfill(options, out)
-        if options.report_only:
-            if options.all_variants or options.variants or options.custom:
-                raise UsageError("--report trains nothing; drop --all, --variant and --custom")
-            return report(options, out)
-        return train(options, out, err)
-    except UsageError as exc:
-        err.write(f"{prog}: error: {exc}\n")
-        return 2
-    except (DataSourceError, ReportError, TrainingError, EngineError, OnnxExportError) as exc:
-        err.write(f"{prog}: error: {exc}\n")
-        return 1
-    except KeyboardInterrupt:
-        err.write(f"interrupted; finished versions stay in {options.models_dir}\n")
-        return 130
+    if isinstance(options, SweepOptions):
+        from trainer.sweep.cli import run as run_sweep
+
+        return run_sweep(options, out, err, prog=f"{prog} sweep")
+    command: Callable[..., int] = COMMANDS[type(options)]
+    where = getattr(options, "models_dir", None)
+    return carry_out(lambda: command(options, out, err), prog, err,
+                     f"interrupted; finished versions stay in {where}" if where else "interrupted")
 
 
-def custom_variants(specs: tuple[str, ...]) -> tuple[Variant, ...]:
-    """Parse every ``--custom`` spec, turning a bad one into a :class:`UsageError`."""
-    variants = []
-    for spec in specs:
-        try:
-            variant = parse_custom(spec)
-        except ValueError as exc:
-            message = str(exc) if spec in str(exc) else f"--custom {spec!r}: {exc}"
-            raise UsageError(message) from None
-        if variant.name in VARIANT_NAMES and variant != get_variant(variant.name):
-            raise UsageError(f"--custom {spec!r}: {variant.name!r} is a registered variant "
-                             f"({get_variant(variant.name).label}); give this one another name")
-        variants.append(variant)
-    return tuple(variants)
-
-
-def select_variants(options: TrainOptions) -> tuple[Variant, ...]:
-    """The variants to train, in registry order then as given, each name once."""
-    try:
-        chosen = list(VARIANTS if options.all_variants else ())
-        chosen += [get_variant(name) for name in options.variants]
-    except ValueError as exc:  # UnknownVariantError lists the valid names
-        raise UsageError(str(exc)) from None
-    chosen += custom_variants(options.custom)
-    chosen = [with_suffix(variant, options.name_suffix) for variant in chosen]
-    if not chosen:
-        raise UsageError("nothing to train: give --all, --variant NAME or --custom "
-                         "PENALTY:WHERE:LAMBDA[:NAME] (--list shows the variants)")
-    unique: dict[str, Variant] = {}
-    for variant in chosen:
-        known = unique.setdefault(variant.name, variant)
-        if known != variant:
-            raise UsageError(f"the name {variant.name!r} is given to two different penalties "
-                             f"({known.label}; {variant.label}); name the custom variant")
-        check_on_disk(variant, options.models_dir)
-    return tuple(unique.values())
-
-
-def with_suffix(variant: Variant, suffix: str) -> Variant:
-    """``variant`` under ``NAME+SUFFIX`` (``--name-suffix``), or as it is without one."""
-    if not suffix:
-        return variant
-    try:
-        return replace(variant, name=variant.name + suffix)
-    except ValueError as exc:
-        raise UsageError(f"--name-suffix {suffix!r}: {exc}") from None
-
-
-def check_on_disk(variant: Variant, models_dir: Path) -> None:
-    """Refuse to add a version whose penalty differs from the variant's versions on disk."""
-    newest = layout.newest_version(Path(models_dir) / variant.name)
-    if newest is None:
-        return
-    try:
-        stored = Variant.from_dict(layout.read_metadata(newest)["variant"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # an unreadable version cannot conflict; the reports will flag it
-    if (stored.penalty, stored.where, stored.lam) != (variant.penalty, variant.where, variant.lam):
-        raise UsageError(f"{newest} already holds {variant.name!r} with another penalty "
-                         f"({stored.label}); give this one another name")
+def list_variants(options: ListOptions, out: TextIO, err: TextIO) -> int:
+    """Print every registered variant, and every ``--custom`` one, with its penalty."""
+    out.write(variants_table(VARIANTS + custom_variants(options.custom)) + "\n")
+    return 0
 
 
 def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     """Load the data, train every selected variant, rebuild the reports and summarise."""
-    variants = select_variants(options)
+    variants = select_variants(options.all_variants, options.variants, options.custom,
+                               options.name_suffix, options.models_dir)
     try:
         config = TrainConfig(epochs=options.epochs, batch_size=options.batch_size,
                              validation_split=options.validation_split, seed=options.seed,
                              limit=options.limit, verbose=keras_verbosity(options.quiet, out))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-    try:
         check_engine(options.engine, options.address, options.cpus_per_trial)
-    except EngineError as exc:
+    except (ValueError, EngineError) as exc:
         raise UsageError(str(exc)) from None
     log = progress_log(options.quiet, err)
     try:  # before the data loads: a missing extra should not cost a download
@@ -184,7 +86,10 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"{exc}; train into another --models-dir, or add --name-suffix SUFFIX "
                          "to train it under another name") from None
     if options.engine == "ray":
-        version_dirs = train_on_ray(variants, dataset, config, options, log, hooks=hooks)
+        version_dirs = train_on_ray(variants, dataset, config, options.models_dir,
+                                    options.seeds, log, address=options.address,
+                                    cpus_per_trial=options.cpus_per_trial,
+                                    quiet=options.quiet, hooks=hooks)
     else:
         version_dirs = [result.version_dir for result in train_variants(
             variants, dataset, config, options.models_dir, log=log, seeds=options.seeds,
@@ -193,31 +98,54 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
     if not options.quiet:
         out.write(f"\nModels in {options.models_dir}:\n")
         out.writelines(f"  {version_dir}\n" for version_dir in version_dirs)
-        out.write(f"Reports in {reports.reports_dir}: "
-                  f"{', '.join(path.name for path in reports.files[-3:])} and curves_*.png\n\n")
+        out.write(written_line(reports.reports_dir, reports.files) + "\n\n")
         out.write(results_text(list(reports.rows)) + "\n")
     return 0
 
 
-def report(options: TrainOptions, out: TextIO) -> int:
+def written_line(folder, files) -> str:
+    """``Reports in DIR (N files): a, b, ...``, wrapped: every file the reports wrote."""
+    names = ", ".join(sorted(path.name for path in files))
+    return textwrap.fill(f"Reports in {folder} ({len(files)} files): {names}", width=100,
+                         subsequent_indent="  ", break_on_hyphens=False)
+
+
+def report(options: ReportOptions, out: TextIO, err: TextIO) -> int:
     """Rebuild the reports from the newest version of every variant on disk."""
     reports = build_reports(options.models_dir, baseline=options.baseline)
     if not options.quiet:
-        out.write(f"Reports in {reports.reports_dir} ({len(reports.files)} files) from "
+        out.write(f"{written_line(reports.reports_dir, reports.files)}\nfrom "
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
         out.writelines(f"skipped {why}\n" for why in reports.skipped)
     return 0
 
 
-def onnx_backfill(options: TrainOptions, out: TextIO) -> int:
-    """Write the ONNX twin of every version on disk that has none (``--onnx``)."""
-    if options.all_variants or options.variants or options.custom or options.report_only:
-        raise UsageError("--onnx trains nothing; drop --all, --variant, --custom and --report")
+def compare(options: CompareOptions, out: TextIO, err: TextIO) -> int:
+    """Print the comparison of the models on disk, as comparison.md words it; write nothing.
+    No TensorFlow: the comparison reads only metadata and predictions files."""
+    from analysis.comparison.document import build_comparison
+    from analysis.comparison.report import comparison_markdown
+    from analysis.reports import ReportError
+
+    if not layout.variant_dirs(options.models_dir):
+        raise ReportError(f"no trained models under {options.models_dir}; train some first, "
+                          "e.g. python -m trainer --all")
+    out.write(comparison_markdown(build_comparison(options.models_dir, options.baseline)))
+    return 0
+
+
+def evaluate(options: EvaluateOptions, out: TextIO, err: TextIO) -> int:
+    """Add calibration, generalization and robustness to the versions that lack them."""
+    return run_evaluate(options.models_dir, options.data, options.quiet, out, err)
+
+
+def onnx_backfill(options: OnnxOptions, out: TextIO, err: TextIO) -> int:
+    """Write the ONNX twin of every version on disk that has none."""
     if not layout.variant_dirs(options.models_dir):
         raise UsageError(f"no trained versions in {options.models_dir}; pass --models-dir")
     from trainer.onnx_export import backfill
 
-    import_tensorflow_silently()
+    import_tensorflow(silent=options.quiet)
     written = backfill(options.models_dir, lambda line: None if options.quiet else out.write(
         line + "\n"))
     if not options.quiet:
@@ -232,11 +160,8 @@ def keras_verbosity(quiet: bool, out: TextIO) -> int:
     return 1 if getattr(out, "isatty", lambda: False)() else 2
 
 
-def variants_table(variants: tuple[Variant, ...]) -> str:
-    """Every variant and its penalties as an aligned text table."""
-    rows = [("name", "penalty", "where", "lambda", "description")]
-    rows += [(v.name, v.penalty, v.where, "-" if v.penalty == "none" else f"{v.lam:g}", v.label)
-             for v in variants]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
+#: Each subcommand's settings and what carries them out.
+COMMANDS: dict[type, Callable[..., int]] = {
+    ListOptions: list_variants, TrainOptions: train, ReportOptions: report,
+    CompareOptions: compare, EvaluateOptions: evaluate, OnnxOptions: onnx_backfill,
+}

@@ -1,7 +1,7 @@
 """``python -m trainer --engine ray``: a run's trainings (variants x seeds) as Ray Tune trials.
 
 The sweep's Ray engine does the scheduling (trainer/sweep/ray_engine.py); this module only
-turns the trainer's options into its jobs and settings, and its outcomes into version folders.
+turns a run's variants, seeds and settings into its jobs, and its outcomes into version folders.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from regserve_contracts.variants import Variant
 from trainer.data import Dataset
+from trainer.errors import CommandError
 from trainer.repeats import expand
 from trainer.train import TrainConfig, TrainingError
 
@@ -21,7 +22,7 @@ from trainer.train import TrainConfig, TrainingError
 RUNS_DIR = ".runs"
 
 
-class EngineError(RuntimeError):
+class EngineError(CommandError, RuntimeError):
     """The chosen engine cannot run here; the message says what to install or change."""
 
 
@@ -42,33 +43,36 @@ def run_name(now: dt.datetime | None = None) -> str:
 
 
 def train_on_ray(variants: Sequence[Variant], dataset: Dataset, config: TrainConfig,
-                 options: Any, log: Callable[[str], None], hooks: Any = None) -> list[Path]:
-    """Train every variant ``options.seeds`` times as Ray trials; the version folders written.
+                 models_dir: Path, seeds: int, log: Callable[[str], None], *,
+                 address: str | None = None, cpus_per_trial: int | None = None,
+                 quiet: bool = False, hooks: Any = None) -> list[Path]:
+    """Train every variant ``seeds`` times as Ray trials; the version folders written.
 
-    ``options`` is the trainer's :class:`trainer.cli.TrainOptions`. A training that fails twice
-    fails the run (after the others finished) with one line per failure. ``hooks``
-    (:class:`trainer.tracking.runs.RunHooks`) records every outcome, failed ones too.
+    Only plain values reach the trials (:class:`trainer.sweep.trial.TrialSettings`). A
+    training that fails twice fails the run (after the others finished) with one line per
+    failure. ``hooks`` (:class:`trainer.tracking.runs.RunHooks`) records every outcome, failed
+    ones too; ``address`` joins a running Ray cluster instead of starting one.
     """
     from trainer.sweep import engines
     from trainer.sweep.trial import TrialSettings
 
-    models_dir = Path(options.models_dir).resolve()
-    jobs = expand(variants, config.seed, options.seeds)
-    cpus = options.cpus_per_trial or max(1, (os.cpu_count() or 2) // 2)
+    models_dir = Path(models_dir).resolve()
+    jobs = expand(variants, config.seed, seeds)
+    cpus = cpus_per_trial or max(1, (os.cpu_count() or 2) // 2)
     board = getattr(hooks, "tensorboard", None)  # absolute: each trial runs in its own folder
     settings = TrialSettings(None, "ray", str(models_dir), config.epochs, config.batch_size,
                              config.validation_split, config.seed, config.limit, cpus,
                              str(Path(board).resolve()) if board else None)
-    log(f"{len(jobs)} trainings ({len(variants)} variants x {options.seeds} seeds) on Ray, "
+    log(f"{len(jobs)} trainings ({len(variants)} variants x {seeds} seeds) on Ray, "
         f"{cpus} CPU(s) each")
-    engines.prepare_ray_environment(embedded=not options.address)
+    engines.prepare_ray_environment(embedded=not address)
     try:
         from trainer.sweep.ray_engine import run_ray
     except engines.EngineUnavailable as exc:  # Ray without Tune's extras
         raise EngineError(str(exc)) from None
     try:
         outcomes = run_ray(jobs, dataset, settings, log, storage_dir=models_dir / RUNS_DIR,
-                           name=run_name(), address=options.address, quiet=options.quiet)
+                           name=run_name(), address=address, quiet=quiet)
     except engines.EngineUnavailable as exc:
         raise EngineError(str(exc)) from None
     if hooks is not None:

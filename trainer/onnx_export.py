@@ -34,6 +34,7 @@ from regserve_contracts.signature import (
     mean_output,
     zero_fraction_output,
 )
+from trainer.errors import CommandError
 from trainer.model import ACTIVATION_ZERO, PENALIZED_LAYERS
 
 #: Largest absolute difference allowed between any output of the twin and of the SavedModel.
@@ -45,7 +46,7 @@ CHECK_IMAGES = 32
 CHECK_SEED = 20260521
 
 
-class OnnxExportError(ValueError):
+class OnnxExportError(CommandError, ValueError):
     """The twin cannot be built or does not match its SavedModel; the message says how."""
 
 

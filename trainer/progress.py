@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from typing import TextIO
+
+from regserve_contracts.tensorflow_log import import_tensorflow
 
 
 def clock(seconds: float) -> str:
@@ -16,10 +16,9 @@ def clock(seconds: float) -> str:
 
 
 def progress_log(quiet: bool, err: TextIO) -> Callable[[str], None]:
-    """A logger of progress lines to ``err``; with ``quiet`` it writes nothing and TensorFlow's
-    start-up notes are silenced too (TensorFlow is imported here, once)."""
-    if quiet:
-        import_tensorflow_silently()
+    """A logger of progress lines to ``err``, writing nothing when ``quiet``. TensorFlow is
+    imported here, once, without its start-up noise (without any line when ``quiet``)."""
+    import_tensorflow(silent=quiet)
 
     def log(line: str) -> None:
         if not quiet:
@@ -27,19 +26,3 @@ def progress_log(quiet: bool, err: TextIO) -> Callable[[str], None]:
             err.flush()
 
     return log
-
-
-def import_tensorflow_silently() -> None:
-    """Import TensorFlow with file descriptor 2 muted: its C++ start-up notes (CUDA probing)
-    ignore TF_CPP_MIN_LOG_LEVEL, and --quiet promises scripts a clean stderr."""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401  (an import error still raises, with its message)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

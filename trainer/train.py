@@ -26,6 +26,7 @@ from regserve_contracts.signature import (
 )
 from regserve_contracts.variants import Variant
 from trainer.data import Dataset
+from trainer.errors import CommandError
 from trainer.evaluation import evaluate_version
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
 from trainer.onnx_export import write_twin
@@ -39,7 +40,7 @@ from trainer.tracking.runs import RunHooks
 _PROBE_BATCH = 500
 
 
-class TrainingError(ValueError):
+class TrainingError(CommandError, ValueError):
     """The data and settings cannot train a model (e.g. too few images to split)."""
 
 

@@ -24,8 +24,8 @@ from regserve_contracts.signature import (
     feature_map_output,
     kernel_variable,
 )
+from regserve_contracts.tensorflow_log import import_tensorflow
 from server.runtime.engine import Fused, Outputs, SubsetEngine
-from server.tfquiet import import_tensorflow
 
 log = logging.getLogger(__name__)
 RUNTIME = "tensorflow"

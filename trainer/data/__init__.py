@@ -14,9 +14,10 @@ from functools import cached_property
 import numpy as np
 
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
+from trainer.errors import CommandError
 
 
-class DataSourceError(Exception):
+class DataSourceError(CommandError):
     """A data source cannot be loaded; the message says why and what to do instead."""
 
 

@@ -21,14 +21,24 @@ def with_command(options: SweepOptions, argv: Sequence[str], prog: str) -> Sweep
     return replace(options, command=" ".join([prog, *map(shlex.quote, argv)]))
 
 
+DESCRIPTION = ("Train one variant per penalty x place x lambda (plus the unpenalized "
+               "baseline),\nexport each as MODELS_DIR/<point>/<version>/ and write the sweep "
+               "report into MODELS_DIR/reports/.")
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    """The sweep's flags; defaults of None are filled in by :func:`plan`."""
+    """The sweep's own parser (``python -m trainer.sweep``)."""
+    parser = Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sweep's flags, on its own parser or on ``python -m trainer sweep``'s; defaults of
+    None are filled in by :func:`trainer.sweep.plan.plan`."""
     from trainer.data.sources import SOURCES_HELP
 
-    parser = Parser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-                     description="Train one variant per penalty x place x lambda (plus the "
-                                 "unpenalized baseline),\nexport each as MODELS_DIR/<point>/"
-                                 "<version>/ and write the sweep report into MODELS_DIR/reports/.")
     what = parser.add_argument_group("what to sweep")
     what.add_argument("--penalty", metavar="LIST",
                       help=f"comma list of {','.join(SWEEP_PENALTIES)} or all (default: all)")
@@ -71,7 +81,6 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     from trainer.tracking import add_arguments as add_tracking_arguments
 
     add_tracking_arguments(parser)
-    return parser
 
 
 EPILOG = """\
@@ -88,10 +97,15 @@ examples:
 
 def parse_options(argv: Sequence[str], prog: str) -> SweepOptions:
     """Parse the command line straight into :class:`SweepOptions`."""
-    args = build_parser(prog).parse_args(argv)
-    fields = {key: value for key, value in vars(args).items()}
+    return options_from(build_parser(prog).parse_args(argv), argv, prog)
+
+
+def options_from(args: argparse.Namespace, argv: Sequence[str], prog: str) -> SweepOptions:
+    """The sweep's parsed flags as :class:`SweepOptions`, remembering the command line."""
     from trainer.tracking import requested as tracking_requested
 
+    fields = {name: getattr(args, name) for name in SweepOptions.__dataclass_fields__
+              if hasattr(args, name)}
     fields["track"] = tracking_requested(args.track)
     return with_command(SweepOptions(**fields), argv, prog)
 

@@ -7,9 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from analysis.reports import ReportError
 from regserve_contracts import layout
-from trainer.data import DataSourceError
+from trainer.errors import carry_out
 from trainer.sweep import engines
 from trainer.sweep.plan import (
     SWEEPS_DIR,
@@ -19,25 +18,16 @@ from trainer.sweep.plan import (
     read_manifest,
     save_manifest,
 )
-from trainer.sweep.spec import SpecError, SweepSpec
+from trainer.sweep.spec import SweepSpec
 
 
 def run(options: SweepOptions, out: TextIO | None = None, err: TextIO | None = None,
         prog: str = "python -m trainer sweep") -> int:
     """Carry out a sweep; return the exit status (0 all exported, 1 a point failed, 2 usage)."""
     out, err = out or sys.stdout, err or sys.stderr
-    try:
-        return _sweep(options, out, err)
-    except (SweepUsageError, SpecError) as exc:
-        err.write(f"{prog}: error: {exc}\n")
-        return 2
-    except (DataSourceError, ReportError, engines.EngineUnavailable) as exc:
-        err.write(f"{prog}: error: {exc}\n")
-        return 1
-    except KeyboardInterrupt:
-        err.write(f"interrupted; exported points stay in {options.models_dir}; continue with "
-                  f"--resume --name {options.name or '<name>'}\n")
-        return 130
+    return carry_out(lambda: _sweep(options, out, err), prog, err,
+                     f"interrupted; exported points stay in {options.models_dir}; continue with "
+                     f"--resume --name {options.name or '<name>'}")
 
 
 def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
@@ -59,16 +49,13 @@ def _sweep(options: SweepOptions, out: TextIO, err: TextIO) -> int:
     if options.tensorboard:  # absolute: Ray runs each trial in a folder of its own
         settings = replace(settings, tensorboard=str(Path(options.tensorboard).resolve()))
     points = spec.points()
-    from trainer.cli import UsageError, check_on_disk
     from trainer.data.sources import load_dataset
     from trainer.progress import progress_log
     from trainer.repeats import SettingsConflict, check_settings, expand, training_settings
+    from trainer.selection import check_on_disk
 
-    try:
-        for variant in points:
-            check_on_disk(variant, models_dir)
-    except UsageError as exc:
-        raise SweepUsageError(str(exc)) from None
+    for variant in points:
+        check_on_disk(variant, models_dir)
     log = progress_log(options.quiet, err)
     before = versions_on_disk(models_dir, points)
     dataset = load_dataset(planned.data, seed=settings.seed, limit=settings.limit,

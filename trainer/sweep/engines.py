@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainer.data import Dataset
+from trainer.errors import CommandError
 from trainer.progress import clock
 from trainer.repeats import Job
 from trainer.sweep.trial import TrialSettings, run_point
@@ -25,7 +26,7 @@ INSTALL_HINT = ("Ray is not installed: pip install 'regserve[sweep]' (or 'ray[tu
 Log = Callable[[str], None]
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(CommandError, RuntimeError):
     """The chosen engine cannot run here (Ray missing, or its cluster unreachable)."""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regserve_contracts import layout
+from trainer.errors import UsageError
 from trainer.sweep.spec import (
     BASELINE_NAME,
     SWEEP_PENALTIES,
@@ -29,7 +30,7 @@ DEFAULTS = {"penalty": ",".join(SWEEP_PENALTIES), "where": ",".join(SWEEP_PLACES
             "validation_split": TrainConfig.validation_split, "limit": None, "seeds": 1}
 
 
-class SweepUsageError(ValueError):
+class SweepUsageError(UsageError):
     """The command line cannot be carried out as given (exit 2)."""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regserve_contracts.variants import Variant, family  # noqa: F401 (family: re-exported)
+from trainer.errors import UsageError
 
 SWEEP_PENALTIES = ("l1", "l2", "elasticnet")
 SWEEP_PLACES = ("kernel_bias", "activity")
@@ -20,7 +21,7 @@ MAX_LAMBDAS = 64
 _SWEEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
-class SpecError(ValueError):
+class SpecError(UsageError):
     """A sweep specification cannot be used; the message names the flag and what to write."""
 
 

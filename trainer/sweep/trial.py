@@ -14,6 +14,7 @@ from typing import Any
 from analysis.sweep.results import summarise
 from regserve_contracts import layout
 from regserve_contracts import metadata as md
+from regserve_contracts.tensorflow_log import import_tensorflow
 from trainer.data import Dataset
 from trainer.repeats import Job, repeat_metadata, training_settings
 
@@ -43,7 +44,7 @@ def size_thread_pools(cpus: int) -> None:
     """
     for key in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[key] = str(cpus)
-    import tensorflow as tf
+    tf = import_tensorflow()  # once, without its start-up noise
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cpus)
