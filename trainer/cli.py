@@ -107,7 +107,8 @@ def written_line(folder, files) -> str:
     """``Reports in DIR (N files): a, b, ...``, wrapped: every file the reports wrote."""
     names = ", ".join(sorted(path.name for path in files))
     return textwrap.fill(f"Reports in {folder} ({len(files)} files): {names}", width=100,
-                         subsequent_indent="  ", break_on_hyphens=False)
+                         subsequent_indent="  ", break_on_hyphens=False,
+                         break_long_words=False)
 
 
 def report(options: ReportOptions, out: TextIO, err: TextIO) -> int:
