@@ -67,10 +67,14 @@ def maximum_calibration_error(probabilities: np.ndarray, labels: np.ndarray,
                      for b in reliability_bins(probabilities, labels, bins) if b["count"]))
 
 
-def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Mean of -log p(true class): the cross-entropy loss, without any weight penalty."""
+def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray,
+                            floor: float = TINY) -> float:
+    """Mean of -log p(true class): the cross-entropy loss, without any weight penalty.
+
+    ``floor``: probabilities are clipped to it first (Keras clips at its epsilon, 1e-7).
+    """
     p, y = _checked(probabilities, labels)
-    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], TINY, 1.0))))
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], floor, 1.0))))
 
 
 def brier_score(probabilities: np.ndarray, labels: np.ndarray) -> float:

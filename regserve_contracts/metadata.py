@@ -1,6 +1,6 @@
 """``metadata.json``, the contract between the trainer and everyone who reads a version folder.
 
-The trainer writes each version's metadata through :func:`build`-style dicts keyed by the names
+The trainer writes each version's metadata through :func:`build_metadata`, keyed by the names
 here; the server, the reports, the sweep and the benchmarks read it through :class:`Metadata`,
 never by retyping a key. Blocks added after schema 1 are optional: an older export still serves,
 and :meth:`Metadata.missing` names what it lacks so an answer can say "not available".
@@ -53,6 +53,11 @@ OPTIONAL_BLOCKS = (SWEEP, REPEAT, PREDICTIONS, CALIBRATION, GENERALIZATION, ROBU
 
 #: Where ``weight_sparsity`` keeps the whole model's shares.
 SPARSITY_ALL = "all"
+#: How every variant is compiled, and what ``training`` records of it: one home for both.
+OPTIMIZER = "adam"
+LOSS = "categorical_crossentropy"
+#: Blocks a training may add beside the required ones (views of the penalty, then the rest).
+EXTRA_BLOCKS = (WEIGHT_HISTOGRAM, PRUNING, *OPTIONAL_BLOCKS)
 
 
 class MetadataError(ValueError):
@@ -132,3 +137,35 @@ class Metadata:
         """The characters of classes ``0 .. classes-1`` (``KeyError`` if one is missing)."""
         labels = self.raw[LABELS]
         return tuple(str(labels[str(index)]) for index in range(classes))
+
+
+def build_metadata(*, variant: Mapping[str, Any], labels: Mapping[str, str],
+                   data: Mapping[str, Any], training: Mapping[str, Any],
+                   history: Mapping[str, Any], test: Mapping[str, float], parameters: int,
+                   weight_sparsity: Mapping[str, Any], weights_sha256: str,
+                   activation_sparsity_test: Mapping[str, float], serving: Mapping[str, Any],
+                   training_seconds: float, samples_per_second: float, created: str,
+                   blocks: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The one builder of a version's ``metadata.json`` document.
+
+    ``test`` is ``{loss, accuracy}`` on the whole test split, the loss as Keras' ``evaluate``
+    reports it: cross-entropy plus the weight and activity penalties (the losses in
+    ``calibration`` and ``generalization`` are cross-entropy alone). ``training`` gets
+    :data:`OPTIMIZER` and :data:`LOSS`; ``blocks`` holds any of :data:`EXTRA_BLOCKS`.
+    """
+    unknown = sorted(set(blocks or {}) - set(EXTRA_BLOCKS))
+    if unknown:
+        raise MetadataError(f"not a metadata block: {', '.join(unknown)}")
+    document = {
+        SCHEMA: SCHEMA_VERSION, VARIANT: dict(variant), LABELS: dict(labels), DATA: dict(data),
+        TRAINING: {**training, "optimizer": OPTIMIZER, "loss": LOSS},
+        HISTORY: {key: [float(v) for v in values] for key, values in history.items()},
+        TEST: {"loss": float(test["loss"]), "accuracy": float(test["accuracy"])},
+        PARAMETERS: int(parameters), WEIGHT_SPARSITY: dict(weight_sparsity),
+        WEIGHTS_SHA256: weights_sha256, ACTIVATION_SPARSITY_TEST: dict(activation_sparsity_test),
+        SERVING: dict(serving), TRAINING_SECONDS: round(float(training_seconds), 3),
+        SAMPLES_PER_SECOND: round(float(samples_per_second), 1), CREATED: created,
+        **(blocks or {}),
+    }
+    Metadata.parse(document)
+    return document

@@ -106,13 +106,14 @@ def corrupted_copies(x_test: np.ndarray, seed: int,
 
 
 def robustness_block(predict: Predict, x_test: np.ndarray, y_test: np.ndarray,
-                     seed: int = corruptions.SEED,
-                     limit: int = ROBUSTNESS_IMAGES) -> dict[str, Any]:
+                     seed: int = corruptions.SEED, limit: int = ROBUSTNESS_IMAGES,
+                     probabilities: np.ndarray | None = None) -> dict[str, Any]:
     """Accuracy on a corrupted copy of the test split per corruption, their mean, and the
-    accuracy on the same images uncorrupted."""
+    accuracy on the same images uncorrupted (from the test ``probabilities`` when given)."""
     rows, copies = corrupted_copies(x_test, seed, limit)
     labels = np.asarray(y_test)[rows]
-    clean = accuracy(predict_all(predict, to_model_input(x_test[rows])), labels)
+    clean = accuracy(probabilities[rows] if probabilities is not None else
+                     predict_all(predict, to_model_input(x_test[rows])), labels)
     # One pass over every copy: fewer, larger batches.
     everything = predict_all(predict, to_model_input(np.concatenate(list(copies.values()))))
     scores = {name: accuracy(part, labels) for name, part in
@@ -148,5 +149,5 @@ def beyond_accuracy(predict: Predict, test: tuple[np.ndarray, np.ndarray], x_tes
     return {
         md.CALIBRATION: calibration_block(*test, held_out=held_out),
         md.GENERALIZATION: generalization_block(train, test, history),
-        md.ROBUSTNESS: robustness_block(predict, x_test, test[1]),
+        md.ROBUSTNESS: robustness_block(predict, x_test, test[1], probabilities=test[0]),
     }

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from regserve_contracts.labels import NUM_CLASSES
+from regserve_contracts.metadata import LOSS, OPTIMIZER
 from regserve_contracts.signature import (
     ACTIVATION_LAYERS,
     INPUT_SHAPE,
@@ -48,9 +49,8 @@ def build_model(variant: Variant, dropout_rate: float = 0.25):
     x = layers.Dense(256, activation="relu", name="dense1", **penalty())(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="output", **penalty())(x)
     model = keras.Model(inputs, outputs, name=f"cnn_{variant.name}")
-    model.compile(
-        loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(), metrics=["accuracy"]
-    )
+    # The names metadata.json records: "adam" is keras.optimizers.Adam() with its defaults.
+    model.compile(loss=LOSS, optimizer=OPTIMIZER, metrics=["accuracy"])
     return model
 
 

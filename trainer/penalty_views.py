@@ -43,12 +43,13 @@ def weight_histogram(layers: dict[str, Sequence[np.ndarray]]) -> dict[str, dict]
 
 
 def pruning_curve(model, layers: Sequence[str], evaluate: Callable[[], float],
-                  thresholds: Sequence[float] = PRUNING_THRESHOLDS) -> list[dict[str, float]]:
+                  thresholds: Sequence[float] = PRUNING_THRESHOLDS,
+                  unpruned: float | None = None) -> list[dict[str, float]]:
     """Test accuracy after zeroing every weight of ``layers`` with |w| below each threshold.
 
     ``evaluate`` returns the model's test accuracy as it stands. The original weights are put
     back afterwards, so the model exported is the model trained. Threshold 0 removes nothing,
-    so its accuracy is the model's own.
+    so its accuracy is the model's own: ``unpruned`` when given (no pass is run again for it).
     """
     original = {name: model.get_layer(name).get_weights() for name in layers}
     total = sum(w.size for arrays in original.values() for w in arrays)
@@ -60,8 +61,9 @@ def pruning_curve(model, layers: Sequence[str], evaluate: Callable[[], float],
                 kept = [np.where(np.abs(w) < threshold, 0, w).astype(w.dtype) for w in arrays]
                 removed += sum(int(np.sum(np.abs(w) < threshold)) for w in arrays)
                 model.get_layer(name).set_weights(kept)
+            own = threshold == 0 and unpruned is not None
             curve.append({"threshold": float(threshold), "removed_share": removed / total,
-                          "test_accuracy": float(evaluate())})
+                          "test_accuracy": float(unpruned if own else evaluate())})
     finally:
         for name, arrays in original.items():
             model.get_layer(name).set_weights(arrays)
@@ -86,10 +88,12 @@ def add_feature_map_endpoint(archive, layer_outputs: Callable) -> None:
     )
 
 
-def export_views(model, layers: Sequence[str], evaluate: Callable[[], float]) -> dict:
-    """The metadata fields this module adds: ``weight_histogram`` and ``pruning``."""
+def export_views(model, layers: Sequence[str], evaluate: Callable[[], float],
+                 unpruned: float | None = None) -> dict:
+    """The metadata fields this module adds: ``weight_histogram`` and ``pruning``
+    (``unpruned``: the model's own test accuracy, threshold 0's)."""
     return {
         md.WEIGHT_HISTOGRAM: weight_histogram(
             {name: model.get_layer(name).get_weights() for name in layers}),
-        md.PRUNING: pruning_curve(model, layers, evaluate),
+        md.PRUNING: pruning_curve(model, layers, evaluate, unpruned=unpruned),
     }

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.calibration import accuracy
 from regserve_contracts import layout
 from regserve_contracts import metadata as md
 from regserve_contracts.labels import NUM_CLASSES, label_mapping
-from regserve_contracts.metadata import SCHEMA_VERSION
 from regserve_contracts.signature import (
     ACTIVATION_LAYERS,
     INPUT_SHAPE,
@@ -25,9 +25,10 @@ from regserve_contracts.signature import (
     to_model_input,
 )
 from regserve_contracts.variants import Variant
+from trainer.beyond import keras_predictor, predict_all
 from trainer.data import Dataset
 from trainer.errors import CommandError
-from trainer.evaluation import evaluate_version
+from trainer.evaluation import evaluate_version, evaluation_pass
 from trainer.model import PENALIZED_LAYERS, build_model, export_saved_model, weight_sparsity
 from trainer.onnx_export import write_twin
 from trainer.penalty_views import export_views
@@ -35,9 +36,6 @@ from trainer.progress import clock
 from trainer.repeats import expand, repeat_metadata, training_settings
 from trainer.splits import fitted_count, shuffled_order
 from trainer.tracking.runs import RunHooks
-
-#: Images per forward pass when measuring activation sparsity over the whole test set.
-_PROBE_BATCH = 500
 
 
 class TrainingError(CommandError, ValueError):
@@ -95,7 +93,6 @@ def train_variant(
     x_train = to_model_input(dataset.x_train[order])
     y_train = keras.utils.to_categorical(dataset.y_train[order], NUM_CLASSES)
     x_test = to_model_input(dataset.x_test)
-    y_test = keras.utils.to_categorical(dataset.y_test, NUM_CLASSES)
     fitted = fitted_count(len(x_train), config.validation_split)
     if fitted < 1 or (config.validation_split > 0 and fitted == len(x_train)):
         raise TrainingError(
@@ -118,71 +115,40 @@ def train_variant(
         callbacks=list(callbacks or ()),
     )
     seconds = time.perf_counter() - started
-    test_loss, test_accuracy = model.evaluate(
-        x_test, y_test, batch_size=max(config.batch_size, 500), verbose=0
-    )
-    # Histograms and the pruning curve; the same evaluation, so threshold 0 is test_accuracy.
-    views = export_views(model, PENALIZED_LAYERS, lambda: model.evaluate(
-        x_test, y_test, batch_size=max(config.batch_size, 500), verbose=0)[1])
+    answers = evaluation_pass(model, x_test)  # the one pass over the test set
+    evaluation = evaluate_version(model, answers, x_train[:fitted],
+                                  dataset.y_train[order][:fitted], dataset, config)
+    test = evaluation.metadata.pop(md.TEST)
+    activations = evaluation.metadata.pop(md.ACTIVATION_SPARSITY_TEST)
+    # Histograms and the pruning curve: threshold 0 is the pass's own accuracy; each other
+    # threshold is another model (its weights pruned), so it is measured again.
+    predict = keras_predictor(model)
+    blocks = export_views(model, PENALIZED_LAYERS, lambda: accuracy(
+        predict_all(predict, x_test), dataset.y_test), unpruned=test["accuracy"])
+    blocks.update(evaluation.metadata)
+    blocks.update(extra_metadata or {})
     settings = {key: value for key, value in asdict(config).items() if key != "verbose"}
-    evaluation = evaluate_version(model, x_train[:fitted], dataset.y_train[order][:fitted],
-                                  x_test, dataset, config)
-    metadata = {
-        md.SCHEMA: SCHEMA_VERSION,
-        md.VARIANT: variant.to_dict(),
-        md.LABELS: label_mapping(),
-        md.DATA: dataset.summary(),
-        md.TRAINING: {
-            **settings,
-            "train_samples": fitted,
-            "validation_samples": len(x_train) - fitted,
-            "optimizer": "adam",
-            "loss": "categorical_crossentropy",
-            "versions": library_versions(),
-        },
-        md.HISTORY: {key: [float(v) for v in values] for key, values in history.history.items()},
-        md.TEST: {"loss": float(test_loss), "accuracy": float(test_accuracy)},
-        md.PARAMETERS: int(model.count_params()),
-        md.WEIGHT_SPARSITY: weight_sparsity(model),
-        md.WEIGHTS_SHA256: weights_digest(model),
-        md.ACTIVATION_SPARSITY_TEST: activation_sparsity(model, x_test),
-        **views,
-        md.SERVING: {
-            "signature": SIGNATURE_KEY,
-            "input": SERVING_INPUT,
-            "input_shape": [None, *INPUT_SHAPE],
-            "activation_layers": list(ACTIVATION_LAYERS),
-        },
-        md.TRAINING_SECONDS: round(seconds, 3),
-        md.SAMPLES_PER_SECOND: round(fitted * config.epochs / seconds, 1),
-        md.CREATED: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        **evaluation.metadata,
-        **(extra_metadata or {}),
-    }
     with layout.new_version(models_dir, variant.name) as staged:
         export_saved_model(model, staged.path)
-        metadata[md.ONNX] = write_twin(staged.path)  # checked against the SavedModel, or raises
+        blocks[md.ONNX] = write_twin(staged.path)  # checked against the SavedModel, or raises
         for write in evaluation.files:
             write(staged.path)
+        metadata = md.build_metadata(
+            variant=variant.to_dict(), labels=label_mapping(), data=dataset.summary(),
+            training={**settings, "train_samples": fitted,
+                      "validation_samples": len(x_train) - fitted,
+                      "versions": library_versions()},
+            history=history.history, test=test, parameters=model.count_params(),
+            weight_sparsity=weight_sparsity(model), weights_sha256=weights_digest(model),
+            activation_sparsity_test=activations,
+            serving={"signature": SIGNATURE_KEY, "input": SERVING_INPUT,
+                     "input_shape": [None, *INPUT_SHAPE],
+                     "activation_layers": list(ACTIVATION_LAYERS)},
+            training_seconds=seconds, samples_per_second=fitted * config.epochs / seconds,
+            created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), blocks=blocks)
         layout.write_json_atomic(staged.path / layout.METADATA_FILE, metadata)
     keras.backend.clear_session()
-    return TrainResult(variant.name, staged.final, float(test_accuracy), float(test_loss), seconds)
-
-
-def activation_sparsity(model, images: np.ndarray) -> dict[str, float]:
-    """Mean share of exactly-zero ReLU activations per layer over all of ``images``."""
-    import keras
-
-    # One input tensor, not a list: the probe is called with a bare array.
-    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in ACTIVATION_LAYERS])
-    zeros = np.zeros(len(ACTIVATION_LAYERS))
-    # Batches keep memory flat: conv1's output alone is 86 KB per image.
-    for start in range(0, len(images), _PROBE_BATCH):
-        batch = images[start : start + _PROBE_BATCH]
-        outputs = probe(batch, training=False)
-        zeros += [float(np.mean(np.asarray(out) <= 0)) * len(batch) for out in outputs]
-    count = max(len(images), 1)
-    return {name: float(z / count) for name, z in zip(ACTIVATION_LAYERS, zeros, strict=True)}
+    return TrainResult(variant.name, staged.final, test["accuracy"], test["loss"], seconds)
 
 
 def weights_digest(model) -> str:
