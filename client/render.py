@@ -65,7 +65,7 @@ def _votes(answer: dict[str, Any]) -> dict[str, int]:
 
 def data_source_line(answer: dict[str, Any]) -> str | None:
     """Which data the models were trained on, with a warning for the bundled offline set."""
-    source = answer.get("data_source")
+    source = answer.get("data") or answer.get("data_source")  # a server before the rename
     if not isinstance(source, dict) or not source.get("name"):
         return None
     name = str(source["name"])

@@ -114,13 +114,15 @@ def get_variant(name: str) -> Variant:
 
 
 def unknown_variant_message(names: Sequence[str], valid: Sequence[str],
-                            failed: Mapping[str, str] | None = None) -> str:
-    """The one wording for unknown variants: each name (and why, if it failed to load), then
-    the valid names."""
-    failed = failed or {}
-    reasons = [f"variant {name!r} failed to load: {failed[name]}" if name in failed
-               else f"unknown variant {name!r}" for name in names]
-    return "; ".join(reasons) + f"; valid names: {', '.join(valid) or '(none loaded)'}"
+                            failed: Mapping[str, str] | None = None,
+                            reasons: Mapping[str, str] | None = None) -> str:
+    """The one wording for unknown variants: each name (and why: ``reasons`` says it in full,
+    ``failed`` gives a load error), then the valid names."""
+    failed, reasons = failed or {}, reasons or {}
+    parts = [reasons[name] if name in reasons
+             else f"variant {name!r} failed to load: {failed[name]}" if name in failed
+             else f"unknown variant {name!r}" for name in names]
+    return "; ".join(parts) + f"; valid names: {', '.join(valid) or '(none loaded)'}"
 
 
 def parse_custom(spec: str) -> Variant:

@@ -21,6 +21,9 @@ SUMMARY_FIELDS = (md.TEST, md.WEIGHT_SPARSITY, md.ACTIVATION_SPARSITY_TEST, md.H
                   md.PARAMETERS, md.TRAINING_SECONDS, md.CREATED)
 TRAINING_FIELDS = ("epochs", "batch_size", "validation_split", "seed", "limit", "train_samples",
                    "validation_samples", "optimizer", "loss", "versions")
+#: The data block's name before answers called it ``data``, as metadata.json does: still sent
+#: beside it for one release, marked deprecated in the OpenAPI document and docs/api.md.
+DATA_ALIAS = "data_source"
 #: Ink that survives this many 3x3 erosions (at half intensity) is a solid blob, not strokes:
 #: none of 9,424 real EMNIST characters survives more than 5, a dot drawn on the page 8 or 9.
 BLOB_DEPTH = 7
@@ -117,7 +120,7 @@ def blob_depth(pixels: np.ndarray) -> int:
     return depth
 
 
-def data_source(variants: list[LoadedVariant]) -> dict[str, Any]:
+def trained_on(variants: list[LoadedVariant]) -> dict[str, Any]:
     """The data the variants were trained on; says so plainly when they differ."""
     sources = {variant.name: Metadata(variant.metadata).data or {"name": "unknown"}
                for variant in variants}
@@ -137,7 +140,8 @@ def variant_summary(variant: LoadedVariant, detailed: bool = False) -> dict[str,
         "label": variant.title,
         "version": variant.version,
         "penalty": metadata.variant or {"name": variant.name},
-        "data_source": metadata.data or {"name": "unknown"},
+        md.DATA: metadata.data or {"name": "unknown"},
+        DATA_ALIAS: metadata.data or {"name": "unknown"},  # the old name, deprecated
         **{key: metadata.get(key) for key in SUMMARY_FIELDS},
         "collapsed": collapsed(variant),
         "repeat": repeat_of(variant),

@@ -170,7 +170,7 @@ def test_clear_empties_the_pad_and_the_answers(page):
 
 def test_offline_data_warning_follows_the_data_source(page, registry):
     """The warning banner shows exactly when the models were trained on the bundled offline set."""
-    sources = {(variant.get("data_source") or variant["data"])["name"]
+    sources = {variant["data"]["name"]
                for variant in registry["variants"]}
     offline = any(name.lower().startswith("synthetic") for name in sources)
     warning = page.get_by_test_id("data-warning")

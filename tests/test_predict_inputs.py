@@ -29,7 +29,8 @@ def test_a_png_is_answered_by_every_loaded_variant(client, png, models_dir):
         assert answer["weight_sparsity"] == metadata["weight_sparsity"]
         assert answer["version"] == layout.versions(models_dir / name)[-1]
         assert answer["label"] == metadata["variant"]["label"]
-    assert body["data_source"]["name"] == metadata["data"]["name"]
+    assert body["data"]["name"] == metadata["data"]["name"]
+    assert body["data_source"] == body["data"]  # the deprecated name, for one release
 
 
 @pytest.mark.parametrize("top", [1, 5, NUM_CLASSES])

@@ -108,7 +108,7 @@ def test_a_version_copied_in_two_steps_serves_within_ten_seconds_without_a_resta
         assert answer["newest_version_failed"]["version"] == 2
         assert answer["newest_version_failed"]["serving_version"] == 1
         detail = requests.get(f"{server.url}/variants/{VARIANT}", timeout=10).json()
-        assert detail["newer_version_failed"] == answer["newest_version_failed"]
+        assert detail["newest_version_failed"] == answer["newest_version_failed"]
         finish_copy(source, target)
         completed = time.monotonic()
         while time.monotonic() - completed < 15:

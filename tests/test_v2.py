@@ -148,7 +148,7 @@ def test_metadata_readiness_and_the_repository_index(runtime_client):
 
 @pytest.mark.parametrize("path, body, status, words", [
     ("/v2/models/nope/infer", {"inputs": []}, 404, "unknown model"),
-    ("/v2/models/none/versions/99/infer", {"inputs": []}, 404, "no loaded version"),
+    ("/v2/models/none/versions/99/infer", {"inputs": []}, 404, "no version 99 of none"),
     ("/v2/models/none/infer", {"inputs": []}, 400, "non-empty list"),
     ("/v2/models/none/infer", {"inputs": [{"name": "image", "datatype": "FP32",
                                            "shape": [1, 28, 28, 1], "data": [0.5] * 10}]},

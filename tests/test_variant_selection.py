@@ -53,7 +53,7 @@ def test_variants_lists_every_variant_with_its_training_and_scores(client, model
         metadata = layout.read_metadata(layout.newest_version(models_dir / entry["name"]))
         assert entry["test"] == metadata["test"] and 0 <= entry["test"]["accuracy"] <= 1
         assert entry["penalty"] == metadata["variant"]
-        assert entry["data_source"] == metadata["data"]
+        assert entry["data"] == entry["data_source"] == metadata["data"]
         assert entry["weight_sparsity"] == metadata["weight_sparsity"]
         assert entry["history"] == metadata["history"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from regserve_contracts.variants import unknown_variant_message
 from server.answers import variant_summary
 from server.errors import ApiError
+from server.lookup import loaded, version_failed
 from server.routes.comparison import variant_statistics
 from server.runtime.registry import Snapshot
 from server.state import current_state
@@ -41,22 +41,20 @@ def _versions(snapshot: Snapshot, name: str) -> dict[str, list[int]]:
 def show_variant(name: str):
     """One loaded variant (``name`` or ``name@version``) in detail; 404 listing the valid names."""
     snapshot = current_state().registry.snapshot
-    variant = _loaded(snapshot, name)
+    _, variant = loaded(snapshot, name)
     summary = {**variant_summary(variant, detailed=True),
                "versions": _versions(snapshot, variant.name),
                **insight.variant_views(variant),
                **variant_statistics(variant.name, variant.version),
-               **robustness.variant_blocks(variant)}  # calibration, generalization, robustness
-    if name in snapshot.failed:  # an older version serves while the newest one is broken
-        summary["newer_version_failed"] = {**snapshot.failed[name].to_dict(),
-                                           "serving_version": variant.version}
+               **robustness.variant_blocks(variant),  # calibration, generalization, robustness
+               **version_failed(snapshot, name, variant)}  # an older version serves for it
     return jsonify(summary)
 
 
 @bp.get("/variants/<name>/filters.png")
 def variant_filters(name: str):
     """conv1's 32 filters as a PNG grid, drawn from the loaded SavedModel's variables."""
-    variant = _loaded(current_state().registry.snapshot, name)
+    _, variant = loaded(current_state().registry.snapshot, name)
     try:
         kernel = insight.filter_kernel(variant)
     except insight.FiltersUnavailableError as error:
@@ -65,13 +63,3 @@ def variant_filters(name: str):
     response.headers["Cache-Control"] = "no-cache"  # a new version may replace it any time
     return response
 
-
-def _loaded(snapshot: Snapshot, name: str):
-    """The loaded variant ``name`` or ``name@version``; 404 listing the valid names otherwise."""
-    resolved = snapshot.resolve(name)
-    if resolved is None:
-        valid = [*snapshot.variants, *snapshot.older]
-        failed = {key: failure.error for key, failure in snapshot.failed.items()}
-        raise ApiError(404, unknown_variant_message([name], valid, failed), "unknown_variant",
-                       valid_variants=valid)
-    return resolved[1]

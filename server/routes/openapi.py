@@ -23,6 +23,8 @@ IMAGE_ROW = {"type": "array", "minItems": IMAGE_SIZE, "maxItems": IMAGE_SIZE,
              "items": {"type": "integer", "minimum": 0, "maximum": 255}}
 PIXELS = {"type": "array", "minItems": IMAGE_SIZE, "maxItems": IMAGE_SIZE, "items": IMAGE_ROW}
 PER_LAYER = {"type": "object", "additionalProperties": NUMBER}
+OLD_DATA = {**ref("DataSource"), "deprecated": True, "description": "The old name of 'data', "
+            "sent beside it for one release; read 'data'."}
 
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": {**STRING, "description": "Short code, e.g. unknown_variant."},
@@ -113,8 +115,9 @@ SCHEMAS: dict[str, Any] = {
         "variants": {"type": "object", "additionalProperties": ref("VariantPrediction")},
         "agreement": ref("Agreement"),
         "input": ref("InputEcho"),
-        "data_source": ref("DataSource"),
-    }, {"corruptions": {**ref("CorruptionImages"), "description": "With ?include=corruptions: "
+        "data": ref("DataSource"),
+    }, {"data_source": OLD_DATA,
+        "corruptions": {**ref("CorruptionImages"), "description": "With ?include=corruptions: "
                         "the input under every corruption, identity first."}}),
     "Penalty": obj({"name": STRING},
                    {"penalty": {"enum": ["none", "l1", "l2", "elasticnet"]},
@@ -122,13 +125,13 @@ SCHEMAS: dict[str, Any] = {
                     "lam": NUMBER, "l1": NUMBER, "l2": NUMBER, "label": STRING, "title": STRING}),
     "VariantSummary": obj({
         "name": STRING, "label": STRING, "version": INTEGER, "penalty": ref("Penalty"),
-        "data_source": ref("DataSource"),
+        "data": ref("DataSource"),
         "test": {"type": ["object", "null"], "properties": {"loss": NUMBER, "accuracy": SHARE}},
         "weight_sparsity": {"oneOf": [ref("WeightSparsity"), {"type": "null"}]},
         "history": {"type": ["object", "null"], "additionalProperties": NUMBERS},
         "collapsed": ref("Collapsed"),
     }, {
-        "repeat": ref("Repeat"),
+        "repeat": ref("Repeat"), "data_source": OLD_DATA,
         "activation_sparsity_test": {"type": ["object", "null"], "additionalProperties": SHARE},
         "parameters": {"type": ["integer", "null"]},
         "training_seconds": {"type": ["number", "null"]},
@@ -139,7 +142,8 @@ SCHEMAS: dict[str, Any] = {
         {"labels": {"type": "array", "items": STRING}},
         {"serving": {"type": ["object", "null"]},
          "samples_per_second": {"type": ["number", "null"]},
-         "newer_version_failed": ref("Failure"),
+         "newest_version_failed": {**ref("Failure"), "description": "Present while the "
+                                   "newest version fails to load and 'version' serves."},
          "weight_histogram": {"type": ["object", "null"], "additionalProperties":
                               ref("WeightHistogram"), "description": "Per layer; null for "
                               "versions exported before histograms were stored."},

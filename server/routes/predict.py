@@ -8,16 +8,15 @@ from flask import Blueprint, jsonify, request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
-from regserve_contracts.variants import unknown_variant_message
-from server.answers import agreement, data_source, input_echo, variant_answer
+from server.answers import DATA_ALIAS, agreement, input_echo, trained_on, variant_answer
 from server.errors import ApiError
 from server.intake.forms import read_input
+from server.lookup import ALL, unknown_variants, version_failed
 from server.runtime.registry import Snapshot
 from server.state import current_state
 from server.views import insight
 
 bp = Blueprint("predict", __name__)
-ALL = "all"
 #: The query parameters /predict reads; any other is a 400, so a typo (?topk=5) is not ignored.
 PARAMETERS = ("variant", "top", "include")
 
@@ -42,10 +41,8 @@ def predict():
         name: variant_answer(variant, {key: value[0] for key, value in outputs[key].items()}, top)
         for name, (key, variant) in served.items()
     }
-    for name in names:  # say when an older version answers because the newest one fails
-        if name in snapshot.failed:
-            answers[name]["newest_version_failed"] = {**snapshot.failed[name].to_dict(),
-                                                      "serving_version": answers[name]["version"]}
+    for name, (_, variant) in served.items():  # an older version answers for a failed newest
+        answers[name].update(version_failed(snapshot, name, variant))
     shared = {}
     if include:  # the plain path does no extra work
         shared = insight.add_views(answers, snapshot, served, image.pixels, include)
@@ -53,7 +50,8 @@ def predict():
         "variants": answers,
         "agreement": agreement(answers),
         "input": input_echo(image.pixels, image.kind, image.preprocessed),
-        "data_source": data_source([variant for _, variant in served.values()]),
+        "data": (data := trained_on([variant for _, variant in served.values()])),
+        DATA_ALIAS: data,  # the old name, deprecated: one release, then gone
         **shared,  # views given once for all variants (?include=corruptions: the images)
     }
     elapsed = time.perf_counter() - started
@@ -89,10 +87,7 @@ def resolve_variants(requested: list[str], snapshot: Snapshot) -> list[str]:
         return list(snapshot.variants)
     unknown = [name for name in dict.fromkeys(names) if snapshot.resolve(name) is None]
     if unknown:
-        valid = [*snapshot.variants, *snapshot.older]
-        failed = {key: failure.error for key, failure in snapshot.failed.items()}
-        raise ApiError(404, unknown_variant_message(unknown, valid + [ALL], failed),
-                       "unknown_variant", valid_variants=valid)
+        raise unknown_variants(snapshot, unknown)
     return list(dict.fromkeys(names))
 
 

@@ -67,7 +67,7 @@ function showFailed(failed) {
 export function showDataSource(entries, authoritative = false) {
   const seen = new Map();
   for (const [key, entry] of entries) {
-    const source = entry.data_source || entry.data || entry;
+    const source = entry.data || entry;
     if (!source || !source.name) continue;
     if (!seen.has(source.name)) seen.set(source.name, { source, keys: [] });
     if (key) seen.get(source.name).keys.push(key);

@@ -113,7 +113,7 @@ function render(answer, what) {
   showInkWarning(answer.input && answer.input.warning);
   showInputViews(answer);
   showCorruptions(answer);
-  if (answer.data_source) showDataSource([[null, answer.data_source]]);
+  if (answer.data) showDataSource([[null, answer.data]]);
   state.answers += 1;
   $("cards").dataset.answers = String(state.answers);
   setStatus(`Answered for ${what} at ${new Date().toLocaleTimeString([], { hour12: false })}.`);

@@ -84,7 +84,7 @@ function markCollapsed(card, info) {
   note.hidden = !collapsed;
   if (!collapsed) return;
   const lam = info.penalty && info.penalty.lam ? ` at lambda ${info.penalty.lam}` : "";
-  const size = info.data_source && info.data_source.test_size;
+  const size = info.data && info.data.test_size;
   note.textContent = `Collapsed${lam}: test accuracy ${percent(info.test && info.test.accuracy)}` +
     `${size ? ` on ${size.toLocaleString()} test images` : ""}, no better than chance (1 in 47). ` +
     "Its answer is shown but not counted in the vote.";

@@ -186,11 +186,3 @@ export function plot(series, { x: xAxis, y: yAxis, width = 420, height = 250, ti
   return root;
 }
 
-// Kept for callers of the earlier API: (x, y) in [0, 1] x [0, yMax] with percent axes.
-export function lineChart(series, { xLabel, yLabel, yMax = 1 }) {
-  const percent = (digits) => (v) => `${(100 * v).toFixed(digits)}%`;
-  return plot(series, {
-    x: { min: 0, max: 1, ticks: ticks(0, 1), format: percent(0), label: xLabel },
-    y: { min: 0, max: yMax, ticks: ticks(0, yMax), format: percent(yMax < 0.2 ? 1 : 0), label: yLabel },
-  });
-}

@@ -30,7 +30,7 @@ function seconds(value) {
 export function showTraining(entries) {
   const rows = entries.map(([key, entry]) => {
     const training = entry.training || {};
-    const source = entry.data_source || entry.data || {};
+    const source = entry.data || {};
     return el("tr", { dataset: { trainedOf: key } },
       el("th", { scope: "row" }, el("span", { class: "swatch", style: `background:${colourOf(key)}` }),
         el("code", { text: key })),

@@ -22,6 +22,7 @@ from regserve_contracts.signature import (
 from server.errors import ApiError, image_api_error
 from server.intake.files import read_images
 from server.intake.forms import read_body
+from server.lookup import missing_version
 from server.runtime.registry import LoadedVariant, Snapshot
 from server.runtime.selection import version_key
 from server.settings import ServerSettings
@@ -184,10 +185,12 @@ def _model(snapshot: Snapshot, name: str, version: str | None) -> tuple[str, Loa
         raise V2Error(f"unknown model {name!r}; loaded models: {loaded}", 404)
     if version is None:
         return name, snapshot.variants[name]
-    resolved = snapshot.resolve(version_key(name, int(version))) if version.isdigit() else None
+    key = version_key(name, int(version)) if version.isdigit() else f"{name}@{version}"
+    resolved = snapshot.resolve(key)
     if resolved is None:
         versions = ", ".join(str(v.version) for v in snapshot.versions_of(name))
-        raise V2Error(f"model {name!r} has no loaded version {version!r}; loaded: {versions}", 404)
+        raise V2Error(missing_version(snapshot, key) or f"no version {version!r} of {name}; "
+                      f"versions: {versions}", 404)
     return resolved
 
 

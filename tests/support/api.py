@@ -79,5 +79,5 @@ def assert_full_answer(body: dict, names: list[str], top: int = 3) -> None:
     assert pixels.shape == (28, 28) and pixels.max() == 255
     echoed = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["input"]["image_png_base64"]))))
     assert np.array_equal(echoed, pixels)
-    assert body["data_source"]["name"]
+    assert body["data"]["name"] and body["data_source"] == body["data"]
 
