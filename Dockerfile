@@ -1,6 +1,6 @@
 # RegServe's server image: the package installed, a non-root user, models/ as a read-only volume.
 # It serves each version's ONNX twin (model.onnx) with ONNX Runtime and holds no TensorFlow;
-# for versions without a twin, run `python -m trainer --onnx` where the trainer is installed,
+# for versions without a twin, run `python -m trainer onnx` where the trainer is installed,
 # or install '.[serve-tf]' instead.
 FROM python:3.11-slim
 
