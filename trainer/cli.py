@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
+from analysis.comparison.report import verdict_summary
 from analysis.reports import ReportError, build_reports, results_text
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES, VARIANTS, Variant, get_variant, parse_custom
@@ -196,6 +197,7 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
         out.write(f"Reports in {reports.reports_dir}: "
                   f"{', '.join(path.name for path in reports.files[-3:])} and curves_*.png\n\n")
         out.write(results_text(list(reports.rows)) + "\n")
+        out.write(verdict_summary(reports.reports_dir))
     return 0
 
 
@@ -206,6 +208,7 @@ def report(options: TrainOptions, out: TextIO) -> int:
         out.write(f"Reports in {reports.reports_dir} ({len(reports.files)} files) from "
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
         out.writelines(f"skipped {why}\n" for why in reports.skipped)
+        out.write(verdict_summary(reports.reports_dir))
     return 0
 
 
