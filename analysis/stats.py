@@ -13,9 +13,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from regserve_contracts import comparison as contract
-
 import numpy as np
+
+from regserve_contracts import comparison as contract
 
 #: Resamples of the paired bootstrap; the issue asks for at least 2,000.
 BOOTSTRAP_RESAMPLES = 2000

@@ -19,7 +19,7 @@ from server.launcher import PROJECT_ROOT
 from trainer.data import DataSourceError
 
 COMMANDS = ("serving", "training", "accuracy", "include", "all")
-#: `python -m benchmarks hostile|soak|verdicts ...`: each parses its own options (benchmarks/<name>.py).
+#: `python -m benchmarks hostile|soak|verdicts ...`: each parses its own options.
 HARDENING = ("hostile", "soak", "verdicts")
 
 

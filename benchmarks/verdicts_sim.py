@@ -1,4 +1,4 @@
-"""Test-set answers with a known truth, for proving the verdicts (``python -m benchmarks verdicts``).
+"""Test-set answers with a known truth, to prove the verdicts (``python -m benchmarks verdicts``).
 
 Per image a latent difficulty shared by every model; per recipe a mean accuracy; per trained
 model a seed effect (its sd over seeds is the setting's) and per-image idiosyncratic noise. A

@@ -1,4 +1,4 @@
-"""The comparison's chart: each variant's difference from the baseline, its 95% interval, its verdict."""
+"""The comparison's chart: each variant's difference from the baseline, interval and verdict."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def summary_lines(document: dict[str, Any]) -> list[str]:
     if document["nothing_to_compare"]:
         return [document["nothing_to_compare"]]
     lines = []
-    for name, row in document[contract.VARIANTS].items():
+    for row in document[contract.VARIANTS].values():
         interval = ""
         if row.get("diff_ci95"):
             low, high = row["diff_ci95"]
@@ -91,7 +91,8 @@ def comparison_markdown(document: dict[str, Any]) -> str:
     pairs = document[contract.OTHER_PAIRS]
     if pairs:
         lines += [f"## Between the other variants (a Holm family of its own, "
-                  f"{len(pairs)} pair{'' if len(pairs) == 1 else 's'})", "", "| A | B | seed pairs | A - B (95% CI) | "
+                  f"{len(pairs)} pair{'' if len(pairs) == 1 else 's'})", "",
+                  "| A | B | seed pairs | A - B (95% CI) | "
                   "p (Holm) | verdict |", "|---|---|---|---|---|---|"]
         lines += [f"| `{item['a']}` | `{item['b']}` | {len(item['seed_pairs'])} | "
                   f"{_difference(item)} | {_p(item['p_holm'])} | {item[contract.VERDICT_TEXT]} |"
