@@ -31,7 +31,7 @@ RULE = (
     "Bouthillier et al. 2021: training randomness and test images both count). 'better' or "
     "'worse': the test's p, Holm-adjusted over the {family} comparisons with the baseline that "
     "have at least {min_seeds} seed pairs, is below {alpha}. 'equivalent': otherwise, TOST "
-    "(Schuirmann 1987) within +-{margin:.1f} points, Holm-adjusted over the same family, is "
+    "(Schuirmann 1987) within ±{margin:.1f} points, Holm-adjusted over the same family, is "
     "below {alpha}. 'inconclusive': neither; the smallest difference the seeds could see is "
     "the one the test would find 80% of the time at {alpha} / {family}. 'needs seeds': fewer "
     "than {min_seeds} seed pairs. The table between the other variants is a Holm family of "

@@ -37,7 +37,7 @@ def compare(a: Entry, b: Entry, margin: float) -> dict[str, Any]:
         contract.MODELS_TEXT: contract.models_text(first["a"], first["b"], first["only_a"],
                                                    first["only_b"], first["p_mcnemar"]),
     }
-    if len(models) >= 2:
+    if len(models) >= 2 and right_a.shape[1] >= 2:  # a spread over seeds and over images
         difference = stats.recipe_difference(right_a, right_b)
         item.update(diff=difference.diff, diff_ci95=list(difference.interval()),
                     se=difference.se, seed_sd=difference.seed_sd,
