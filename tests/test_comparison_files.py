@@ -94,6 +94,18 @@ def test_every_built_document_parses_and_a_wrong_one_is_named():
         contract.parse_comparison({**document, "variants": {"a": row}})
 
 
+def test_a_margin_that_is_not_a_share_is_refused_by_name(three_seeds):
+    with pytest.raises(ValueError, match="margin is a share between 0 and 1, got 1.5"):
+        build_comparison(three_seeds, margin=1.5)
+
+
+def test_with_no_comparison_of_three_seeds_the_rule_says_none_is_tested_yet(tmp_path):
+    export(tmp_path, "none", 1, right_on(100))
+    export(tmp_path, "good", 1, right_on(160))
+    assert "Holm-adjusted over the comparisons with the baseline that have at least 3 seed " \
+        "pairs (none yet)" in build_comparison(tmp_path)["rule"]
+
+
 def build_comparison_of_nothing() -> dict:
     from analysis.comparison.document import comparison_document
 

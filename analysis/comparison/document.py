@@ -29,14 +29,13 @@ RULE = (
     "differences (averaged over the pairs) over the {size} test images; its 95% interval and "
     "test use Student's t with k - 1 degrees of freedom (after Nadeau & Bengio 2003 and "
     "Bouthillier et al. 2021: training randomness and test images both count). 'better' or "
-    "'worse': the test's p, Holm-adjusted over the {family} comparisons with the baseline that "
-    "have at least {min_seeds} seed pairs, is below {alpha}. 'equivalent': otherwise, TOST "
-    "(Schuirmann 1987) within ±{margin:.1f} points, Holm-adjusted over the same family, is "
-    "below {alpha}. 'inconclusive': neither; the smallest difference the seeds could see is "
-    "the one the test would find 80% of the time at {alpha} / {family}. 'needs seeds': fewer "
-    "than {min_seeds} seed pairs. The table between the other variants is a Holm family of "
-    "its own. McNemar's exact test is about two trained models, never about their recipes. "
-    "One test set: a verdict says nothing about other data."
+    "'worse': the test's p, Holm-adjusted over {family}, is below {alpha}. 'equivalent': "
+    "otherwise, TOST (Schuirmann 1987) within ±{margin:.1f} points, Holm-adjusted over the same "
+    "family, is below {alpha}. 'inconclusive': neither; the smallest difference the seeds could "
+    "see is the one the test would find 80% of the time at {alpha} over the family's size. "
+    "'needs seeds': fewer than {min_seeds} seed pairs. The table between the other variants is "
+    "a Holm family of its own. McNemar's exact test is about two trained models, never about "
+    "their recipes. One test set: a verdict says nothing about other data."
 )
 
 
@@ -81,7 +80,7 @@ def comparison_document(entries: list[Entry], left_out: list[dict], baseline: st
         "alpha": contract.ALPHA, "margin": margin, "min_seeds": contract.MIN_SEEDS,
         "test_set": {"fingerprint": reference, "size": size,
                      "data_source": paired[0].data_source if paired else None},
-        "rule": RULE.format(size=size, family=family, min_seeds=contract.MIN_SEEDS,
+        "rule": RULE.format(size=size, family=_family_words(family), min_seeds=contract.MIN_SEEDS,
                             alpha=contract.ALPHA, margin=100 * margin),
         "nothing_to_compare": _nothing_to_compare(names) if not comparisons + pairs else None,
         contract.VARIANTS: rows,
@@ -90,6 +89,13 @@ def comparison_document(entries: list[Entry], left_out: list[dict], baseline: st
         "cochran_q": _cochran(paired),
         "missing": left_out,
     }
+
+
+def _family_words(size: int) -> str:
+    what = f"with the baseline that have at least {contract.MIN_SEEDS} seed pairs"
+    if not size:
+        return f"the comparisons {what} (none yet)"
+    return f"the {size} comparison{'' if size == 1 else 's'} {what}"
 
 
 def _nothing_to_compare(names: list[str]) -> str:

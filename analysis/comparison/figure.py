@@ -46,7 +46,7 @@ def comparison_figure(document: dict[str, Any]):
     ax.set_yticks(range(len(rows)), [
         f"{row['label']}\n" + "\n".join(textwrap.wrap(row[contract.VERDICT_TEXT], 36))
         for _, row in rows], fontsize=7)
-    ax.set_xlabel(f"points against {baseline} (95% interval: seeds and test images)")
+    ax.set_xlabel(f"points against {baseline}, 95% over seeds and images")
     ax.grid(axis="x", alpha=0.3)
     test = document["test_set"]
     title = (f"{source_name(test['data_source'])}, {test['size']:,} test images"
