@@ -1,8 +1,10 @@
-"""Statistics for comparing classifiers on one test set: pure functions over arrays.
+"""Statistics for comparing classifiers and training recipes on one test set: pure functions.
 
-Accuracy gets a Wilson interval; two models answered on the same images get a 2x2 table, the
-exact McNemar test and a paired-bootstrap interval of their accuracy difference (Dietterich,
-1998); several models at once get Cochran's Q; a family of p-values gets Holm's adjustment.
+Accuracy gets a Wilson interval; two trained models answered on the same images get a 2x2
+table and the exact McNemar test (Dietterich, 1998); several at once get Cochran's Q. Two
+*recipes* trained with k matched seeds get a paired t over the seed pairs whose variance adds
+the test-image term (:func:`recipe_difference`), Schuirmann's TOST for equivalence, and the
+smallest difference the seeds could see; a family of p-values gets Holm's adjustment.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from regserve_contracts import comparison as contract
+
 #: Resamples of the paired bootstrap; the issue asks for at least 2,000.
 BOOTSTRAP_RESAMPLES = 2000
-BETTER, WORSE, NO_DIFFERENCE = "better", "worse", "no detectable difference"
+#: Power at which :attr:`RecipeDifference.mde` is the smallest difference seen.
+MDE_POWER = 0.8
 
 
 @dataclass(frozen=True)
@@ -115,13 +120,6 @@ def bootstrap_mean_interval(values: np.ndarray, resamples: int = BOOTSTRAP_RESAM
     return (float(low), float(high))
 
 
-def paired_differences(correct_a: np.ndarray, correct_b: np.ndarray) -> np.ndarray:
-    """Per image, A right minus B right, averaged over seed pairs (rows) when 2-D."""
-    a = np.atleast_2d(np.asarray(correct_a, dtype=float))
-    b = np.atleast_2d(np.asarray(correct_b, dtype=float))
-    return (a - b).mean(axis=0)
-
-
 def cochran_q(correct: np.ndarray) -> tuple[float, float]:
     """Cochran's Q and its chi-square p-value (df k-1) for ``(k models, n images)`` booleans.
 
@@ -144,13 +142,91 @@ def cochran_q(correct: np.ndarray) -> tuple[float, float]:
     return (float(q), float(scipy_stats.chi2.sf(q, k - 1)))
 
 
-def verdict(p_adjusted: float, diff: float, seed_diffs: Sequence[float] = (),
-            alpha: float = 0.05) -> str:
-    """``better``/``worse`` when the adjusted p is below ``alpha`` and, with several seed pairs,
-    every seed pair's difference has the sign of the overall one; else no detectable difference."""
-    if not p_adjusted < alpha or diff == 0 or math.isnan(diff):
-        return NO_DIFFERENCE
-    sign = 1 if diff > 0 else -1
-    if len(seed_diffs) > 1 and not all(d * sign > 0 for d in seed_diffs):
-        return NO_DIFFERENCE
-    return BETTER if sign > 0 else WORSE
+@dataclass(frozen=True)
+class RecipeDifference:
+    """Variant recipe minus baseline recipe from k matched seed pairs on one test set.
+
+    ``se`` squared is the between-seed variance of the k accuracy differences over k (training
+    randomness) plus the image term: the variance over the n images of the per-image difference
+    averaged over the pairs, over n (which test images were drawn). The image term counts each
+    image's seed-to-seed noise a second time, so the sum errs on the wide side. Test and
+    interval use Student's t with k - 1 degrees of freedom.
+    """
+
+    diff: float
+    se: float
+    df: int
+    seed_sd: float
+    image_se: float
+
+    def _t(self, value: float) -> float:
+        return value / self.se
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        half = _t_quantile(0.5 + confidence / 2, self.df) * self.se
+        return (self.diff - half, self.diff + half)
+
+    @property
+    def p(self) -> float:
+        """Two-sided p of "the recipes are equally accurate"."""
+        if self.se == 0:
+            return 1.0 if self.diff == 0 else 0.0
+        return float(2 * _t_tail(abs(self._t(self.diff)), self.df))
+
+    def p_equivalence(self, margin: float) -> float:
+        """TOST (Schuirmann, 1987): the larger one-sided p of diff <= -margin, diff >= margin."""
+        if self.se == 0:
+            return 0.0 if abs(self.diff) < margin else 1.0
+        return float(max(_t_tail(self._t(self.diff + margin), self.df),
+                         _t_tail(-self._t(self.diff - margin), self.df)))
+
+    def mde(self, alpha: float, power: float = MDE_POWER) -> float:
+        """The true difference a two-sided test at ``alpha`` finds with ``power`` (t quantiles)."""
+        return float((_t_quantile(1 - alpha / 2, self.df) + _t_quantile(power, self.df))
+                     * self.se)
+
+
+def recipe_difference(correct_a: np.ndarray, correct_b: np.ndarray) -> RecipeDifference:
+    """The recipe difference of ``(k seeds, n images)`` booleans, row i of A matched with B's.
+
+    Needs k >= 2 (a spread over seeds); a verdict needs :data:`contract.MIN_SEEDS`.
+    """
+    a, b = np.asarray(correct_a, dtype=np.float64), np.asarray(correct_b, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"cannot pair answers of shapes {a.shape} and {b.shape}")
+    k, n = a.shape
+    if k < 2 or n < 2:
+        raise ValueError(f"a recipe difference needs 2 seed pairs and 2 images, got {k}, {n}")
+    per_image = a - b
+    seed_diffs, image_diffs = per_image.mean(axis=1), per_image.mean(axis=0)
+    seed_var = float(seed_diffs.var(ddof=1))
+    image_var = float(image_diffs.var(ddof=1)) / n
+    return RecipeDifference(float(seed_diffs.mean()), math.sqrt(seed_var / k + image_var), k - 1,
+                            math.sqrt(seed_var), math.sqrt(image_var))
+
+
+def verdict(seed_pairs: int, diff: float, p_holm: float | None,
+            p_equivalence_holm: float | None, alpha: float = contract.ALPHA) -> str:
+    """The verdict about two recipes: needs seeds below the minimum; better/worse when the
+    Holm-adjusted p is below ``alpha``; equivalent when the Holm-adjusted TOST p is; else
+    inconclusive."""
+    if seed_pairs < contract.MIN_SEEDS:
+        return contract.NEEDS_SEEDS
+    if p_holm is not None and p_holm < alpha and diff != 0:
+        return contract.BETTER if diff > 0 else contract.WORSE
+    if p_equivalence_holm is not None and p_equivalence_holm < alpha:
+        return contract.EQUIVALENT
+    return contract.INCONCLUSIVE
+
+
+def _t_tail(value: float, df: int) -> float:
+    """P(T > value) for Student's t with ``df`` degrees of freedom."""
+    from scipy import special  # ufuncs: far cheaper per call than scipy.stats
+
+    return float(special.stdtr(df, -value))
+
+
+def _t_quantile(probability: float, df: int) -> float:
+    from scipy import special
+
+    return float(special.stdtrit(df, probability))

@@ -20,8 +20,8 @@ from server.launcher import PROJECT_ROOT
 from trainer.data import DataSourceError
 
 COMMANDS = ("serving", "training", "accuracy", "include", "all")
-#: `python -m benchmarks hostile|soak ...`: each parses its own options (benchmarks/<name>.py).
-HARDENING = ("hostile", "soak")
+#: `python -m benchmarks hostile|soak|verdicts ...`: each parses its own options.
+HARDENING = ("hostile", "soak", "verdicts")
 
 
 @dataclass(frozen=True)

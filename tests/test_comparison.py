@@ -3,11 +3,8 @@ against recomputations from the exported predictions and from the SavedModels th
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +12,7 @@ import pytest
 from scipy.stats import binomtest
 
 from analysis.comparison import build_comparison, write_comparison
-from analysis.comparison.report import COMPARISON_CSV, COMPARISON_MD, COMPARISON_PNG
+from analysis.comparison.report import COMPARISON_MD
 from regserve_contracts import layout
 from regserve_contracts import metadata as md
 from regserve_contracts.labels import label_mapping
@@ -25,8 +22,6 @@ from regserve_contracts.predictions import (
     read_predictions,
     write_predictions,
 )
-from trainer.__main__ import parse_options
-from trainer.cli import run
 
 TRUTH = np.arange(200) % 47
 FINGERPRINT = "f" * 64
@@ -66,35 +61,78 @@ def right_on(count: int, offset: int = 0) -> np.ndarray:
     return right
 
 
-def test_a_model_right_on_sixty_more_images_is_better_and_identical_ones_are_not(tmp_path):
-    """none: right on images 0-99; good: also on 100-159; twin: exactly none's answers."""
-    export(tmp_path, "none", 1, right_on(100))
-    export(tmp_path, "good", 1, right_on(160))
-    export(tmp_path, "twin", 1, right_on(100))
+def seeds(models: Path, name: str, rights: list[np.ndarray], first_version: int = 1,
+          **options) -> None:
+    """One variant trained with ``len(rights)`` seeds (42, 43, ...), a repeat group."""
+    for index, right in enumerate(rights):
+        export(models, name, first_version + index, right, repeat={
+            "group": f"g-{name}", "seed": 42 + index, "index": index + 1, "of": len(rights)},
+            **options)
+
+
+def holm_by_hand(p: list[float]) -> list[float]:
+    """Holm for two p-values: the smaller times 2, the larger times 1 but not below it."""
+    low, high = sorted(p)
+    adjusted = {low: min(1.0, 2 * low), high: min(1.0, max(2 * low, high))}
+    return [adjusted[value] for value in p]
+
+
+def test_three_seeds_right_on_sixty_more_images_are_better_and_identical_ones_equivalent(tmp_path):
+    seeds(tmp_path, "none", [right_on(100), right_on(104), right_on(96)])
+    seeds(tmp_path, "good", [right_on(160), right_on(158), right_on(166)])
+    seeds(tmp_path, "twin", [right_on(100), right_on(104), right_on(96)])
     document = build_comparison(tmp_path)
     good, twin = document["variants"]["good"], document["variants"]["twin"]
-    assert good["verdict"] == "better" and twin["verdict"] == "no detectable difference"
-    pairs = {(pair["a"], pair["b"]): pair for pair in document["pairs"]}
-    assert len(pairs) == 3  # every pair, Holm over all three
-    good_none = pairs[("good@1", "none@1")]
-    assert (good_none["both_right"], good_none["only_a"], good_none["only_b"],
-            good_none["both_wrong"]) == (100, 60, 0, 40)
-    assert good_none["p_mcnemar"] == pytest.approx(binomtest(60, 60).pvalue)
-    assert good_none["diff"] == pytest.approx(0.3)
-    assert good_none["diff_ci95"][0] > 0.2
-    twin_none = pairs[("twin@1", "none@1")]
-    assert twin_none["p_mcnemar"] == 1.0 and twin_none["diff_ci95"] == [0.0, 0.0]
-    ordered = sorted(pair["p_mcnemar"] for pair in document["pairs"])
-    assert good_none["p_holm"] == pytest.approx(min(1.0, 3 * ordered[0]))
+    assert (good["verdict"], twin["verdict"]) == ("better", "equivalent")
+    assert good["verdict_text"] == "better than none (over 3 seeds)"
+    assert twin["verdict_text"] == "equivalent to none within ±1.0 points (over 3 seeds)"
+    assert good["diff"] == pytest.approx(np.mean([60, 54, 70]) / 200)
+    comparisons = {item["a"]: item for item in document["comparisons"]}
+    assert set(comparisons) == {"good", "twin"}  # the family: each variant against none
+    assert [comparisons[n]["p_holm"] for n in ("good", "twin")] == pytest.approx(
+        holm_by_hand([comparisons["good"]["p"], comparisons["twin"]["p"]]))
+    (pair,) = document["pairs"]  # good against twin: a family of its own
+    assert (pair["a"], pair["b"], pair["p_holm"]) == ("good", "twin", pair["p"])
+    assert "Holm-adjusted over the 2 comparisons with the baseline" in document["rule"]
     assert document["variants"]["none"]["verdict"] == "baseline"
     assert document["test_set"] == {"fingerprint": FINGERPRINT, "size": 200,
                                     "data_source": "npz:tiny.npz"}
-    assert "Holm-adjusted over all 3 pairs" in document["rule"]
+
+
+def test_inconclusive_says_the_difference_its_seeds_could_see_at_the_familys_strictest_level(
+        tmp_path):
+    """Two comparisons with none: the smallest difference seen is at 0.05 / 2 with 80% power."""
+    from scipy.stats import t as student
+
+    seeds(tmp_path, "none", [right_on(100), right_on(104), right_on(96)])
+    seeds(tmp_path, "noisy", [right_on(110), right_on(96), right_on(104)])
+    seeds(tmp_path, "good", [right_on(160), right_on(158), right_on(166)])
+    item = {i["a"]: i for i in build_comparison(tmp_path)["comparisons"]}["noisy"]
+    expected = (student.ppf(1 - 0.05 / 2 / 2, 2) + student.ppf(0.8, 2)) * item["se"]
+    assert item["verdict"] == "inconclusive" and item["mde"] == pytest.approx(expected)
+    assert item["verdict_text"] == (f"inconclusive against none: a difference under "
+                                    f"{100 * expected:.1f} points could not be seen with 3 seeds")
+
+
+def test_one_seed_each_needs_seeds_and_mcnemar_speaks_only_of_the_two_trained_models(tmp_path):
+    """Right on 60 more images is certain for these two models, and says nothing of recipes."""
+    export(tmp_path, "none", 1, right_on(100))
+    export(tmp_path, "good", 1, right_on(160))
+    document = build_comparison(tmp_path)
+    row = document["variants"]["good"]
+    assert row["verdict"] == "needs seeds" and row["p_holm"] is None and row["seed_pairs"] == 1
+    assert row["verdict_text"].startswith("needs seeds: 1 seed matched with none")
+    assert "better" not in row["verdict_text"] and row["diff_ci95"] is None
+    assert row["models_text"] == (
+        "about the trained models good@1 and none@1 only (not their recipes): 60 test images "
+        f"only good@1 got right, 0 only none@1; exact McNemar p {binomtest(60, 60).pvalue:.2g}")
+    (item,) = document["comparisons"]
+    assert (item["seed_pairs"][0]["only_a"], item["seed_pairs"][0]["only_b"]) == (60, 0)
 
 
 def test_repeats_are_one_row_paired_seed_by_seed(tmp_path):
-    """Two seeds each: accuracy is the mean, the table sums the seed pairs matched by index, an
-    older run outside the group is ignored, and seeds disagreeing in sign give no verdict."""
+    """Two seeds each: the accuracy is the mean, seed pairs match by seed, an older run outside
+    the group is ignored, and two seed pairs still need seeds."""
     export(tmp_path, "none", 1, right_on(10))  # an older run: not part of the group
     for index, (base, other) in enumerate([(100, 130), (110, 100)]):
         group = {"group": "g1", "seed": 7 + index, "index": index, "of": 2}
@@ -103,17 +141,16 @@ def test_repeats_are_one_row_paired_seed_by_seed(tmp_path):
     document = build_comparison(tmp_path)
     row = document["variants"]["wide"]
     assert row["seeds"] == 2 and row["versions"] == [1, 2] and row["model"] == "wide@2"
-    assert row["seed_values"] == [7, 8]
+    assert row["label"] == "wide (2 seeds: v1, v2)"
+    assert document["variants"]["none"]["label"] == "none (2 seeds: v2, v3)"
     assert row["seed_accuracies"] == pytest.approx([0.65, 0.5])
     assert row["accuracy"] == pytest.approx(0.575)
     assert row["sd"] == pytest.approx(np.std([0.65, 0.5], ddof=1))
-    assert document["variants"]["none"]["versions"] == [2, 3]
-    (pair,) = document["pairs"]
-    assert (pair["only_a"], pair["only_b"]) == (30 + 0, 0 + 10)
-    assert pair["seed_diffs"] == pytest.approx([0.15, -0.05])
-    assert pair["p_mcnemar"] == pytest.approx(binomtest(30, 40).pvalue)
-    assert pair["p_mcnemar"] < 0.05 and pair["verdict"] == "no detectable difference"
-    assert [p["seeds"] for p in pair["seed_pairs"]] == [[7, 7], [8, 8]]
+    (item,) = document["comparisons"]
+    assert [(p["only_a"], p["only_b"]) for p in item["seed_pairs"]] == [(30, 0), (0, 10)]
+    assert [p["diff"] for p in item["seed_pairs"]] == pytest.approx([0.15, -0.05])
+    assert [p["seeds"] for p in item["seed_pairs"]] == [[7, 7], [8, 8]]
+    assert item["verdict"] == "needs seeds" and item["diff_ci95"] is not None
     assert document["cochran_q"]["per_seed"][1]["q"] == pytest.approx((0 - 10) ** 2 / 10)
 
 
@@ -127,9 +164,9 @@ def test_a_seed_trained_again_replaces_its_older_version_and_a_lone_model_pairs_
     export(tmp_path, "none", 1, right_on(100))
     document = build_comparison(tmp_path)
     assert document["variants"]["wide"]["versions"] == [1, 3]
-    (pair,) = document["pairs"]
-    assert [(p["a"], p["b"]) for p in pair["seed_pairs"]] == [("wide@1", "none@1")]
-    assert (pair["only_a"], pair["only_b"]) == (0, 0) and pair["p_mcnemar"] == 1.0
+    (item,) = document["comparisons"]
+    assert [(p["a"], p["b"]) for p in item["seed_pairs"]] == [("wide@1", "none@1")]
+    assert item["seed_pairs"][0]["p_mcnemar"] == 1.0 and item["verdict"] == "needs seeds"
 
 
 def test_models_of_another_test_set_and_older_exports_are_listed_not_paired(tmp_path):
@@ -141,7 +178,7 @@ def test_models_of_another_test_set_and_older_exports_are_listed_not_paired(tmp_
     (broken / layout.PREDICTIONS_FILE).write_bytes(b"not a zip")
     document = build_comparison(tmp_path)
     assert set(document["variants"]) == {"none", "l2_activity"}
-    assert [(p["a"], p["b"]) for p in document["pairs"]] == [("l2_activity@1", "none@1")]
+    assert [(p["a"], p["b"]) for p in document["comparisons"]] == [("l2_activity", "none")]
     reasons = {item["variant"]: item["reason"] for item in document["missing"]}
     assert "another test set" in reasons["other"] and "never paired" in reasons["other"]
     assert "without test-set predictions" in reasons["old"]
@@ -153,27 +190,37 @@ def test_a_missing_baseline_is_said_and_verdicts_stay_empty(tmp_path):
     export(tmp_path, "b", 1, right_on(150))
     document = build_comparison(tmp_path, baseline="none")
     assert all(row["verdict"] is None for row in document["variants"].values())
+    assert document["variants"]["a"]["verdict_text"] == "not compared with none"
     assert any(item["variant"] == "none" and "not on disk" in item["reason"]
                for item in document["missing"])
-    assert document["pairs"][0]["verdict"] == "worse"  # a vs b still has its verdict
+    assert document["comparisons"] == [] and document["pairs"][0]["verdict"] == "needs seeds"
 
 
-def test_report_flag_writes_the_four_files_against_the_chosen_baseline(tmp_path):
-    export(tmp_path, "none", 1, right_on(100))
-    export(tmp_path, "l2_activity", 1, right_on(160))
-    out, err = StringIO(), StringIO()
-    options = parse_options(["--report", "--baseline", "l2_activity", "--models-dir",
-                             str(tmp_path), "--quiet"])
-    assert run(options, out, err) == 0, err.getvalue()
-    reports = tmp_path / layout.REPORTS_DIR
-    document = json.loads((reports / layout.COMPARISON_FILE).read_text())
-    assert document["baseline"] == "l2_activity"
-    assert document["variants"]["none"]["verdict"] == "worse"
-    rows = list(csv.DictReader(io.StringIO((reports / COMPARISON_CSV).read_text())))
-    assert [(r["variant"], r["verdict"]) for r in rows] == [("none", "worse"),
-                                                            ("l2_activity", "baseline")]
-    assert "worse than l2_activity" in (reports / COMPARISON_MD).read_text()
-    assert (reports / COMPARISON_PNG).read_bytes()[:4] == b"\x89PNG"
+def test_without_the_baseline_the_test_set_most_models_answered_is_the_reports(tmp_path):
+    """a answered test set X; b and c answered Y: Y is the report's, a is listed as left out.
+    On a tie (a on X, b on Y) the first variant in the report's order decides."""
+    export(tmp_path / "most", "a", 1, right_on(100), fingerprint="1" * 64)
+    export(tmp_path / "most", "b", 1, right_on(100))
+    export(tmp_path / "most", "c", 1, right_on(120))
+    document = build_comparison(tmp_path / "most")
+    assert document["test_set"]["fingerprint"] == FINGERPRINT
+    assert set(document["variants"]) == {"b", "c"}
+    assert any(item["variant"] == "a" and "another test set" in item["reason"]
+               for item in document["missing"])
+    export(tmp_path / "tie", "a", 1, right_on(100), fingerprint="1" * 64)
+    export(tmp_path / "tie", "b", 1, right_on(100))
+    assert build_comparison(tmp_path / "tie")["test_set"]["fingerprint"] == "1" * 64
+
+
+def test_one_variant_has_nothing_to_compare_and_its_mean_over_seeds_is_named(tmp_path):
+    seeds(tmp_path, "none", [right_on(100), right_on(110)])
+    document = build_comparison(tmp_path)
+    assert document["comparisons"] == [] and document["pairs"] == []
+    assert document["nothing_to_compare"].startswith("Nothing to compare: only none answered")
+    write_comparison(tmp_path, tmp_path / "reports")
+    text = (tmp_path / "reports" / COMPARISON_MD).read_text()
+    assert "Nothing to compare" in text and "none (2 seeds: v1, v2)" in text
+    assert "none@2" not in text and "Between the other variants" not in text
 
 
 @pytest.mark.slow
@@ -207,16 +254,16 @@ def test_the_session_models_comparison_matches_their_predictions_and_savedmodels
         assert layout.read_metadata(version)[md.PREDICTIONS] == {
             "file": layout.PREDICTIONS_FILE, "size": len(dataset.y_test),
             "test_fingerprint": document["test_set"]["fingerprint"]}
-    for pair in document["pairs"]:
-        a, b = pair["a"].split("@")[0], pair["b"].split("@")[0]
-        if a in checked and b in checked:
-            only_a = int(np.sum(right[a] & ~right[b]))
-            only_b = int(np.sum(~right[a] & right[b]))
-            assert (pair["only_a"], pair["only_b"]) == (only_a, only_b)
-            assert pair["both_right"] == int(np.sum(right[a] & right[b]))
-            expected = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
-            assert pair["p_mcnemar"] == pytest.approx(expected)
-    assert len(document["pairs"]) == 28  # all eight variants answered the same test set
+    (item,) = [item for item in document["comparisons"] if item["a"] == "l2_activity"]
+    (pair,) = item["seed_pairs"]
+    only_a = int(np.sum(right["l2_activity"] & ~right["none"]))
+    only_b = int(np.sum(~right["l2_activity"] & right["none"]))
+    assert (pair["only_a"], pair["only_b"]) == (only_a, only_b)
+    expected = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
+    assert pair["p_mcnemar"] == pytest.approx(expected)
+    assert item["verdict"] == "needs seeds"  # one seed each: nothing about the recipes
+    # All eight variants answered the same test set: 7 against none, 21 between the others.
+    assert (len(document["comparisons"]), len(document["pairs"])) == (7, 21)
 
 
 def test_the_test_set_fingerprint_is_sha256_of_images_and_labels_and_sees_any_change():

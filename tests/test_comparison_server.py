@@ -40,10 +40,35 @@ def test_the_report_is_served_as_the_trainer_wrote_it(app, monkeypatch, tmp_path
     assert answer.get_json() == json.loads(json.dumps(document))
 
 
-def test_an_unreadable_report_is_a_404_not_a_500(app, monkeypatch, tmp_path):
+def test_an_unreadable_report_is_a_503_naming_the_problem_not_a_500(app, monkeypatch, tmp_path):
     serve(monkeypatch, app, tmp_path, "{not json")
     answer = app.test_client().get("/comparison")
-    assert answer.status_code == 404 and "unreadable" in answer.get_json()["detail"]
+    assert answer.status_code == 503 and answer.get_json()["error"] == "invalid_comparison"
+    assert "unreadable" in answer.get_json()["detail"]
+
+
+@pytest.mark.parametrize("content, problem", [
+    ({"variants": {}}, "schema_version is None, this reader needs 2"),
+    ([1, 2], "a comparison is a JSON object, not list"),
+])
+def test_json_that_is_not_a_comparison_is_the_documented_503(app, monkeypatch, tmp_path,
+                                                             content, problem):
+    serve(monkeypatch, app, tmp_path, content)
+    answer = app.test_client().get("/comparison")
+    assert answer.status_code == 503
+    body = answer.get_json()
+    assert body["error"] == "invalid_comparison" and problem in body["detail"]
+    assert "python -m trainer --report" in body["detail"]
+    variant = app.test_client().get("/variants/none").get_json()
+    assert variant["comparison"] is None and problem in variant["comparison_note"]
+
+
+def test_an_older_comparison_is_refused_by_the_same_parse_as_every_reader(app, monkeypatch,
+                                                                          tmp_path, document):
+    older = {**json.loads(json.dumps(document)), "schema_version": 1}
+    serve(monkeypatch, app, tmp_path, older)
+    answer = app.test_client().get("/comparison")
+    assert answer.status_code == 503 and "schema_version is 1" in answer.get_json()["detail"]
 
 
 def test_a_variant_carries_its_row_of_the_comparison(app, monkeypatch, tmp_path, document):
@@ -51,7 +76,8 @@ def test_a_variant_carries_its_row_of_the_comparison(app, monkeypatch, tmp_path,
     body = app.test_client().get("/variants/l2_activity").get_json()
     row = json.loads(json.dumps(document["variants"]["l2_activity"]))
     assert body["comparison"] == {**row, "baseline": "none", "test_set": document["test_set"]}
-    assert body["comparison"]["verdict"] in ("better", "worse", "no detectable difference")
+    assert body["comparison"]["verdict"] == "needs seeds"  # the session trains one seed each
+    assert body["comparison"]["verdict_text"].startswith("needs seeds: 1 seed matched with none")
     assert body["comparison_note"] is None
 
 

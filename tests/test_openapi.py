@@ -58,12 +58,13 @@ def with_reports(ctx: Context, path: str):
     return ctx.client.get(path)
 
 
-def with_comparison(ctx: Context):
-    """A comparison.json built by the trainer from the shared app's models."""
+def with_comparison(ctx: Context, document: object = None):
+    """A comparison.json built by the trainer from the shared app's models (or ``document``)."""
     from analysis.comparison import build_comparison
 
     (ctx.tmp_path / "reports").mkdir()
-    document = build_comparison(ctx.app.extensions["regserve"].settings.models_dir)
+    if document is None:
+        document = build_comparison(ctx.app.extensions["regserve"].settings.models_dir)
     (ctx.tmp_path / "reports" / "comparison.json").write_text(json.dumps(document))
     override_settings(ctx.monkeypatch, ctx.app, models_dir=ctx.tmp_path)
     return ctx.client.get("/comparison")
@@ -97,6 +98,7 @@ CASES: dict[tuple[str, str, str], Callable[[Context], object]] = {
         "/variants/nope/filters.png"),
     ("/comparison", "get", "200"): with_comparison,
     ("/comparison", "get", "404"): lambda c: c.client.get("/comparison"),
+    ("/comparison", "get", "503"): lambda c: with_comparison(c, {"variants": {}}),
     ("/healthz", "get", "200"): lambda c: c.client.get("/healthz"),
     ("/readyz", "get", "200"): lambda c: c.client.get("/readyz"),
     ("/readyz", "get", "503"): lambda c: c.empty_app.test_client().get("/readyz"),

@@ -8,7 +8,8 @@ import textwrap
 from collections.abc import Callable
 from typing import TextIO
 
-from analysis.reports import build_reports, results_text
+from analysis.comparison.report import verdict_summary
+from analysis.reports import ReportError, build_reports, results_text
 from regserve_contracts import layout
 from regserve_contracts.tensorflow_log import import_tensorflow
 from regserve_contracts.variants import VARIANTS
@@ -100,6 +101,7 @@ def train(options: TrainOptions, out: TextIO, err: TextIO) -> int:
         out.writelines(f"  {version_dir}\n" for version_dir in version_dirs)
         out.write(written_line(reports.reports_dir, reports.files) + "\n\n")
         out.write(results_text(list(reports.rows)) + "\n")
+        out.write(verdict_summary(reports.reports_dir))
     return 0
 
 
@@ -118,6 +120,7 @@ def report(options: ReportOptions, out: TextIO, err: TextIO) -> int:
         out.write(f"{written_line(reports.reports_dir, reports.files)}\nfrom "
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
         out.writelines(f"skipped {why}\n" for why in reports.skipped)
+        out.write(verdict_summary(reports.reports_dir))
     return 0
 
 

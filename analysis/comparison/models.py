@@ -134,3 +134,13 @@ def _members(variant_dir: Path, notes: list[dict]) -> tuple[str | None, list[Mem
             seen.add(seed)
             members.append((variant_dir / str(version), metadata))
     return group, members
+
+
+def matched(entries: list[Entry]) -> list[tuple[Model, ...]]:
+    """The entries' models matched seed by seed: on the seeds they all have (trained with the
+    same --seed and --seeds, the usual case), else the i-th seed of each with the i-th."""
+    by_seed = [entry.by_seed() for entry in entries]
+    common = sorted(set.intersection(*(set(seeds) for seeds in by_seed)) - {None})
+    if common:
+        return [tuple(seeds[seed] for seeds in by_seed) for seed in common]
+    return list(zip(*(entry.models for entry in entries), strict=False))

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from pathlib import Path
 from typing import Any
 
-from analysis.comparison.document import BASELINE_VERDICT, build_comparison
-from analysis.results import is_synthetic
+from analysis.comparison.document import build_comparison
+from analysis.comparison.figure import draw_intervals, source_name
+from regserve_contracts import comparison as contract
 from regserve_contracts import layout
 
 COMPARISON_MD = "comparison.md"
 COMPARISON_CSV = "comparison.csv"
 COMPARISON_PNG = "comparison.png"
-CSV_COLUMNS = ("variant", "model", "seeds", "accuracy", "ci95_low", "ci95_high", "sd",
-               "diff_vs_baseline", "diff_ci95_low", "diff_ci95_high", "p_holm", "verdict")
-#: Marker colours by verdict (colour-blind safe: Okabe-Ito), grey for "no difference".
-COLOURS = {"better": "#009E73", "worse": "#D55E00", BASELINE_VERDICT: "#0072B2"}
-NEUTRAL = "#6b6b6b"
+CSV_COLUMNS = ("variant", "models", "seeds", "accuracy", "ci95_low", "ci95_high", "sd",
+               "seed_pairs", "diff_vs_baseline", "diff_ci95_low", "diff_ci95_high", "p_holm",
+               "p_equivalence_holm", "mde", "verdict", "verdict_text")
 
 
-def write_comparison(models_dir: Path, reports_dir: Path, baseline: str = "none") -> list[Path]:
+def write_comparison(models_dir: Path, reports_dir: Path, baseline: str = "none",
+                     margin: float = contract.DEFAULT_MARGIN) -> list[Path]:
     """Build the comparison of the models on disk and write its four files; return their paths."""
-    document = build_comparison(models_dir, baseline)
+    document = build_comparison(models_dir, baseline, margin)
     reports_dir.mkdir(parents=True, exist_ok=True)
     layout.write_json_atomic(reports_dir / layout.COMPARISON_FILE, document)
     for name, text in ((COMPARISON_MD, comparison_markdown(document)),
@@ -37,49 +38,72 @@ def write_comparison(models_dir: Path, reports_dir: Path, baseline: str = "none"
                                             COMPARISON_CSV, COMPARISON_PNG)]
 
 
-def verdict_words(name: str, row: dict[str, Any], baseline: str) -> str:
-    """A variant's verdict against the baseline in words."""
-    verdict = row.get("verdict")
-    if verdict == BASELINE_VERDICT:
-        return "the baseline"
-    if verdict is None:
-        return f"not compared with {baseline}"
-    if verdict == "no detectable difference":
-        return f"not measurably different from {baseline}"
-    return f"{verdict} than {baseline}"
+def verdict_summary(reports_dir: Path) -> str:
+    """The verdicts of ``reports_dir``'s comparison.json for the terminal, or "" without one."""
+    path = Path(reports_dir) / layout.COMPARISON_FILE
+    try:
+        document = contract.parse_comparison(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return ""
+    lines = summary_lines(document)
+    return (f"\nVerdicts about the recipes against {document[contract.BASELINE_KEY]} (the seed "
+            f"is the unit; {COMPARISON_MD}):\n" + "".join(f"  {line}\n" for line in lines))
+
+
+def summary_lines(document: dict[str, Any]) -> list[str]:
+    """The verdicts in a few lines for the terminal (the trainer prints them after training)."""
+    if document["nothing_to_compare"]:
+        return [document["nothing_to_compare"]]
+    lines = []
+    for row in document[contract.VARIANTS].values():
+        interval = ""
+        if row.get("diff_ci95"):
+            low, high = row["diff_ci95"]
+            interval = f", {_points(row['diff'])} points [{_points(low)}, {_points(high)}]"
+        lines.append(f"{row['label']}: {row[contract.VERDICT_TEXT]}{interval}")
+    return lines
 
 
 def comparison_markdown(document: dict[str, Any]) -> str:
-    """The comparison for people: a row per variant, every pair, Cochran's Q, the rule."""
-    baseline, test = document["baseline"], document["test_set"]
+    """The comparison for people: a row per variant, the trained models, the rule."""
+    baseline, test = document[contract.BASELINE_KEY], document["test_set"]
     lines = ["# Is the difference real?", ""]
     if test["fingerprint"]:
-        lines += [f"Test set: **{_source(test['data_source'])}**, {test['size']:,} images "
-                  f"(fingerprint `{test['fingerprint'][:12]}`). Baseline: `{baseline}`.", ""]
-    lines += ["| variant | model | seeds | accuracy (95% CI) | sd over seeds | "
-              f"vs {baseline} (95% CI) | p (Holm) | verdict |", "|---|---|---|---|---|---|---|---|"]
-    for name, row in document["variants"].items():
-        diff = (f"{_points(row['diff'])} [{_points(row['diff_ci95'][0])}, "
-                f"{_points(row['diff_ci95'][1])}]") if "diff" in row else "-"
-        lines.append(f"| `{name}` | {row['model']} | {row['seeds']} | {_share(row['accuracy'])} "
+        lines += [f"Test set: **{source_name(test['data_source'])}**, {test['size']:,} images "
+                  f"(fingerprint `{test['fingerprint'][:12]}`). Baseline: `{baseline}`. "
+                  f"Method: {document['method']}.", ""]
+    if document["nothing_to_compare"]:
+        lines += [document["nothing_to_compare"], ""]
+    lines += ["| variant | models | accuracy (95% CI) | sd over seeds | "
+              f"vs {baseline} (95% CI) | p (Holm) | verdict |", "|---|---|---|---|---|---|---|"]
+    for name, row in document[contract.VARIANTS].items():
+        lines.append(f"| `{name}` | {row['label']} | {_share(row['accuracy'])} "
                      f"[{_share(row['ci95'][0])}, {_share(row['ci95'][1])}] | "
-                     f"{_share(row['sd']) if row['sd'] is not None else '-'} | {diff} | "
-                     f"{_p(row.get('p_holm'))} | {verdict_words(name, row, baseline)} |")
-    lines += ["", "Accuracies and differences in percent (points).", "", "## Every pair", "",
-              "| A | B | both right | only A | only B | both wrong | diff (95% CI) | p McNemar | "
-              "p Holm | per-seed diffs | verdict |", "|" + "---|" * 11]
-    for pair in document["pairs"]:
-        seeds = ", ".join(_points(d) for d in pair["seed_diffs"])
-        lines.append(f"| {pair['a']} | {pair['b']} | {pair['both_right']} | {pair['only_a']} | "
-                     f"{pair['only_b']} | {pair['both_wrong']} | {_points(pair['diff'])} "
-                     f"[{_points(pair['diff_ci95'][0])}, {_points(pair['diff_ci95'][1])}] | "
-                     f"{_p(pair['p_mcnemar'])} | {_p(pair['p_holm'])} | {seeds} | "
-                     f"{pair['verdict']} |")
+                     f"{_share(row['sd'])} | {_difference(row)} | {_p(row.get('p_holm'))} | "
+                     f"{row[contract.VERDICT_TEXT]} |")
+    lines += ["", "Accuracies and differences in percent (points). A difference's interval "
+              "covers the seeds and the test images.", ""]
+    about = [item[contract.MODELS_TEXT] for item in document[contract.COMPARISONS]]
+    if about:
+        lines += ["## About the trained models, not the recipes", ""]
+        lines += [f"- {text[0].upper()}{text[1:]}." for text in about]
+        lines.append("")
+    pairs = document[contract.OTHER_PAIRS]
+    if pairs:
+        lines += [f"## Between the other variants (a Holm family of its own, "
+                  f"{len(pairs)} pair{'' if len(pairs) == 1 else 's'})", "",
+                  "| A | B | seed pairs | A - B (95% CI) | "
+                  "p (Holm) | verdict |", "|---|---|---|---|---|---|"]
+        lines += [f"| `{item['a']}` | `{item['b']}` | {len(item['seed_pairs'])} | "
+                  f"{_difference(item)} | {_p(item['p_holm'])} | {item[contract.VERDICT_TEXT]} |"
+                  for item in pairs]
+        lines.append("")
     cochran = document["cochran_q"]
     if cochran:
-        lines += ["", f"Cochran's Q over all {cochran['k']} variants: Q = {cochran['q']:.2f}, "
-                      f"df = {cochran['df']}, p = {_p(cochran['p'])}."]
-    lines += ["", f"**Rule.** {document['rule']}", "", f"![accuracy with 95% intervals]"
+        lines += [f"Cochran's Q over the trained models of all {cochran['k']} variants (first "
+                  f"seed): Q = {cochran['q']:.2f}, df = {cochran['df']}, p = "
+                  f"{_p(cochran['p'])}.", ""]
+    lines += [f"**Rule.** {document['rule']}", "", f"![differences with 95% intervals]"
               f"({COMPARISON_PNG})", ""]
     if document["missing"]:
         lines += ["## Not compared", ""]
@@ -94,54 +118,27 @@ def comparison_csv(document: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for name, row in document["variants"].items():
+    for name, row in document[contract.VARIANTS].items():
         low, high = row.get("diff_ci95") or ("", "")
-        writer.writerow([name, row["model"], row["seeds"], row["accuracy"], *row["ci95"],
-                         "" if row["sd"] is None else row["sd"], row.get("diff", ""), low, high,
-                         row.get("p_holm", ""), row["verdict"] or ""])
+        writer.writerow([name, row["label"], row["seeds"], row["accuracy"], *row["ci95"],
+                         _blank(row["sd"]), _blank(row.get("seed_pairs")),
+                         _blank(row.get("diff")), low, high, _blank(row.get("p_holm")),
+                         _blank(row.get("p_equivalence_holm")), _blank(row.get("mde")),
+                         row[contract.VERDICT] or "", row[contract.VERDICT_TEXT]])
     return buffer.getvalue()
 
 
-def draw_intervals(document: dict[str, Any], handle) -> None:
-    """Each variant's accuracy as a dot with its 95% interval, coloured by verdict; narrow
-    enough (600 px) to read on a phone, one row per variant."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    rows = list(document["variants"].items())[::-1]  # the first variant on top
-    baseline = document["baseline"]
-    figure = Figure(figsize=(6.0, 1.4 + 0.45 * max(len(rows), 1)), layout="constrained")
-    FigureCanvasAgg(figure)  # no pyplot: no display, no global figure state
-    ax = figure.subplots()
-    base = document["variants"].get(baseline)
-    if base:
-        ax.axvspan(*base["ci95"], color=COLOURS[BASELINE_VERDICT], alpha=0.12, lw=0)
-        ax.axvline(base["accuracy"], color=COLOURS[BASELINE_VERDICT], lw=1, ls="--")
-    for position, (_, row) in enumerate(rows):
-        colour = COLOURS.get(row["verdict"], NEUTRAL)
-        low, high = row["ci95"]
-        ax.errorbar(row["accuracy"], position, xerr=[[row["accuracy"] - low], [high - row[
-            "accuracy"]]], fmt="o", color=colour, capsize=4, lw=2)
-    ax.set_yticks(range(len(rows)), [f"{name}{_seeds(row)}\n{verdict_words(name, row, baseline)}"
-                                     for name, row in rows], fontsize=8)
-    ax.set_xlabel("test accuracy, 95% interval")
-    ax.grid(axis="x", alpha=0.3)
-    test = document["test_set"]
-    title = (f"{_source(test['data_source'])}, {test['size']:,} test images"
-             if test["fingerprint"] else "no model with test-set predictions")
-    ax.set_title(f"Accuracy against {baseline}\n{title}", fontsize=10)
-    if not rows:
-        ax.text(0.5, 0.5, "nothing to compare yet", ha="center", va="center",
-                transform=ax.transAxes)
-    figure.savefig(handle, format="png", dpi=100)
+def _difference(item: dict[str, Any]) -> str:
+    if item.get("diff") is None:
+        return "-"
+    if not item.get("diff_ci95"):
+        return f"{_points(item['diff'])} (one seed pair: no interval)"
+    low, high = item["diff_ci95"]
+    return f"{_points(item['diff'])} [{_points(low)}, {_points(high)}]"
 
 
-def _seeds(row: dict[str, Any]) -> str:
-    return f" ({row['seeds']} seeds)" if row["seeds"] > 1 else ""
-
-
-def _source(name: str) -> str:
-    return f"{name} (offline set, NOT EMNIST)" if is_synthetic(name) else name
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def _share(value: float | None) -> str:
@@ -149,7 +146,7 @@ def _share(value: float | None) -> str:
 
 
 def _points(value: float) -> str:
-    return f"{100 * value:+.1f}"
+    return contract.points(value)
 
 
 def _p(value: float | None) -> str:

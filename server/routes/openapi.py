@@ -250,9 +250,11 @@ DOCUMENT: dict[str, Any] = {
              "404": error("Not a loaded variant.")},
             parameters=[NAME_PARAMETER]),
         "/comparison": get(
-            "Every variant's accuracy with its 95% interval, paired tests and verdicts",
+            "Each recipe against the baseline over seeds: differences, intervals, verdicts",
             {"200": json_response("The trainer's comparison report.", "Comparison"),
-             "404": error("No comparison report yet (the detail says how to make one).")}),
+             "404": error("No comparison report yet (the detail says how to make one)."),
+             "503": error("reports/comparison.json is not a comparison this server reads "
+                          "(invalid_comparison; the detail names the problem).")}),
         "/healthz": get("Liveness", {"200": json_response("The process answers.", "Health")}),
         "/readyz": get("Readiness: at least one variant loaded", {
             "200": json_response("Ready; what is loaded and what failed.", "Readiness"),
