@@ -17,7 +17,12 @@ from analysis import plots
 from analysis.comparison import write_comparison
 from analysis.comparison.report import COMPARISON_MD, COMPARISON_PNG
 from analysis.results import ResultRow, is_synthetic
-from analysis.robustness import ROBUSTNESS_MD, mce_by_variant, write_robustness_report
+from analysis.robustness import (
+    ROBUSTNESS_MD,
+    mce_by_variant,
+    seed_groups,
+    write_robustness_report,
+)
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES
 
@@ -96,7 +101,7 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None,
     table = results_csv(rows).encode()
     layout.write_atomic(reports_dir / RESULTS_CSV, lambda handle: handle.write(table))
     files += [reports_dir / name for name in (SPARSITY_PNG, RESULTS_MD, RESULTS_CSV)]
-    files += write_robustness_report(rows, reports_dir, list(sources))
+    files += write_robustness_report(rows, reports_dir, list(sources), seed_groups(models_dir))
     return Reports(reports_dir, tuple(rows), tuple(files), tuple(skipped))
 
 
