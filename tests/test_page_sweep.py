@@ -84,7 +84,7 @@ def test_the_sweep_path_is_drawn_with_both_picks_and_the_picker_narrows_the_card
         assert page.locator(f"{chart} .pick[data-pick=one_se]").count() == 1
         assert page.locator(f"{chart} .baseline").count() == 1
         assert page.locator("[data-testid=sweep-chart] img").count() == 0  # no PNG any more
-        table = page.inner_text("[data-testid=sweep-table]")
+        table = "\n".join(page.locator("[data-testid=sweep-table]").all_inner_texts())
         assert "l2_activity" in table and "best" in table and "1 SE" in table
         assert page.locator(f"{chart} circle.point[data-collapsed=false]").count() == 4
         refused = page.locator("[data-testid=sweep-refusal]")

@@ -115,7 +115,7 @@ function summaryTable(sweep) {
     if (family.refusal) {
       rows.push(el("tr", { dataset: { pick: "none", family: family.family } },
         el("td", {}, el("code", { text: family.family })), el("td", { text: "none" }),
-        el("td", { colspan: 4, class: "refusal", "data-testid": "sweep-refusal", text: family.refusal })));
+        el("td", { colspan: 4, class: "refusal", "data-testid": "sweep-refusal", text: family.refusal.replaceAll("`", "") })));
       continue;
     }
     for (const [key, label] of PICKS) {
@@ -227,7 +227,7 @@ function sweepFigure(sweep) {
   for (const family of sweep.families || []) {
     figure.append(el("h3", { text: `${family.family}` }), familyChart(family, sweep.baseline));
     const said = family.refusal || family.se_note;
-    if (said) figure.append(el("p", { class: "note", dataset: { family: family.family, testid: "sweep-note" }, text: said }));
+    if (said) figure.append(el("p", { class: "note", dataset: { family: family.family, testid: "sweep-note" }, text: said.replaceAll("`", "") }));
   }
   const seeds = sweep.seeds > 1 ? `${sweep.seeds} seeds per point, ` : "one seed per point, ";
   const base = sweep.baseline ? `; baseline ${sweep.baseline.point}: test accuracy ${withSe(sweep.baseline.test_accuracy, sweep.baseline.test_se)}` : "";

@@ -92,7 +92,13 @@ SCHEMAS: dict[str, Any] = {
         "brier": {**_NUMBER, "description": "Multi-class Brier score (0 best, 2 worst)."},
         "bins": {"type": "array", "items": {"$ref": "#/components/schemas/ReliabilityBin"},
                  "description": "Bin m holds confidences in (m/15, (m+1)/15]."},
-    }, {"images": _INTEGER, "temperature": _NUMBER, "ece_temperature_scaled": _SHARE}),
+    }, {"images": _INTEGER, "temperature": _NUMBER, "ece_temperature_scaled": _SHARE,
+        "ece_interval": {**_obj({"low": _SHARE, "high": _SHARE, "level": _SHARE}, {
+            "resamples": _INTEGER, "seed": _INTEGER, "method": _STRING,
+            "if_calibrated": {**_SHARE, "description": "The mean ECE a perfectly calibrated "
+                              "model with these confidences shows on as many images."}}),
+            "description": "The ECE's interval over test images (bias-corrected percentile "
+                           "bootstrap); newer exports only."}}),
     "Generalization": _obj({
         "train_accuracy": _SHARE, "train_loss": _NUMBER, "test_accuracy": _SHARE,
         "test_loss": _NUMBER,
