@@ -113,3 +113,29 @@ def test_the_parser_names_what_is_wrong(change, message):
 def test_sweep_file_names_round_trip():
     assert contract.sweep_name(contract.file_name("lr_path")) == "lr_path"
     assert contract.sweep_name("comparison.json") is None
+
+
+def test_get_sweeps_serves_what_parses_and_names_what_does_not(app, tmp_path, monkeypatch):
+    """The server reads sweep reports through the contract: a schema-1 report (which could
+    have picked on test accuracy) and a broken file are listed with the reason, not served."""
+    import jsonschema
+
+    from server.routes.openapi import DOCUMENT
+    from tests.support.api import override_settings
+
+    export(tmp_path, "l1_1e-05", 1e-5, val=None, test=0.60, val_samples=0)
+    build_sweep_report(tmp_path, "paths")
+    reports = tmp_path / layout.REPORTS_DIR
+    (reports / "sweep_old.json").write_text(json.dumps({"sweep": "old", "families": []}))
+    (reports / "sweep_torn.json").write_text('{"sweep": ')
+    override_settings(monkeypatch, app, models_dir=tmp_path)
+    body = app.test_client().get("/sweeps").get_json()
+    assert [s["sweep"] for s in body["sweeps"]] == ["paths"]
+    assert "no validation images" in body["sweeps"][0]["families"][0]["refusal"]
+    details = {item["file"]: item["detail"] for item in body["unreadable"]}
+    assert set(details) == {"sweep_old.json", "sweep_torn.json"}
+    assert "schema 1" in details["sweep_old.json"] and "rebuild" in details["sweep_old.json"]
+    schema = DOCUMENT["paths"]["/sweeps"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    jsonschema.Draft202012Validator({**schema, "components": DOCUMENT["components"]}) \
+        .validate(body)

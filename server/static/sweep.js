@@ -1,7 +1,7 @@
 // Lambda sweeps on the page: each family's accuracy against lambda (mean +- one standard error,
 // drawn here from sweep_<name>.json, regserve_contracts/sweep.py) with its two picks or why it
 // has none, points at chance marked, and a picker of which variants to compare (the
-// registered variants, or one family across its lambdas). Reads only /reports.
+// registered variants, or one family across its lambdas). Reads /sweeps.
 // Self-contained: the page only loads it.
 
 import { $, el, percent } from "./dom.js";
@@ -12,8 +12,6 @@ const NS = "http://www.w3.org/2000/svg";
 const COLOURS = { val: "#2f5fd0", test: "#5d6678", best: "#1e8a4c", one_se: "#7a3fb5", base: "#9aa3b2" };
 const PICKS = [["best", "best"], ["one_se", "1 SE"]];
 const state = { groups: new Map([[ALL, null]]) };  // picker value -> Set of names (null: all)
-// The schema this page draws (regserve_contracts.sweep.SCHEMA_VERSION).
-const SCHEMA_VERSION = 2;
 
 async function fetchJson(url) {
   const response = await fetch(url);
@@ -21,23 +19,12 @@ async function fetchJson(url) {
   return response.json();
 }
 
+// The server reads every sweep_<name>.json through its contract (GET /sweeps); a report
+// that does not parse (an older schema may have picked on test accuracy) is not drawn.
 async function loadSweeps() {
-  const listing = await fetchJson("/reports");
-  const files = (listing.files || []).filter((name) => /^sweep_.+\.json$/.test(name)).sort();
-  const sweeps = [];
-  for (const file of files) {
-    try {
-      const sweep = await fetchJson(`/reports/${encodeURIComponent(file)}`);
-      if ((sweep.schema_version ?? 1) !== SCHEMA_VERSION) {
-        console.warn(`sweep report ${file} has schema ${sweep.schema_version ?? 1}, not ${SCHEMA_VERSION}: rebuild it`);
-        continue;  // an older report may have picked on test accuracy: not drawn
-      }
-      sweeps.push(sweep);
-    } catch (error) {
-      console.warn(`sweep report ${file} unreadable: ${error.message}`);
-    }
-  }
-  return sweeps;
+  const listing = await fetchJson("/sweeps");
+  for (const item of listing.unreadable || []) console.warn(`sweep report ${item.file} not drawn: ${item.detail}`);
+  return listing.sweeps || [];
 }
 
 // Every name a sweep trained, its baseline included; the other cards are the registered variants.
