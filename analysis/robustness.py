@@ -113,8 +113,10 @@ def robustness_data(rows: list[ResultRow], baseline: str = BASELINE,
         if spreads is not None and base:
             spreads["mce"] = spread([mean_corruption_error(errors_against(seed, base_accuracy))
                                      for seed in seeds])
+        clean_accuracy = [md.Metadata(m).test_accuracy for _, m in members] or [row.test_accuracy]
         variants.append({
-            "variant": row.variant, "test_accuracy": clean(row.test_accuracy),
+            "variant": row.variant,
+            "test_accuracy": clean(sum(clean_accuracy) / len(clean_accuracy)),
             "accuracy": accuracy,
             "mean_accuracy": clean(sum(accuracy.values()) / len(accuracy)) if accuracy else None,
             "ce": {name: clean(value) for name, value in errors.items()},

@@ -51,7 +51,8 @@ def seeded(tmp_path):
     export(tmp_path, "none", 1, seed=0, fog=0.8, rotate=0.5, penalty="none")
     export(tmp_path, "none", 2, seed=1, fog=0.6, rotate=0.5, penalty="none")
     export(tmp_path, "l2", 1, seed=0, fog=0.9, rotate=0.75, ece=0.04, nll=0.9, gap=0.02)
-    export(tmp_path, "l2", 2, seed=1, fog=0.7, rotate=0.25, ece=0.08, nll=1.3, gap=0.06)
+    export(tmp_path, "l2", 2, seed=1, fog=0.7, rotate=0.25, ece=0.08, nll=1.3, gap=0.06,
+           test=0.8)
     rows, _ = collect_results(tmp_path)
     return tmp_path, rows
 
@@ -81,6 +82,7 @@ def test_the_mce_is_relative_to_the_baseline_averaged_over_its_seeds(seeded):
     assert variant["over_seeds"]["mce"]["mean"] == pytest.approx(statistics.fmean(per_seed))
     assert variant["over_seeds"]["mce"]["sd"] == pytest.approx(statistics.stdev(per_seed))
     assert variant["accuracy"] == pytest.approx({"fog": 0.8, "rotate": 0.5})
+    assert variant["test_accuracy"] == pytest.approx(0.85)  # clean, also a mean over seeds
 
 
 def test_the_written_report_shows_the_spread_and_marks_a_model_at_chance(seeded, tmp_path):
