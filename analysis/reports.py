@@ -17,7 +17,12 @@ from analysis import plots
 from analysis.comparison import write_comparison
 from analysis.comparison.report import COMPARISON_MD, COMPARISON_PNG
 from analysis.results import ResultRow, is_synthetic
-from analysis.robustness import ROBUSTNESS_MD, mce_by_variant, write_robustness_report
+from analysis.robustness import (
+    ROBUSTNESS_MD,
+    mce_by_variant,
+    seed_groups,
+    write_robustness_report,
+)
 from regserve_contracts import layout
 from regserve_contracts.variants import VARIANT_NAMES
 
@@ -30,6 +35,7 @@ CSV_COLUMNS = (
     "test_accuracy", "weight_sparsity_lt_1e-3", "weight_sparsity_eq_0",
     "activation_sparsity_test", "epochs", "train_samples", "training_seconds",
     "ece", "nll", "mce",  # calibration and corruption error (trainer/beyond.py, robustness_report)
+    "ece_low", "ece_high",  # the ECE's 95% interval over test images
 )
 
 
@@ -96,7 +102,7 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None,
     table = results_csv(rows).encode()
     layout.write_atomic(reports_dir / RESULTS_CSV, lambda handle: handle.write(table))
     files += [reports_dir / name for name in (SPARSITY_PNG, RESULTS_MD, RESULTS_CSV)]
-    files += write_robustness_report(rows, reports_dir, list(sources))
+    files += write_robustness_report(rows, reports_dir, list(sources), seed_groups(models_dir))
     return Reports(reports_dir, tuple(rows), tuple(files), tuple(skipped))
 
 
@@ -139,7 +145,8 @@ def results_markdown(rows: list[ResultRow], models_dir: Path, skipped: list[str]
              f"Newest version of every variant in `{models_dir}`. Weight sparsity is the share "
              "of all weights and biases of the four penalized layers below the threshold; "
              "activation sparsity the mean share of zero ReLU outputs on the test set. "
-             "ECE: expected calibration error (15 bins); NLL: cross-entropy without the "
+             "ECE: expected calibration error (15 bins) and its 95% bootstrap interval over the "
+             "test images; NLL: cross-entropy without the "
              f"penalty; mCE: mean corruption error relative to the baseline ([{ROBUSTNESS_MD}]"
              f"({ROBUSTNESS_MD})).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -147,7 +154,7 @@ def results_markdown(rows: list[ResultRow], models_dir: Path, skipped: list[str]
     for row in rows:
         cells = [f"`{row.variant}`", row.penalty, row.where, _lam(row), str(row.version)]
         cells += [row.data_source] if mixed else []
-        cells += [f"{row.test_loss:.4f}", f"{row.test_accuracy:.4f}", _num(row.ece, ".4f"),
+        cells += [f"{row.test_loss:.4f}", f"{row.test_accuracy:.4f}", _ece(row),
                   _num(row.nll, ".4f"), _num(mce[row.variant], ".3f"),
                   f"{row.weight_sparsity:.4f}", f"{row.weight_zero:.4f}",
                   f"{row.activation_sparsity:.4f}", str(row.epochs), f"{row.train_samples:,}",
@@ -162,6 +169,13 @@ def results_markdown(rows: list[ResultRow], models_dir: Path, skipped: list[str]
     return "\n".join(lines)
 
 
+def _ece(row: ResultRow) -> str:
+    """``0.0650 [0.047, 0.072]``: the ECE and its interval, where the export has one."""
+    if not math.isfinite(row.ece_low):
+        return _num(row.ece, ".4f")
+    return f"{row.ece:.4f} [{row.ece_low:.3f}, {row.ece_high:.3f}]"
+
+
 def results_csv(rows: list[ResultRow]) -> str:
     """The results table as CSV, one row per variant, full precision."""
     buffer = io.StringIO()
@@ -172,7 +186,8 @@ def results_csv(rows: list[ResultRow]) -> str:
         writer.writerow([row.variant, row.penalty, row.where, row.lam, row.version,
                          row.data_source, row.test_loss, row.test_accuracy, row.weight_sparsity,
                          row.weight_zero, row.activation_sparsity, row.epochs, row.train_samples,
-                         row.training_seconds, row.ece, row.nll, mce[row.variant]])
+                         row.training_seconds, row.ece, row.nll, mce[row.variant],
+                         row.ece_low, row.ece_high])
     return buffer.getvalue()
 
 

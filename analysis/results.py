@@ -44,6 +44,8 @@ class ResultRow:
     pruning: tuple[dict[str, float], ...] = ()  # the export's pruning curve; older lack it
     # Beyond accuracy (trainer/beyond.py); NaN and {} for versions exported before it.
     ece: float = math.nan
+    ece_low: float = math.nan  # the ECE's 95% interval over test images (newer exports)
+    ece_high: float = math.nan
     nll: float = math.nan
     corruptions: dict[str, float] = field(default_factory=dict)  # corruption -> test accuracy
     corruption_images: int = 0  # test images each corrupted copy holds
@@ -82,7 +84,10 @@ def beyond_fields(metadata: dict[str, Any]) -> dict[str, Any]:
     """ECE, NLL and the corruption accuracies of a version's metadata, where it has them."""
     read = md.Metadata(metadata)
     calibration, robustness = read.block(md.CALIBRATION), read.block(md.ROBUSTNESS)
+    interval = calibration.get("ece_interval") or {}
     return {"ece": float(calibration.get("ece", math.nan)),
+            "ece_low": float(interval.get("low", math.nan)),
+            "ece_high": float(interval.get("high", math.nan)),
             "nll": float(calibration.get("nll", math.nan)),
             "corruptions": {name: float(value) for name, value in
                             (robustness.get("corruptions") or {}).items()},

@@ -51,7 +51,8 @@ def test_every_export_has_the_three_blocks_in_the_documented_shape(newest, name)
     assert {"ece", "mce", "nll", "brier", "bins"} <= set(calibration)
     assert len(calibration["bins"]) == 15
     assert sum(b["count"] for b in calibration["bins"]) == calibration["images"] == 94
-    assert 0 <= calibration["ece"] <= calibration["mce"] <= 1 and 0 <= calibration["brier"] <= 2
+    assert_ece_is_its_bins(calibration)
+    assert 0 <= calibration["brier"] <= 2
     general = metadata.block(md.GENERALIZATION)
     assert general["gap"] == pytest.approx(general["train_accuracy"] - general["test_accuracy"])
     # The same test split as Keras' own evaluation at export.
@@ -84,6 +85,55 @@ def test_the_blocks_match_a_recomputation_from_the_saved_model(newest, session_d
         images = corruptions.corrupt(session_data.x_test[rows], corruption)
         right = np.argmax(predict(to_model_input(images)), axis=1) == labels[rows]
         assert metadata["robustness"]["corruptions"][corruption] == pytest.approx(right.mean())
+
+
+def assert_ece_is_its_bins(calibration: dict) -> None:
+    """ECE and MCE as the stored bins give them: share-weighted and largest |accuracy -
+    confidence|; the interval says how it was made."""
+    filled = [b for b in calibration["bins"] if b["count"]]
+    total = sum(b["count"] for b in filled)
+    gaps = [abs(b["accuracy"] - b["confidence"]) for b in filled]
+    assert calibration["ece"] == pytest.approx(
+        sum(b["count"] / total * gap for b, gap in zip(filled, gaps, strict=True)), abs=1e-12)
+    assert calibration["mce"] == pytest.approx(max(gaps), abs=1e-12)
+    interval = calibration["ece_interval"]
+    assert interval["resamples"] == 1000 and interval["level"] == 0.95
+    assert 0 <= interval["low"] <= interval["high"] <= 1
+
+
+@pytest.fixture(scope="module")
+def spread_model(tmp_path_factory):
+    """``none`` trained long enough on the offline set that its confidences spread over the
+    bins (the session's models are at chance: every confidence lies in the lowest bin)."""
+    from regserve_contracts.variants import get_variant
+    from trainer.data.synthetic import load_synthetic
+    from trainer.train import TrainConfig, train_variant
+
+    dataset = load_synthetic(train_size=1880, test_size=235, seed=3)
+    target = tmp_path_factory.mktemp("spread-models")
+    result = train_variant(get_variant("none"), dataset,
+                           TrainConfig(epochs=2, batch_size=50, verbose=0), target)
+    return result.version_dir, layout.read_metadata(result.version_dir), dataset
+
+
+@pytest.mark.slow
+def test_export_time_ece_of_a_model_whose_confidences_span_the_bins_matches_a_loop(spread_model):
+    from analysis.calibration import ece_interval
+
+    version, metadata, dataset = spread_model
+    calibration = metadata["calibration"]
+    assert sum(1 for b in calibration["bins"] if b["count"]) >= 5  # not one bin any more
+    probabilities = np.asarray(saved_model_predictor(version)(to_model_input(dataset.x_test)),
+                               dtype=np.float64)
+    ece, mce = ece_by_loops(probabilities, dataset.y_test)
+    assert calibration["ece"] == pytest.approx(ece, abs=1e-3)
+    assert calibration["mce"] == pytest.approx(mce, abs=5e-3)
+    assert_ece_is_its_bins(calibration)
+    again = ece_interval(probabilities, dataset.y_test)
+    for key in ("low", "high", "if_calibrated"):
+        assert calibration["ece_interval"][key] == pytest.approx(again[key], abs=2e-3), key
+    assert calibration["ece_interval"]["low"] <= calibration["ece"] \
+        <= calibration["ece_interval"]["high"]
 
 
 def strip(version_dir):

@@ -100,3 +100,75 @@ def test_the_fitted_temperature_minimises_nll_on_a_fine_grid():
 def test_bad_shapes_are_refused_with_a_message():
     with pytest.raises(ValueError, match="probabilities"):
         calibration.expected_calibration_error(np.ones((3, 4)), np.zeros(2))
+
+
+def quantile_by_hand(values, q):
+    """The linear-interpolation quantile (numpy's default), typed out."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+
+
+def test_the_ece_interval_is_the_bias_corrected_bootstrap_computed_the_long_way():
+    """Resample the images with the documented generator, take each resample's ECE with the
+    loop implementation, then Efron's bias-corrected percentiles: z0 from the share of
+    resamples below the sample's ECE, percentiles Phi(2 z0 -+ 1.96)."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(11)
+    probabilities = rng.dirichlet(np.full(CLASSES, 0.1), size=150)
+    labels = rng.integers(0, CLASSES, size=150)
+    right = rng.random(150) < 0.6
+    labels[right] = probabilities[right].argmax(axis=1)
+    estimate = ece_by_loops(probabilities, labels)[0]
+    draw = np.random.default_rng(5)
+    values = []
+    for _ in range(200):
+        rows = draw.integers(0, 150, size=150)
+        values.append(ece_by_loops(probabilities[rows], labels[rows])[0])
+    z0 = norm.ppf(sum(v < estimate for v in values) / 200)
+    interval = calibration.ece_interval(probabilities, labels, resamples=200, seed=5)
+    assert interval["low"] == pytest.approx(
+        quantile_by_hand(values, norm.cdf(2 * z0 - norm.ppf(0.975))), abs=1e-9)
+    assert interval["high"] == pytest.approx(
+        quantile_by_hand(values, norm.cdf(2 * z0 + norm.ppf(0.975))), abs=1e-9)
+    assert interval["low"] < estimate < interval["high"]
+    assert (interval["level"], interval["resamples"], interval["seed"]) == (0.95, 200, 5)
+
+
+def test_the_ece_interval_holds_the_ece_even_where_most_resamples_lie_above_it():
+    """A calibrated model: its resamples' ECE lies mostly above its own, and a plain percentile
+    interval would leave the ECE out; the bias-corrected one keeps it in."""
+    rng = np.random.default_rng(4)
+    confidences = rng.uniform(0.2, 1.0, size=300)
+    probabilities, labels = predictions(confidences, rng.random(300) < confidences)
+    estimate = calibration.expected_calibration_error(probabilities, labels)
+    values = calibration.ece_bootstrap(probabilities, labels)
+    assert np.mean(values > estimate) > 0.9
+    interval = calibration.ece_interval(probabilities, labels)
+    assert interval["low"] <= estimate <= interval["high"]
+
+
+def test_a_calibrated_model_on_few_images_still_shows_the_ece_binomial_noise_gives_it():
+    """Always 90% sure on 300 images: a calibrated model is right k ~ Binomial(300, 0.9) times,
+    and its ECE is |k/300 - 0.9|, whose mean is a sum over k typed here (about 0.014)."""
+    from scipy.stats import binom
+
+    probabilities, _ = predictions([0.9] * 300, [True] * 300)
+    k = np.arange(301)
+    expected = float(np.sum(binom.pmf(k, 300, 0.9) * np.abs(k / 300 - 0.9)))
+    shown = calibration.ece_if_calibrated(probabilities, resamples=4000)
+    assert shown == pytest.approx(expected, abs=0.001)
+    assert 0.012 < expected < 0.016
+
+
+def test_the_calibration_block_carries_the_interval_of_its_ece():
+    rng = np.random.default_rng(2)
+    probabilities = rng.dirichlet(np.full(CLASSES, 0.2), size=120)
+    labels = probabilities.argmax(axis=1)
+    block = calibration.calibration_block(probabilities, labels)
+    interval = block["ece_interval"]
+    assert interval == calibration.ece_interval(probabilities, labels)
+    assert interval["resamples"] == 1000 and "percentile bootstrap" in interval["method"]

@@ -45,8 +45,41 @@ def test_every_corruption_keeps_shape_dtype_and_range(name, characters):
     single = corruptions.corrupt(characters[0], name)
     assert batch.shape == characters.shape and batch.dtype == np.uint8
     assert single.shape == (28, 28) and single.dtype == np.uint8
-    assert 0 <= batch.min() and batch.max() <= 255
     assert np.array_equal(single, batch[0])  # the first image draws first from the generator
+
+
+def test_brightness_and_stripe_follow_mnist_c_at_pixels_typed_here():
+    """Brightness at severity 2 adds 0.2 (51 of 255) and saturates at 255; stripe inverts the
+    first and last 7 columns and leaves the middle alone."""
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[5, 3], image[5, 10], image[5, 20], image[5, 24] = 200, 200, 90, 30
+    bright = corruptions.corrupt(image, "brightness", severity=2)
+    assert [bright[5, 3], bright[5, 10], bright[5, 20], bright[0, 0]] == [251, 251, 141, 51]
+    assert corruptions.corrupt(np.full((28, 28), 230, np.uint8), "brightness", severity=2)[
+        9, 9] == 255
+    stripe = corruptions.corrupt(image, "stripe")
+    assert [stripe[5, 3], stripe[5, 10], stripe[5, 20], stripe[5, 24], stripe[0, 6],
+            stripe[0, 7], stripe[0, 21]] == [55, 200, 90, 225, 255, 0, 255]
+    # Every grey level, rounded back to the nearest of 256 (not truncated: 1 - v/255 in
+    # floating point falls just below some integers).
+    levels = np.resize(np.arange(256, dtype=np.uint8), (28, 28))
+    levels[:, 7:21] = 0
+    inverted = corruptions.corrupt(levels, "stripe")
+    assert np.array_equal(inverted[:, :7], 255 - levels[:, :7])
+    assert np.array_equal(corruptions.corrupt(levels, "brightness", severity=2)[:, 21:],
+                          np.minimum(levels[:, 21:].astype(int) + 51, 255))
+
+
+def test_shot_noise_is_mnist_c_s_poisson_formula_drawn_from_the_documented_generator():
+    """MNIST-C: clip(poisson(x * c) / c, 0, 1) * 255 with c = 3 at its severity, from the
+    generator seeded by the seed and the corruption's name, image after image."""
+    rng = np.random.default_rng(9)
+    images = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    draw = corruptions.rng_for("shot_noise", 7)
+    expected = [np.rint(np.clip(draw.poisson(image / 255.0 * 3) / 3, 0, 1) * 255)
+                for image in images]
+    assert np.array_equal(corruptions.corrupt(images, "shot_noise", seed=7),
+                          np.array(expected, dtype=np.uint8))
 
 
 @pytest.mark.parametrize("name", corruptions.NAMES)

@@ -109,6 +109,7 @@ CASES: dict[tuple[str, str, str], Callable[[Context], object]] = {
     ("/reports", "get", "200"): lambda c: with_reports(c, "/reports"),
     ("/reports/{filename}", "get", "200"): lambda c: with_reports(c, "/reports/comparison.png"),
     ("/reports/{filename}", "get", "404"): lambda c: c.client.get("/reports/missing.png"),
+    ("/sweeps", "get", "200"): lambda c: c.client.get("/sweeps"),
     **V2_CASES,
 }
 

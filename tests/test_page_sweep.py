@@ -1,5 +1,6 @@
 """A sweep beside the registered variants: it leaves them as they were, and the page's sweep view
-(in a real Chromium) draws the path with error bars and both picks, and narrows the cards."""
+(in a real Chromium) draws the path with error bars and both picks, and narrows the cards; a
+sweep without validation images shows why it picks nothing, its points at chance hollow."""
 
 from __future__ import annotations
 
@@ -26,16 +27,22 @@ BASELINE = "none.pagesweep"
 @pytest.fixture(scope="module")
 def sweep_server(models_dir, tmp_path_factory):
     """The session's eight registered variants plus a local two-point sweep with its baseline,
-    trained on other data with other settings, served by gunicorn."""
+    trained on other data (two classes, so above chance) with other settings, and a one-point
+    sweep without validation images on 47-class noise (at chance), served by gunicorn."""
     folder = tmp_path_factory.mktemp("page_sweep")
     models = folder / "models"
     shutil.copytree(models_dir, models)
     argv = ["--engine", "local", "--penalty", "l2", "--where", "activity", "--lambdas",
             "1e-4,1e-2", "--name", "pagesweep", "--epochs", "1",
-            "--batch-size", "50", "--data", str(tiny_npz(folder / "tiny.npz")),
+            "--batch-size", "50", "--data", str(tiny_npz(folder / "tiny.npz", two_classes=True)),
             "--models-dir", str(models)]
     out = StringIO()
     assert run(parse_options(argv, "sweep"), out, StringIO()) == 0
+    refused = ["--engine", "local", "--penalty", "l1", "--where", "kernel_bias", "--lambdas",
+               "1e-3", "--name", "noval", "--epochs", "1", "--batch-size", "50",
+               "--validation-split", "0", "--no-baseline", "--models-dir", str(models),
+               "--data", str(tiny_npz(folder / "noise.npz"))]
+    assert run(parse_options(refused, "sweep"), StringIO(), StringIO()) == 0
     with launcher.start(folder / "server.log", models_dir=models, timeout=300) as server:
         yield server, models, out.getvalue()
 
@@ -77,9 +84,18 @@ def test_the_sweep_path_is_drawn_with_both_picks_and_the_picker_narrows_the_card
         assert page.locator(f"{chart} .pick[data-pick=one_se]").count() == 1
         assert page.locator(f"{chart} .baseline").count() == 1
         assert page.locator("[data-testid=sweep-chart] img").count() == 0  # no PNG any more
-        table = page.inner_text("[data-testid=sweep-table]")
+        table = "\n".join(page.locator("[data-testid=sweep-table]").all_inner_texts())
         assert "l2_activity" in table and "best" in table and "1 SE" in table
-        assert len(visible_cards(page)) == len(VARIANT_NAMES) + len(POINTS) + 1
+        assert page.locator(f"{chart} circle.point[data-collapsed=false]").count() == 4
+        refused = page.locator("[data-testid=sweep-refusal]")
+        assert refused.count() == 1 and "no validation images" in refused.inner_text()
+        assert "never on test accuracy" in refused.inner_text()
+        noval = "[data-testid=sweep-chart] svg[data-family=l1_kernel_bias]"
+        assert page.locator(f"{noval} .pick").count() == 0
+        assert page.locator(f"{noval} circle.collapsed[data-collapsed=true]").count() == 1
+        note = page.locator("[data-testid=sweep-note][data-family=l2_activity]").inner_text()
+        assert "binomial standard error of one validation split" in note
+        assert len(visible_cards(page)) == len(VARIANT_NAMES) + len(POINTS) + 2
         page.select_option("[data-testid=compare]", "pagesweep/l2_activity")
         assert visible_cards(page) == sorted([*POINTS, BASELINE])
         page.select_option("[data-testid=compare]", "registered")

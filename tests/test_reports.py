@@ -94,6 +94,9 @@ def test_csv_matches_each_variants_metadata(reports, models_dir):
         assert int(row["train_samples"]) == metadata["training"]["train_samples"]
         assert row["data_source"] == metadata["data"]["name"]
         assert float(row["ece"]) == pytest.approx(metadata["calibration"]["ece"])
+        interval = metadata["calibration"]["ece_interval"]
+        assert (float(row["ece_low"]), float(row["ece_high"])) == pytest.approx(
+            (interval["low"], interval["high"]))
         assert float(row["nll"]) == pytest.approx(metadata["calibration"]["nll"])
 
 

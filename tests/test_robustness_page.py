@@ -67,7 +67,10 @@ def check_section(page, body: dict, details: dict) -> None:
         readings = result["corruptions"]["readings"]
         assert cells.all_inner_texts() == [reading["prediction"] for reading in readings]
         kept = page.locator(f'[data-testid=kept][data-view-of="{name}"]').inner_text()
-        assert abs(float(kept) - 100 * result["corruptions"]["kept"]) <= 0.5
+        if result["collapsed"]:  # at chance, what it keeps says nothing: not shown
+            assert kept == "–"
+        else:
+            assert abs(float(kept) - 100 * result["corruptions"]["kept"]) <= 0.5
     for name, detail in details.items():
         figure = page.locator(f'[data-testid=reliability][data-view-of="{name}"]')
         filled = sum(1 for b in detail["calibration"]["bins"] if b["count"])
@@ -122,3 +125,56 @@ def test_the_section_fits_a_phone(open_page, details):
         assert overflow <= 0, (table, overflow)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#view-beyond").screenshot(path=str(ARTIFACTS / "robustness-phone.png"))
+
+
+#: Shown as not collapsed by rewriting its answers in the browser, so a view that marks every
+#: variant (the fixture's models are all at chance) fails as surely as one that marks none.
+UNMARKED = "none"
+
+
+def unmark(route) -> None:
+    """Pass the server's answer on with ``UNMARKED`` not collapsed (/predict or /variants/x)."""
+    response = route.fetch()
+    body = response.json()
+    target = body["variants"][UNMARKED] if isinstance(body.get("variants"), dict) else body
+    target["collapsed"] = False
+    route.fulfill(response=response, json=body)
+
+
+def test_every_view_marks_each_collapsed_variant_as_the_cards_do(browser, live_server, details):
+    """Per variant, the reliability diagram, the corruption grid and the heatmap say collapsed
+    exactly where /variants does; a collapsed model is never coloured as robust."""
+    assert all(detail["collapsed"] is True for detail in details.values())  # the fixture
+    expected = {name: name != UNMARKED for name in details}
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.route(f"**/variants/{UNMARKED}", unmark)
+    page.route("**/predict?**", unmark)
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("[data-testid=reliability] svg")
+    page.wait_for_selector("[data-testid=heat]")
+    body = drawn(page)
+    assert body["variants"][UNMARKED]["collapsed"] is False
+    for name, collapsed in expected.items():
+        view = f'[data-view-of="{name}"]'
+        figure = page.locator(f"[data-testid=reliability]{view}")
+        assert figure.get_attribute("data-collapsed") == str(collapsed).lower(), name
+        assert figure.get_by_test_id("collapsed-mark").count() == int(collapsed), name
+        readings = page.locator(f"[data-testid=reading]{view}")
+        classes = set(readings.evaluate_all("cells => cells.map(c => c.className)"))
+        assert (classes == {"collapsed"}) == collapsed and classes, (name, classes)
+        kept = page.locator(f"[data-testid=kept]{view}").inner_text()
+        assert (kept == "–") == collapsed, (name, kept)
+        heat = page.locator(f"[data-testid=heat]{view}")
+        painted = heat.evaluate_all("cells => cells.map(c => c.style.background !== '')")
+        assert painted == [not collapsed] * len(painted), name
+        heads = page.locator(f"th.variant-head{view}")
+        assert heads.count() == 2  # the grid's and the heatmap's
+        assert heads.evaluate_all("hs => hs.map(h => h.dataset.collapsed)") == \
+            [str(collapsed).lower()] * 2, name
+    interval = details[UNMARKED]["calibration"]["ece_interval"]
+    shown = page.locator(f'[data-testid=reliability][data-view-of="{UNMARKED}"]') \
+        .get_by_test_id("ece-interval").inner_text()
+    assert f"[{100 * interval['low']:.1f}, {100 * interval['high']:.1f}]" in shown
+    context.close()

@@ -25,9 +25,9 @@ QUICK = ("--epochs", "1", "--batch-size", "50", "--seed", "0")
 @pytest.fixture(scope="module")
 def local_sweep(tmp_path_factory):
     """One local sweep of two L1 lambdas x two seeds, no baseline, one epoch on 300 random
-    images."""
+    images of two classes (so no point is at chance)."""
     folder = tmp_path_factory.mktemp("sweep_local")
-    data = tiny_npz(folder / "tiny.npz")
+    data = tiny_npz(folder / "tiny.npz", two_classes=True)
     models = folder / "models"
     out, err = StringIO(), StringIO()
     argv = ["--engine", "local", "--penalty", "l1", "--where", "kernel_bias", "--lambdas",
@@ -79,8 +79,9 @@ def val_accuracy(metadata: dict) -> float:
 
 
 def test_the_report_shows_means_over_seeds_and_both_picks(local_sweep):
-    """Means and standard errors recomputed from each version's own metadata; best and one_se
-    follow their rule, and one_se's lambda is never below best's."""
+    """Means and standard errors recomputed from each version's own metadata (two seeds: the
+    binomial SE of the mean on one validation split); best and one_se follow their rule, and
+    one_se's lambda is never below best's."""
     models, _, _, _, _ = local_sweep
     reports = models / layout.REPORTS_DIR
     for suffix in (".md", ".csv", ".png", ".json"):
@@ -93,7 +94,8 @@ def test_the_report_shows_means_over_seeds_and_both_picks(local_sweep):
         runs = [layout.read_metadata(models / name / v) for v in ("1", "2")]
         vals = [val_accuracy(m) for m in runs]
         mean[name] = sum(vals) / 2
-        se[name] = abs(vals[0] - vals[1]) / 2  # sd of two values / sqrt(2)
+        images = runs[0]["training"]["validation_samples"]
+        se[name] = math.sqrt(mean[name] * (1 - mean[name]) / images)
         assert float(rows[name]["val_accuracy"]) == pytest.approx(mean[name])
         assert float(rows[name]["val_se"]) == pytest.approx(se[name], abs=1e-12)
         assert float(rows[name]["test_accuracy"]) == pytest.approx(
@@ -110,6 +112,7 @@ def test_the_report_shows_means_over_seeds_and_both_picks(local_sweep):
     picks = page["families"][0]["picks"]
     assert page["picks"] == picks and page["seeds"] == 2
     assert picks["best"]["point"] == best and picks["one_se"]["point"] == one_se
+    assert page["families"][0]["se_source"] == "binomial" and page["refusal"] is None
     assert picks["one_se"]["lambda"] >= picks["best"]["lambda"]
     assert picks["best"]["test_accuracy"] == pytest.approx(float(rows[best]["test_accuracy"]))
     assert all(math.isfinite(picks[k]["val_se"]) for k in picks)

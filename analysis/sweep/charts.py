@@ -32,11 +32,12 @@ def draw_sweep(found: list[Family], baseline: dict[str, Any] | None, rows: list[
                 ax.plot(lams, [p[key] for p in fam.points], marker="o", label=fam.name)
                 if baseline is not None:
                     ax.axhline(baseline[key], color="gray", linestyle="--", label="baseline")
-            for pick, colour, label in PICKS:
+            for pick, colour, label in PICKS if fam.best else ():  # a refusal picks nothing
                 ax.axvline(getattr(fam, pick)["lam"], color=colour, alpha=0.8,
                            linestyle="-" if pick == "best" else "-.", label=label)
             ax.set_xscale("log")
-            ax.set(title=f"{fam.name}: {title}", xlabel="lambda")
+            ax.set(title=f"{fam.name}: {title}" + (" (no pick)" if fam.refusal else ""),
+                   xlabel="lambda")
             if key != "accuracy":  # accuracy zooms in, or its error bars would not show
                 ax.set_ylim(-0.02, 1.02)
             ax.grid(alpha=0.3)
@@ -54,7 +55,11 @@ def accuracy_panel(ax, fam: Family, lams: list[float], baseline: dict[str, Any] 
         errors = [p[f"{key}_se"] if math.isfinite(p[f"{key}_se"]) else 0.0 for p in fam.points]
         ax.errorbar(lams, [p[f"{key}_accuracy"] for p in fam.points], yerr=errors,
                     marker=marker, markersize=4, capsize=3, color=colour, label=label)
-    mean, se = score(fam.best)
+    collapsed = [p for p in fam.points if p.get("collapsed")]
+    if collapsed:  # at chance: marked, never picked
+        ax.scatter([p["lam"] for p in collapsed], [p["test_accuracy"] for p in collapsed],
+                   marker="x", s=60, color="black", zorder=5, label="collapsed (at chance)")
+    mean, se = score(fam.best) if fam.best else (math.nan, math.nan)
     if math.isfinite(se):
         ax.axhline(mean - se, color="tab:purple", linestyle=":", label="best - 1 SE")
     if baseline is not None:

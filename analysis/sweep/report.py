@@ -23,8 +23,10 @@ from analysis.sweep.results import (
     collect,
     families,
     pick_summary,
+    se_note,
 )
 from regserve_contracts import layout
+from regserve_contracts import sweep as contract
 
 
 def build_sweep_report(models_dir: Path, sweep: str, command: str = "") -> list[Path]:
@@ -36,7 +38,7 @@ def build_sweep_report(models_dir: Path, sweep: str, command: str = "") -> list[
     baseline = next((p for p in points if p["penalty"] == "none"), None)
     found = families(points)
     folder = Path(models_dir) / layout.REPORTS_DIR
-    stem = f"sweep_{sweep}"
+    stem = contract.file_name(sweep).removesuffix(contract.SUFFIX)
     written = []
 
     def save(suffix: str, data: bytes) -> None:
@@ -51,8 +53,8 @@ def build_sweep_report(models_dir: Path, sweep: str, command: str = "") -> list[
         written.append(folder / f"{stem}.png")
     save(".md", markdown(sweep, found, baseline, rows, stem, command).encode())
     save(".csv", table(sweep, points, found).encode())
-    page = finite(page_data(sweep, found, baseline, rows, stem))
-    save(".json", json.dumps(page, indent=1, allow_nan=False).encode())
+    page = contract.parse(finite(page_data(sweep, found, baseline, rows, stem)))
+    save(contract.SUFFIX, json.dumps(page, indent=1, allow_nan=False).encode())
     return written
 
 
@@ -81,8 +83,16 @@ def markdown(sweep: str, found: list[Family], baseline: dict | None, rows: list[
                   f"{plus_minus(baseline, 'val')}, test accuracy {plus_minus(baseline, 'test')}, "
                   f"weights |w|<1e-3 {baseline['weight_sparsity']:.3f}, zero activations "
                   f"{baseline['activation_sparsity']:.3f}.", ""]
+    for fam in found:
+        if fam.refusal:
+            lines += [f"`{fam.name}`: {fam.refusal}.", ""]
+        elif se_note(fam):
+            lines += [f"`{fam.name}`: {se_note(fam)}", ""]
     lines += ["| family | pick | lambda | val acc | test acc | sparsity |", "|" + "---|" * 6]
     for fam in found:
+        if fam.refusal:
+            lines.append(f"| `{fam.name}` | none | - | - | - | - |")
+            continue
         for name, chosen in (("best", fam.best), ("one_se", fam.one_se)):
             lines.append(f"| `{fam.name}` | {name} | {chosen['lam']:.3g} | "
                          f"{plus_minus(chosen, 'val')} | {plus_minus(chosen, 'test')} | "
@@ -91,7 +101,8 @@ def markdown(sweep: str, found: list[Family], baseline: dict | None, rows: list[
               "| zero activations |", "|---|---|---|---|---|---|---|"]
     for point in ([baseline] if baseline else []) + [p for f in found for p in f.points]:
         lam = "-" if point["penalty"] == "none" else f"{point['lam']:.3g}"
-        lines.append(f"| `{point['point']}` | {lam} | {len(point['seeds'])} | "
+        mark = " (collapsed: at chance)" if point.get("collapsed") else ""
+        lines.append(f"| `{point['point']}`{mark} | {lam} | {len(point['seeds'])} | "
                      f"{plus_minus(point, 'val')} | {plus_minus(point, 'test')} | "
                      f"{point['weight_sparsity']:.3f} | {point['activation_sparsity']:.3f} |")
     if found:
@@ -108,42 +119,48 @@ def seed_list(found: list[Family], baseline: dict | None) -> str:
 
 def table(sweep: str, points: list[dict[str, Any]], found: list[Family]) -> str:
     """Every point as CSV, full precision (means over seeds), with the two picks flagged."""
-    best = {f.best["point"] for f in found}
-    one_se = {f.one_se["point"] for f in found}
+    best = {f.best["point"] for f in found if f.best}
+    one_se = {f.one_se["point"] for f in found if f.one_se}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["sweep", "point", "family", "penalty", "where", "lambda", "seeds",
                      "versions", "val_accuracy", "val_se", "test_accuracy", "test_se",
                      "weight_sparsity_lt_1e-3", "activation_sparsity_test", "training_seconds",
-                     "node", "best", "one_se"])
+                     "node", "collapsed", "best", "one_se"])
     for p in sorted(points, key=lambda p: (p["family"] != "none", p["family"], p["lam"])):
         writer.writerow([sweep, p["point"], p["family"], p["penalty"], p["where"], p["lam"],
                          " ".join(map(str, p["seeds"])), " ".join(map(str, p["versions"])),
                          p["val_accuracy"], p["val_se"], p["test_accuracy"], p["test_se"],
                          p["weight_sparsity"], p["activation_sparsity"], p["training_seconds"],
-                         " ".join(p["nodes"]), p["point"] in best, p["point"] in one_se])
+                         " ".join(p["nodes"]), bool(p.get("collapsed")), p["point"] in best,
+                         p["point"] in one_se])
     return buffer.getvalue()
 
 
 def page_data(sweep: str, found: list[Family], baseline: dict | None, rows: list[ResultRow],
               stem: str) -> dict[str, Any]:
-    """What the page draws: every family's points (mean +- SE) and its two picks."""
-    keep = ("point", "lam", "seeds", "val_accuracy", "val_se", "test_accuracy", "test_se",
-            "weight_sparsity", "activation_sparsity")
+    """What the page draws (regserve_contracts.sweep): every family's points (mean +- SE) and
+    its two picks, or why it has none."""
+    keep = contract.POINT_KEYS
     data = {
-        "sweep": sweep, "chart": f"{stem}.png" if found else None, "markdown": f"{stem}.md",
-        "data_sources": sorted({row.data_source for row in rows}), "rule": RULE,
-        "seeds": max((len(p["seeds"]) for f in found for p in f.points), default=1),
-        "baseline": {k: baseline[k] for k in keep} if baseline else None,
-        "families": [{"family": f.name, "sparsity": f.sparsity,
-                      "points": [{k: p[k] for k in keep} for p in f.points],
-                      "best": f.best["point"],
-                      "picks": {"best": pick_summary(f.best, f.sparsity),
-                                "one_se": pick_summary(f.one_se, f.sparsity)}}
-                     for f in found],
+        contract.SCHEMA: contract.SCHEMA_VERSION, contract.SWEEP: sweep,
+        contract.CHART: f"{stem}.png" if found else None, contract.MARKDOWN: f"{stem}.md",
+        contract.DATA_SOURCES: sorted({row.data_source for row in rows}), contract.RULE: RULE,
+        contract.SEEDS: max((len(p["seeds"]) for f in found for p in f.points), default=1),
+        contract.BASELINE: {k: baseline.get(k) for k in keep} if baseline else None,
+        contract.FAMILIES: [{
+            contract.FAMILY: f.name, contract.SPARSITY: f.sparsity,
+            contract.POINTS: [{k: p.get(k) for k in keep} for p in f.points],
+            contract.BEST: f.best["point"] if f.best else None,
+            contract.PICKS: {"best": pick_summary(f.best, f.sparsity),
+                             "one_se": pick_summary(f.one_se, f.sparsity)} if f.best else None,
+            contract.REFUSAL: f.refusal, contract.SE_SOURCE: f.se_source,
+            contract.SE_NOTE: se_note(f)} for f in found],
     }
-    if len(found) == 1:  # one family: its picks are the sweep's
-        data["picks"] = data["families"][0]["picks"]
+    if len(found) == 1:  # one family: its picks (or its refusal) are the sweep's
+        family = data[contract.FAMILIES][0]
+        data[contract.PICKS] = family[contract.PICKS]
+        data[contract.REFUSAL] = family[contract.REFUSAL]
     return data
 
 

@@ -10,6 +10,7 @@ from regserve_contracts.chance import RULE as CHANCE_RULE
 from regserve_contracts.labels import IMAGE_SIZE, NUM_CLASSES
 from regserve_contracts.signature import FEATURE_MAP_LAYERS
 from server.routes.comparison import COMPARISON_SCHEMAS
+from server.routes.sweeps import SCHEMAS as SWEEP_SCHEMAS
 from server.schema import INTEGER, NUMBER, NUMBERS, SHARE, STRING, error, json_response, obj, ref
 from server.v2.openapi import V2_PATHS, V2_SCHEMAS
 from server.views.insight import INCLUDE_OPTIONS
@@ -278,10 +279,13 @@ DOCUMENT: dict[str, Any] = {
                 **STRING, "format": "binary"}}}},
              "404": error("No such report.")},
             parameters=[FILE_PARAMETER]),
+        "/sweeps": get("Every lambda sweep's report, read through its contract", {
+            "200": json_response("Parsed sweep reports, and the ones that do not parse.",
+                                 "SweepList")}),
         **V2_PATHS,  # Open Inference Protocol V2 (server/v2/routes.py)
     },
     "components": {"schemas": {**SCHEMAS, **COMPARISON_SCHEMAS, **ROBUSTNESS_SCHEMAS,
-                               **V2_SCHEMAS}},
+                               **SWEEP_SCHEMAS, **V2_SCHEMAS}},
 }
 
 

@@ -1,6 +1,8 @@
 // Beyond accuracy, side by side: the learner's drawing under every corruption (from /predict's
 // include=corruptions), then per model how sure it is (reliability diagrams), how it bears the
-// corruptions (a heatmap, the baseline first for reference) and how much it overfits.
+// corruptions (a heatmap, the baseline first for reference) and how much it overfits. A model
+// at chance (collapsed, regserve_contracts/chance.py) is marked in every view, as on its card,
+// and never coloured as doing well: it answers the same whatever it sees.
 
 import { svg } from "./charts.js";
 import { $, el, percent } from "./dom.js";
@@ -14,11 +16,20 @@ function placeholder(text) {
   return el("p", { class: "muted view-empty", text });
 }
 
-// Variant names as column heads that read bottom-up, so eight columns fit a phone.
-function variantHeads(names, first = "") {
+const COLLAPSED_NOTE = "collapsed: at chance, it answers the same whatever it sees";
+
+// Variant names as column heads that read bottom-up, so eight columns fit a phone; a collapsed
+// variant's head says so.
+function variantHeads(names, collapsed = () => false, first = "") {
   return el("tr", {}, el("th", { scope: "col", class: "corner", text: first }),
-    ...names.map((name) => el("th", { scope: "col", class: "variant-head" },
-      el("span", { text: name }))));
+    ...names.map((name) => el("th", { scope: "col", class: collapsed(name) ? "variant-head collapsed" : "variant-head",
+      title: collapsed(name) ? `${name}: ${COLLAPSED_NOTE}` : null, dataset: { viewOf: name, collapsed: String(collapsed(name)) } },
+      el("span", { text: collapsed(name) ? `${name} ✕` : name }))));
+}
+
+// What /variants/<name> says (the models' views), or null while unknown.
+function modelCollapsed(name) {
+  return models.details[name]?.collapsed === true;
 }
 
 // --- this input: the drawing under every corruption ---------------------------------------
@@ -26,6 +37,7 @@ function variantHeads(names, first = "") {
 export function showCorruptions(answer) {
   const shared = answer.corruptions;
   const names = Object.keys(answer.variants || {}).filter((name) => answer.variants[name].corruptions);
+  const collapsed = (name) => answer.variants[name].collapsed === true;
   if (!shared || !names.length) {
     $("corruption-grid").replaceChildren(placeholder("No corruptions in this answer."));
     return;
@@ -37,18 +49,24 @@ export function showCorruptions(answer) {
       el("span", { text: image.name.replace("_", " ") })),
     ...names.map((name) => {
       const reading = answer.variants[name].corruptions.readings[row];
-      return el("td", { class: reading.same ? "same" : "changed", "data-testid": "reading",
-                        dataset: { viewOf: name },
-                        title: `${name} reads ‘${reading.prediction}’ (${percent(reading.probability, 0)})` },
+      // At chance, "read as before" is no robustness: neither green nor orange.
+      const kind = collapsed(name) ? "collapsed" : reading.same ? "same" : "changed";
+      return el("td", { class: kind, "data-testid": "reading",
+                        dataset: { viewOf: name, collapsed: String(collapsed(name)) },
+                        title: `${name} reads ‘${reading.prediction}’ (${percent(reading.probability, 0)})` +
+                               (collapsed(name) ? `; ${COLLAPSED_NOTE}` : "") },
         reading.prediction);
     })));
   const kept = el("tr", { class: "kept" }, el("th", { scope: "row", text: "kept, %" }),
-    ...names.map((name) => el("td", { "data-testid": "kept", dataset: { viewOf: name },
-      title: `${name}: share of the 15 corruptions read as your character was`,
-      text: whole(answer.variants[name].corruptions.kept) })));
+    ...names.map((name) => el("td", { "data-testid": "kept", dataset: { viewOf: name, collapsed: String(collapsed(name)) },
+      class: collapsed(name) ? "collapsed" : null,
+      title: collapsed(name) ? `${name}: ${COLLAPSED_NOTE}, so what it keeps says nothing`
+                             : `${name}: share of the 15 corruptions read as your character was`,
+      text: collapsed(name) ? "–" : whole(answer.variants[name].corruptions.kept) })));
   $("corruption-grid").replaceChildren(el("table", { class: "grid-table corruption-table" },
-    el("caption", { class: "view-note", text: "Green: read as without the corruption; orange: read as something else." }),
-    el("thead", {}, variantHeads(names)), el("tbody", {}, ...rows, kept)));
+    el("caption", { class: "view-note", text: "Green: read as without the corruption; orange: read as something else; " +
+      "grey, ✕: collapsed (at chance), it reads everything the same." }),
+    el("thead", {}, variantHeads(names, collapsed)), el("tbody", {}, ...rows, kept)));
 }
 
 export function resetCorruptions() {
@@ -106,15 +124,32 @@ function reliabilityDiagram(name, calibration) {
   return root;
 }
 
+// The ECE's 95% interval over test images, and what a calibrated model would show on as many.
+function eceInterval(calibration) {
+  const interval = calibration.ece_interval;
+  if (!interval) return null;
+  const pct = (share) => (100 * share).toFixed(1);
+  return el("span", { class: "muted ece-interval", "data-testid": "ece-interval",
+    title: `${Math.round(100 * interval.level)}% interval (${interval.method}, ${interval.resamples} resamples). ` +
+           `A perfectly calibrated model with these confidences would show an ECE of about ${pct(interval.if_calibrated)}% ` +
+           `on ${calibration.images ?? "these"} images: an ECE near that is no evidence of miscalibration.`,
+    text: ` [${pct(interval.low)}, ${pct(interval.high)}]; calibrated ≈ ${pct(interval.if_calibrated)}%` });
+}
+
 function showReliability() {
   const figures = models.names.map((name) => {
     const calibration = block(name, "calibration");
-    return el("figure", { class: "reliability-figure", dataset: { viewOf: name, testid: "reliability" } },
+    const collapsed = modelCollapsed(name);
+    return el("figure", { class: collapsed ? "reliability-figure collapsed" : "reliability-figure",
+                          dataset: { viewOf: name, testid: "reliability", collapsed: String(collapsed) } },
       calibration ? reliabilityDiagram(name, calibration)
                   : el("p", { class: "muted", text: "not measured for this version" }),
       el("figcaption", {}, el("code", { text: name }),
+        collapsed ? el("span", { class: "collapsed-mark", "data-testid": "collapsed-mark", title: COLLAPSED_NOTE,
+                                 text: " collapsed" }) : null,
         calibration ? el("span", { class: "ece", "data-testid": "ece",
                                    text: ` ECE ${(100 * calibration.ece).toFixed(2)}%` }) : null,
+        calibration ? eceInterval(calibration) : null,
         calibration ? el("span", { class: "muted", text: ` · NLL ${calibration.nll.toFixed(2)}` }) : null));
   });
   $("reliability").replaceChildren(...(figures.length ? figures : [placeholder("No models loaded.")]));
@@ -137,12 +172,14 @@ function showHeatmap() {
   const cell = (name, accuracy, corruption) => {
     const baseError = base ? 1 - base.corruptions[corruption] : null;
     const ce = baseError ? (1 - accuracy) / baseError : null;
-    const node = el("td", { class: name === BASELINE ? "baseline" : "", "data-testid": "heat",
-      dataset: { viewOf: name }, text: whole(accuracy),
+    const collapsed = modelCollapsed(name);
+    const node = el("td", { class: [name === BASELINE ? "baseline" : "", collapsed ? "collapsed" : ""].join(" ").trim(),
+      "data-testid": "heat", dataset: { viewOf: name, collapsed: String(collapsed) }, text: whole(accuracy),
       title: `${name}, ${corruption}: ${percent(accuracy, 1)} right` +
-             (ce !== null && name !== BASELINE ? `; error ${percent(ce, 0)} of the baseline's` : "") });
-    node.style.background = heat(accuracy);
-    if (accuracy > 0.6) node.classList.add("dark");
+             (ce !== null && name !== BASELINE ? `; error ${percent(ce, 0)} of the baseline's` : "") +
+             (collapsed ? `; ${COLLAPSED_NOTE}` : "") });
+    if (!collapsed) node.style.background = heat(accuracy);  // a model at chance is not coloured
+    if (accuracy > 0.6 && !collapsed) node.classList.add("dark");
     return node;
   };
   const rows = corruptions.map((corruption) => el("tr", {},
@@ -153,14 +190,17 @@ function showHeatmap() {
   const clean = el("tr", { class: "summary" }, el("th", { scope: "row", text: "clean test" }),
     ...measured.map((name) => cell(name, models.details[name]?.test?.accuracy ?? NaN, "clean")));
   const mce = el("tr", { class: "summary" }, el("th", { scope: "row", text: "mCE" }),
-    ...measured.map((name) => el("td", { "data-testid": "mce", dataset: { viewOf: name },
-      title: "mean over corruptions of this variant's error / the baseline's error",
+    ...measured.map((name) => el("td", { "data-testid": "mce", dataset: { viewOf: name, collapsed: String(modelCollapsed(name)) },
+      class: modelCollapsed(name) ? "collapsed" : null,
+      title: "mean over corruptions of this variant's error / the baseline's error" +
+             (modelCollapsed(name) ? `; ${COLLAPSED_NOTE}` : ""),
       text: base ? whole(meanCE(block(name, "robustness"), base)) : "–" })));
   const images = block(measured[0], "robustness").images;
   $("corruption-heatmap").replaceChildren(el("table", { class: "grid-table heatmap" },
     el("caption", { class: "view-note", text: `Accuracy (%) on ${images} test images under each corruption; ` +
-      `${base ? `the first column, ${BASELINE}, is the baseline; mCE 100% is as robust as it.` : "no baseline loaded."}` }),
-    el("thead", {}, variantHeads(measured)), el("tbody", {}, clean, ...rows, mean, mce)));
+      `${base ? `the first column, ${BASELINE}, is the baseline; mCE 100% is as robust as it.` : "no baseline loaded."}` +
+      (measured.some(modelCollapsed) ? " Grey, ✕: collapsed (at chance), not coloured." : "") }),
+    el("thead", {}, variantHeads(measured, modelCollapsed)), el("tbody", {}, clean, ...rows, mean, mce)));
 }
 
 // A share as a whole percentage without the sign (the caption says %): narrow cells on a phone.
@@ -189,8 +229,9 @@ function showGap() {
     const pair = (label, value, kind) => el("span", { class: `gap-bar gap-${kind}` },
       el("span", { class: "gap-fill", style: `width:${Math.max(0, Math.min(1, value)) * 100}%` }),
       el("span", { class: "gap-label", text: `${label} ${percent(value)}` }));
-    return el("div", { class: "gap-row", dataset: { viewOf: name, testid: "gap-row" } },
-      el("code", { class: "view-name", text: name }),
+    const collapsed = modelCollapsed(name);
+    return el("div", { class: collapsed ? "gap-row collapsed" : "gap-row", dataset: { viewOf: name, testid: "gap-row", collapsed: String(collapsed) } },
+      el("code", { class: "view-name", text: collapsed ? `${name} ✕` : name, title: collapsed ? COLLAPSED_NOTE : null }),
       el("span", { class: "gap-bars" }, pair("train", general.train_accuracy, "train"),
         pair("test", general.test_accuracy, "test")),
       el("span", { class: "gap-value", "data-testid": "gap", title: "train accuracy minus test accuracy, no dropout",

@@ -1,6 +1,7 @@
 // Lambda sweeps on the page: each family's accuracy against lambda (mean +- one standard error,
-// drawn here from sweep_<name>.json) with its two picks, and a picker of which variants to
-// compare (the registered variants, or one family across its lambdas). Reads only /reports.
+// drawn here from sweep_<name>.json, regserve_contracts/sweep.py) with its two picks or why it
+// has none, points at chance marked, and a picker of which variants to compare (the
+// registered variants, or one family across its lambdas). Reads /sweeps.
 // Self-contained: the page only loads it.
 
 import { $, el, percent } from "./dom.js";
@@ -18,18 +19,12 @@ async function fetchJson(url) {
   return response.json();
 }
 
+// The server reads every sweep_<name>.json through its contract (GET /sweeps); a report
+// that does not parse (an older schema may have picked on test accuracy) is not drawn.
 async function loadSweeps() {
-  const listing = await fetchJson("/reports");
-  const files = (listing.files || []).filter((name) => /^sweep_.+\.json$/.test(name)).sort();
-  const sweeps = [];
-  for (const file of files) {
-    try {
-      sweeps.push(await fetchJson(`/reports/${encodeURIComponent(file)}`));
-    } catch (error) {
-      console.warn(`sweep report ${file} unreadable: ${error.message}`);
-    }
-  }
-  return sweeps;
+  const listing = await fetchJson("/sweeps");
+  for (const item of listing.unreadable || []) console.warn(`sweep report ${item.file} not drawn: ${item.detail}`);
+  return listing.sweeps || [];
 }
 
 // Every name a sweep trained, its baseline included; the other cards are the registered variants.
@@ -90,11 +85,9 @@ function picker(sweeps) {
     el("span", { id: "compare-count", class: "muted" }));
 }
 
-// A family's picks; a report written before the picks existed names only its best point.
+// A family's picks, or none where it refused to pick (family.refusal says why).
 function picksOf(family) {
-  if (family.picks) return family.picks;
-  const best = family.points.find((p) => p.point === family.best);
-  return best ? { best: { ...best, lambda: best.lam, sparsity: best[family.sparsity] } } : {};
+  return family.picks || {};
 }
 
 function withSe(mean, se) {
@@ -106,6 +99,12 @@ function summaryTable(sweep) {
   const rows = [];
   for (const family of sweep.families || []) {
     const sparsity = family.sparsity === "weight_sparsity" ? "weights |w|<1e-3" : "zero activations";
+    if (family.refusal) {
+      rows.push(el("tr", { dataset: { pick: "none", family: family.family } },
+        el("td", {}, el("code", { text: family.family })), el("td", { text: "none" }),
+        el("td", { colspan: 4, class: "refusal", "data-testid": "sweep-refusal", text: family.refusal.replaceAll("`", "") })));
+      continue;
+    }
     for (const [key, label] of PICKS) {
       const chosen = picksOf(family)[key];
       if (!chosen) continue;
@@ -190,9 +189,13 @@ function familyChart(family, baseline) {
     root.append(svg("path", { d, fill: "none", stroke: COLOURS[key], "stroke-width": 1.5 }));
     for (const p of drawn) {
       const cx = x(p.lam) + shift, mean = p[`${key}_accuracy`], se = finite(p[`${key}_se`]) ? p[`${key}_se`] : 0;
+      // A point at chance is drawn hollow and says so: it is never a pick.
+      const mark = p.collapsed === true ? { fill: "#fff", stroke: COLOURS[key], class: "point collapsed", "data-collapsed": "true" }
+                                        : { fill: COLOURS[key], class: "point", "data-collapsed": "false" };
       root.append(svg("line", { x1: cx, x2: cx, y1: y(mean - se), y2: y(mean + se), stroke: COLOURS[key], class: "error-bar" }),
-        svg("circle", { cx, cy: y(mean), r: 3, fill: COLOURS[key] },
-          svg("title", {}, `${p.point}, ${key === "val" ? "validation" : "test"}: ${withSe(mean, p[`${key}_se`])}`)));
+        svg("circle", { cx, cy: y(mean), r: 3, "data-point": p.point, ...mark },
+          svg("title", {}, `${p.point}, ${key === "val" ? "validation" : "test"}: ${withSe(mean, p[`${key}_se`])}` +
+            (p.collapsed === true ? " (collapsed: at chance, never picked)" : ""))));
     }
   }
   return root;
@@ -202,13 +205,16 @@ function legend() {
   const item = (colour, text, dashed) => el("span", { class: "sweep-key" },
     el("span", { "aria-hidden": "true", style: `display:inline-block;width:14px;border-top:2px ${dashed ? "dashed" : "solid"} ${colour};margin:0 4px 3px 8px` }), text);
   return el("p", { class: "note" }, item(COLOURS.val, "validation"), item(COLOURS.test, "test"),
-    item(COLOURS.base, "baseline (test)", true), item(COLOURS.best, "best"), item(COLOURS.one_se, "1 SE pick", true));
+    item(COLOURS.base, "baseline (test)", true), item(COLOURS.best, "best"), item(COLOURS.one_se, "1 SE pick", true),
+    el("span", { class: "sweep-key" }, " ○ hollow: at chance (collapsed), never picked"));
 }
 
 function sweepFigure(sweep) {
   const figure = el("figure", { class: "chart", dataset: { sweep: sweep.sweep, testid: "sweep-chart" } });
   for (const family of sweep.families || []) {
     figure.append(el("h3", { text: `${family.family}` }), familyChart(family, sweep.baseline));
+    const said = family.refusal || family.se_note;
+    if (said) figure.append(el("p", { class: "note", dataset: { family: family.family, testid: "sweep-note" }, text: said.replaceAll("`", "") }));
   }
   const seeds = sweep.seeds > 1 ? `${sweep.seeds} seeds per point, ` : "one seed per point, ";
   const base = sweep.baseline ? `; baseline ${sweep.baseline.point}: test accuracy ${withSe(sweep.baseline.test_accuracy, sweep.baseline.test_se)}` : "";

@@ -1,10 +1,12 @@
 """Beyond accuracy in the API: the calibration, generalization and robustness blocks of a variant,
-and ``?include=corruptions`` (the drawing under every MNIST-C corruption, read by each variant).
+their mean +- sd over its seeds, and ``?include=corruptions`` (the drawing under every MNIST-C
+corruption, read by each variant).
 """
 
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,24 +14,43 @@ import numpy as np
 from regserve_contracts import corruptions
 from regserve_contracts import metadata as md
 from regserve_contracts.decoding import to_png
+from regserve_contracts.seeds import group_members, over_seeds
 from regserve_contracts.signature import SERVING_PROBABILITIES, to_model_input
 from server.runtime.registry import LoadedVariant, Snapshot
 
 #: The metadata blocks ``GET /variants/<name>`` carries, as the trainer wrote them.
 BLOCKS = (md.CALIBRATION, md.GENERALIZATION, md.ROBUSTNESS)
 INCLUDE = "corruptions"
+#: The key of the figures over seeds in ``/variants/<name>``.
+OVER_SEEDS = "beyond_over_seeds"
 
 
-def variant_blocks(variant: LoadedVariant) -> dict[str, Any]:
+def variant_blocks(variant: LoadedVariant, models_dir: Path | None = None) -> dict[str, Any]:
     """Each block from the version's metadata, or ``{available: false, detail}`` where the
-    version was exported before it was measured."""
+    version was exported before it was measured; with ``models_dir`` (default: the served
+    one), their mean +- sd over the seeds of the version's repeat group."""
     metadata = md.Metadata(variant.metadata)
     lacking = set(metadata.missing(BLOCKS))
-    return {key: ({"available": False,
-                   "detail": f"version {variant.version} of {variant.name} was exported before "
-                             f"{key} was measured; `python -m trainer --evaluate` adds it"}
-                  if key in lacking else metadata.block(key))
-            for key in BLOCKS}
+    blocks = {key: ({"available": False,
+                     "detail": f"version {variant.version} of {variant.name} was exported "
+                               f"before {key} was measured; `python -m trainer --evaluate` "
+                               "adds it"}
+                    if key in lacking else metadata.block(key))
+              for key in BLOCKS}
+    if models_dir is None:
+        from server.state import current_state
+
+        models_dir = current_state().settings.models_dir
+    return {**blocks, OVER_SEEDS: seeds_view(variant, Path(models_dir))}
+
+
+def seeds_view(variant: LoadedVariant, models_dir: Path) -> dict[str, Any] | None:
+    """Mean +- sd over the seeds of the served version's repeat group; ``None`` when it was
+    trained once, or when the served version is not in the newest group on disk."""
+    members = group_members(models_dir / variant.name)
+    if variant.version not in {int(folder.name) for folder, _ in members}:
+        return None
+    return over_seeds(members)
 
 
 def corruption_images(pixels: np.ndarray, seed: int = corruptions.SEED) -> dict[str, np.ndarray]:
@@ -92,7 +113,13 @@ SCHEMAS: dict[str, Any] = {
         "brier": {**_NUMBER, "description": "Multi-class Brier score (0 best, 2 worst)."},
         "bins": {"type": "array", "items": {"$ref": "#/components/schemas/ReliabilityBin"},
                  "description": "Bin m holds confidences in (m/15, (m+1)/15]."},
-    }, {"images": _INTEGER, "temperature": _NUMBER, "ece_temperature_scaled": _SHARE}),
+    }, {"images": _INTEGER, "temperature": _NUMBER, "ece_temperature_scaled": _SHARE,
+        "ece_interval": {**_obj({"low": _SHARE, "high": _SHARE, "level": _SHARE}, {
+            "resamples": _INTEGER, "seed": _INTEGER, "method": _STRING,
+            "if_calibrated": {**_SHARE, "description": "The mean ECE a perfectly calibrated "
+                              "model with these confidences shows on as many images."}}),
+            "description": "The ECE's interval over test images (bias-corrected percentile "
+                           "bootstrap); newer exports only."}}),
     "Generalization": _obj({
         "train_accuracy": _SHARE, "train_loss": _NUMBER, "test_accuracy": _SHARE,
         "test_loss": _NUMBER,
@@ -123,6 +150,14 @@ SCHEMAS: dict[str, Any] = {
     }),
 }
 #: Properties ``/variants/<name>`` adds (VariantDetail).
+_SPREAD = {"type": ["object", "null"], "properties": {
+    "mean": _NUMBER, "sd": _NUMBER, "values": {"type": "array", "items": _NUMBER}}}
 DETAIL_PROPERTIES = {"calibration": _or_unavailable("Calibration"),
                      "generalization": _or_unavailable("Generalization"),
-                     "robustness": _or_unavailable("Robustness")}
+                     "robustness": _or_unavailable("Robustness"),
+                     OVER_SEEDS: {"type": ["object", "null"], "description": "Mean and sample "
+                                  "sd over the seeds of this version's repeat group (null when "
+                                  "trained once).", "properties": {
+                                      "seeds": _INTEGER, "versions": {"type": "array"},
+                                      "ece": _SPREAD, "nll": _SPREAD, "gap": _SPREAD,
+                                      "corrupted_accuracy": _SPREAD, "definition": _STRING}}}
