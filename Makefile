@@ -47,7 +47,7 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest
 
 ## mutate: mutation testing of the code that decides what users read ([tool.mutmut] in
-## pyproject.toml), then a score per module; not part of `make test` (about 20 minutes on 2 cores).
+## pyproject.toml), then a score per module; not part of `make test` (6 to 20 minutes on 2 cores).
 mutate: $(VENV)/.installed-test
 	rm -rf mutants
 	env -u PYTHONPATH $(VENV)/bin/mutmut run
