@@ -10,7 +10,7 @@ MODELS_DIR ?= models
 # The demo's training run: every variant on the bundled offline set, sized for a few minutes on 2 CPU cores.
 DEMO_TRAIN_ARGS ?= --all --data synthetic --epochs 3 --limit 9400
 
-.PHONY: demo train serve test lint bench clean
+.PHONY: demo train serve test lint bench mutate clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,17 @@ test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check regserve_contracts analysis trainer server client tests benchmarks
 	$(PY) -m pytest
 
+## mutate: mutation testing of the code that decides what users read ([tool.mutmut] in
+## pyproject.toml), then a score per module; not part of `make test` (6 to 20 minutes on 2 cores).
+mutate: $(VENV)/.installed-test
+	rm -rf mutants
+	env -u PYTHONPATH $(VENV)/bin/mutmut run
+	$(PY) scripts/mutation_scores.py
+
 bench: $(VENV)/.installed-test
 	bash scripts/ensure-tools.sh wrk
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks all
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache
+	rm -rf $(VENV) artifacts .pytest_cache mutants

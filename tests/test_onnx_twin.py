@@ -50,16 +50,41 @@ def forgets_the_flatten_order(build):
     return broken
 
 
-def test_every_export_has_its_twin_recorded_and_checked(models_dir):
+@pytest.mark.slow  # loads every SavedModel in TensorFlow
+def test_every_export_has_its_twin_recorded_and_answering_as_its_savedmodel(models_dir):
     """model.onnx beside each SavedModel, its metadata block naming every output it was checked
-    on and a difference within the tolerance."""
+    on; and, run here on images the export never saw, each twin's probabilities within 1e-5 of
+    its SavedModel's (plain onnxruntime against plain TensorFlow)."""
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2024)
+    pixels = rng.integers(0, 256, (6, 28, 28)).astype(np.uint8)
+    pixels[0] = 0
+    pixels[1, 4:24, 12:16] = 255  # a bar on black: a character-like input
+    images = to_model_input(pixels)
     for name in VARIANT_NAMES:
         version = layout.newest_version(models_dir / name)
         assert (version / layout.ONNX_FILE).stat().st_size > 100_000  # 1.7 MB of weights
         block = layout.read_metadata(version)[md.ONNX]
         assert block["file"] == layout.ONNX_FILE and block["opset"] == onnx_export.OPSET
         assert set(block["check"]["outputs"]) == {*SERVING, *FEATURE_MAP_LAYERS}
-        assert 0 <= block["check"]["max_abs_diff"] <= 1e-5
+        session = ort.InferenceSession(str(version / layout.ONNX_FILE),
+                                       providers=["CPUExecutionProvider"])
+        twin = dict(zip([output.name for output in session.get_outputs()],
+                        session.run(None, {SERVING_INPUT: images}), strict=True))
+        module = tf.saved_model.load(str(version))
+        saved = module.signatures[SIGNATURE_KEY](**{SERVING_INPUT: tf.constant(images)})
+        saved = saved[SERVING_PROBABILITIES].numpy()
+        assert saved.shape == (6, 47)
+        np.testing.assert_allclose(twin[SERVING_PROBABILITIES], saved, atol=1e-5, rtol=0,
+                                   err_msg=name)
+    # The same comparison sees a real slip on these images, even in models at chance.
+    slipped = forgets_the_flatten_order(onnx_export.build_twin)(
+        onnx_export.saved_model_weights(module))
+    session = ort.InferenceSession(slipped.SerializeToString(), providers=["CPUExecutionProvider"])
+    wrong = session.run([SERVING_PROBABILITIES], {SERVING_INPUT: images})[0]
+    assert np.abs(wrong - saved).max() > 1e-5
 
 
 def test_the_twin_alone_answers_as_the_savedmodel_on_real_characters(models_dir, real_sample):
