@@ -56,10 +56,7 @@ def predict():
         "data_source": data_source([variant for _, variant in served.values()]),
         **shared,  # views given once for all variants (?include=corruptions: the images)
     }
-    elapsed = time.perf_counter() - started
-    for name in names:
-        state.metrics.predictions.labels(name).inc()
-        state.metrics.prediction_latency.labels(name).observe(elapsed)
+    state.metrics.observe_prediction(names, time.perf_counter() - started)
     return jsonify(body)
 
 
