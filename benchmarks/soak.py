@@ -162,11 +162,13 @@ def soak(server, models: Path, names: list[str], options) -> list[dict]:
         version = publish(models, variant) if options.reload else 1  # mid-minute
         time.sleep(max(0.0, started + (minute + 1) * 60 - time.monotonic()))
         workers = workers_of(server)
-        rss = {pid: memory(pid)[0] for pid in workers}
+        sampled = {pid: memory(pid) for pid in workers}
+        rss = {pid: now for pid, (now, _) in sampled.items()}
+        peak = {pid: high for pid, (_, high) in sampled.items()}
         loaded = requests.get(server.url + "/readyz", timeout=10).json()["loaded"]
         rows.append({"minute": minute + 1,
                      "published": f"{variant} v{version}" if options.reload else "none",
-                     "served": loaded.get(variant) == version, "rss": rss})
+                     "served": loaded.get(variant) == version, "rss": rss, "peak": peak})
         log(f"minute {minute + 1}: RSS {[value // MB for value in rss.values()]} MB")
     for thread in threads:
         thread.join(timeout=60)
@@ -178,6 +180,21 @@ def soak(server, models: Path, names: list[str], options) -> list[dict]:
     return rows
 
 
+def rss_slope(rows: list[dict]) -> float:
+    """MB per minute that a worker's RSS grew, fitted by least squares (mean over workers)."""
+    if len(rows) < 2:
+        return 0.0
+    minutes = [row["minute"] for row in rows]
+    mean_m = sum(minutes) / len(minutes)
+    slopes = []
+    for pid in rows[0]["rss"]:
+        values = [row["rss"].get(pid, 0) / MB for row in rows]
+        mean_v = sum(values) / len(values)
+        slopes.append(sum((m - mean_m) * (v - mean_v) for m, v in zip(minutes, values, strict=True))
+                      / sum((m - mean_m) ** 2 for m in minutes))
+    return sum(slopes) / len(slopes)
+
+
 def render(rows: list[dict], options, load_before) -> str:
     table = [[row["minute"], row["requests"], len(row["unexpected"]),
               f"{row['p50'] * 1000:.0f}", f"{row['p99'] * 1000:.0f}",
@@ -187,6 +204,8 @@ def render(rows: list[dict], options, load_before) -> str:
              for row in rows]
     warm = [sum(row["rss"].values()) for row in rows[1:]]
     spread = (max(warm) - min(warm)) / min(warm) if warm else 0.0
+    peaks = {pid: high for row in rows for pid, high in row["peak"].items()}
+    slope = rss_slope(rows[1:])
     problems = [problem for row in rows for problem in row["unexpected"]]
     pids = {tuple(row["rss"]) for row in rows}
     lines = [
@@ -202,6 +221,9 @@ def render(rows: list[dict], options, load_before) -> str:
         f"- RSS (both workers) after minute 1: spread {spread:.1%} of its minimum "
         f"({'flat within 10%' if spread <= 0.10 else 'NOT flat within 10%'}); "
         f"{'the same workers throughout' if len(pids) == 1 else 'workers were replaced'}",
+        "- peak RSS per worker (VmHWM): " + ", ".join(f"{high / MB:.0f} MB" for high in
+                                                       peaks.values()),
+        f"- RSS slope after minute 1 (least squares, per worker): {slope:+.1f} MB/min",
         f"- unexpected answers: {len(problems)}"
         + (f" ({', '.join(sorted(set(problems))[:5])})" if problems else ""),
     ]

@@ -18,10 +18,18 @@ CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     500: "internal_error",
     503: "not_ready",
 }
+
+
+#: Seconds a 503 asks the client to wait (the ``Retry-After`` header) unless it names its own.
+RETRY_AFTER_SECONDS = 5
+#: The longest path and query string the app answers; gunicorn refuses a request line over its
+#: maximum, 8,190 bytes, before the app sees it (only its own short 400 page can answer then).
+MAX_URI_BYTES = 4096
 
 
 class ApiError(Exception):
@@ -66,7 +74,24 @@ def body_too_large(size: int | None, limit: int | None) -> str:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Turn API errors, image errors, HTTP errors and anything unexpected into JSON."""
+    """Turn API errors, image errors, HTTP errors and anything unexpected into JSON; refuse an
+    over-long URI with a JSON 414; give every 503 a ``Retry-After`` header."""
+
+    @app.before_request
+    def uri_length():
+        uri = request.environ.get("RAW_URI") or request.full_path
+        if len(uri) > MAX_URI_BYTES:
+            raise ApiError(414, f"the URL is {len(uri):,} bytes long; the server reads at most "
+                           f"{MAX_URI_BYTES:,} (send long input in the body)", "uri_too_long",
+                           max_uri_bytes=MAX_URI_BYTES)
+
+    @app.after_request
+    def retry_after(response):
+        if response.status_code == 503 and "Retry-After" not in response.headers:
+            body = response.get_json(silent=True) if response.is_json else None
+            seconds = body.get("retry_after") if isinstance(body, dict) else None
+            response.headers["Retry-After"] = str(int(seconds or RETRY_AFTER_SECONDS))
+        return response
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):

@@ -37,6 +37,8 @@ threads = _SETTINGS.threads
 timeout = _SETTINGS.timeout
 graceful_timeout = 30
 keepalive = 5
+# gunicorn's maximum: the app answers a URL over server.errors.MAX_URI_BYTES with a JSON 414.
+limit_request_line = 8190
 # Neither TensorFlow nor ONNX Runtime sessions survive a fork: each worker imports its runtime
 # and loads the models itself, after the fork.
 preload_app = False

@@ -56,6 +56,17 @@ class Metrics:
                              ["variant"], registry=r, multiprocess_mode="livemax")
         self.reloads = Counter("regserve_model_reloads", "Model set swaps (startup included).",
                                registry=r)
+        self._children: dict[str, tuple] = {}
+
+    def observe_prediction(self, names, seconds: float) -> None:
+        """Count a /predict answer for each variant in ``names`` and its time."""
+        for name in names:
+            children = self._children.get(name)
+            if children is None:  # labels() costs a locked lookup: keep each variant's pair
+                children = (self.predictions.labels(name), self.prediction_latency.labels(name))
+                self._children[name] = children
+            children[0].inc()
+            children[1].observe(seconds)
 
     def observe_snapshot(self, snapshot: Snapshot) -> None:
         """Record what a (re)load left being served."""

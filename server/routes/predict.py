@@ -54,10 +54,7 @@ def predict():
         DATA_ALIAS: data,  # the old name, deprecated: one release, then gone
         **shared,  # views given once for all variants (?include=corruptions: the images)
     }
-    elapsed = time.perf_counter() - started
-    for name in names:
-        state.metrics.predictions.labels(name).inc()
-        state.metrics.prediction_latency.labels(name).observe(elapsed)
+    state.metrics.observe_prediction(names, time.perf_counter() - started)
     return jsonify(body)
 
 

@@ -85,6 +85,7 @@ class MicroBatcher:
                 jobs.append(job)
                 size += len(job.images)
             self._run(jobs)
+            del jobs  # not kept while waiting: it would hold the engine of a reloaded model set
 
     def _run(self, jobs: list[_Job]) -> None:
         # Jobs for different engines (a reload in between) or variant sets run as separate calls.

@@ -67,6 +67,8 @@ class LoadedVariant:
     metadata: Mapping[str, Any] = field(repr=False)  # the document; read it through ``meta``
     labels: tuple[str, ...] = field(repr=False)
     model: Any = field(repr=False)  # tf_backend.SavedModel or ort_backend.OnnxTwin
+    #: What answers computed once for this version (server.answers), not part of its identity.
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def meta(self) -> Metadata:

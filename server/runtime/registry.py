@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import threading
 import time
@@ -177,6 +179,7 @@ class ModelRegistry:
                      if failed else "every version found loaded")
         for listener in self.listeners:
             listener(self.snapshot)
+        release_memory()
         return True
 
     def _plan(self, variant_dir: Path, current: Snapshot, variants: dict, failed: dict,
@@ -268,6 +271,20 @@ class ModelRegistry:
                 self.refresh()
             except Exception:  # a bad scan must not kill reloading for good
                 log.exception("reloading models from %s failed", self.models_dir)
+
+
+def release_memory() -> None:
+    """Free what the swapped-out snapshot held and hand the freed heap back to the system.
+
+    Requests still holding the old snapshot keep it alive until they end; what they drop later
+    is returned at the next reload. Without ``malloc_trim`` glibc keeps the pages of the old
+    sessions and merged graphs, and a worker's RSS climbs by tens of MB per reload.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def _order(name: str) -> tuple[int, str]:
