@@ -31,6 +31,12 @@ DEFAULT_MAX_BATCH_PIXELS = 4 * DEFAULT_MAX_IMAGE_PIXELS
 #: JSON needs little: 28 x 28 pixels are under 20 KB even as floats with spaces; 2 MiB carries a
 #: base64 image of 1.5 MB. Larger images go as multipart or raw bytes (max_content_length).
 DEFAULT_MAX_JSON_LENGTH = 2 * 1024 * 1024
+#: gunicorn's graceful timeout: how long a stopping worker may finish what is in flight (any
+#: request here takes well under a second) before the master kills it.
+GRACEFUL_SECONDS = 30
+#: A request whose client sends nothing for this long (a stalled upload) is given up, so a
+#: stopping worker never waits on it for the whole graceful timeout.
+STALLED_CLIENT_SECONDS = 10
 
 
 class ConfigError(ValueError):
