@@ -10,7 +10,7 @@ import pytest
 # The helpers' asserts report values like the tests' own (before any of them is imported).
 pytest.register_assert_rewrite("tests.support")
 
-from tests.support import SHARED_SAMPLE  # noqa: E402
+from tests.support import NO_SAMPLE, SHARED_SAMPLE  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -95,7 +95,7 @@ def runtime_client(runtime_app):
 def real_sample():
     """The shared sample of real EMNIST, or a skip when this checkout does not have it."""
     if not SHARED_SAMPLE.exists():
-        pytest.skip("the shared EMNIST sample (../shared/data) is not present in this checkout")
+        pytest.skip(NO_SAMPLE)
     import numpy as np
 
     with np.load(SHARED_SAMPLE) as data:
