@@ -108,3 +108,12 @@ def test_the_training_table_shows_that_it_scrolls_sideways(phone_page):
         "(document.querySelector('.table-scroll').scrollWidth <= "
         "document.querySelector('.table-scroll').clientWidth + 1)")
     phone_page.set_viewport_size(PHONE["viewport"])
+
+
+def test_a_report_link_opens_a_readable_page_not_raw_markdown(phone_page):
+    """The sweep's report link (a Markdown file) opens in the browser as HTML with its table."""
+    phone_page.locator("[data-testid=sweep-chart] a[href$='.md']").first.click()
+    phone_page.wait_for_load_state()
+    assert phone_page.evaluate("document.contentType") == "text/html"
+    assert phone_page.locator("main table").count() >= 1
+    assert "| family |" not in phone_page.inner_text("body")
