@@ -10,7 +10,7 @@ from typing import Any
 import requests
 from PIL import Image
 
-from regserve_contracts.decoding import ImageInputError, decode_image
+from regserve_contracts.decoding import MAX_IMAGE_PIXELS, ImageInputError, decode_image
 
 #: Seconds to wait for a TCP connection; a server that is up accepts at once.
 CONNECT_TIMEOUT = 5.0
@@ -64,7 +64,7 @@ def read_image(path: Path) -> ImageFile:
     except OSError as error:
         raise InputFileError(f"{path}: cannot be read ({error.strerror or error})") from None
     try:
-        image = decode_image(data)
+        image = decode_image(data, max_pixels=MAX_IMAGE_PIXELS)  # the server's default limit
     except ImageInputError as error:
         raise InputFileError(f"{path}: {error}") from None
     mime_type = Image.MIME.get(image.format or "", "application/octet-stream")
@@ -83,7 +83,7 @@ def predict(
     Raises :class:`ServerUnreachableError` when the server cannot be reached or is too slow,
     and :class:`ServerAnswerError` (with the server's own error text) on a 4xx/5xx answer.
     """
-    url = server.rstrip("/") + "/predict"
+    url = base_url(server) + "/predict"
     params: list[tuple[str, str | int]] = [("top", top)]
     params += [("variant", name) for name in variants]
     files = {"image": (image.path.name, image.data, image.mime_type)}
@@ -103,6 +103,12 @@ def predict(
     except requests.RequestException as error:
         raise ServerUnreachableError(f"request to {url} failed: {error}") from None
     return _decode_answer(response, server)
+
+
+def base_url(server: str) -> str:
+    """The server's address as a URL: ``127.0.0.1:8000``, without a scheme, means http."""
+    server = server.strip().rstrip("/")
+    return server if "://" in server else f"http://{server}"
 
 
 def _decode_answer(response: requests.Response, server: str) -> dict[str, Any]:

@@ -22,6 +22,12 @@ except ImportError:  # e.g. the light client install: Pillow decodes everything
     pyspng = None
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
+#: The largest image a server accepts by default, and the client's own check before an upload:
+#: one number, so the two never disagree. 2048 x 2048, chosen from measurement (``python -m
+#: benchmarks hostile``): an image at the limit costs a worker about +50-95 MB and 0.1-0.2 s of
+#: CPU; 4096 x 4096 cost +236-384 MB and 0.5-1.2 s. Far above what a character needs (the page
+#: sends 280 x 280).
+MAX_IMAGE_PIXELS = 2048 * 2048
 #: Longest side a server accepts, whatever the pixel count (the hostile corpus's 10,000 x 3 strip
 #: fits): a 3 x 40,000 strip is under the pixel limit, yet squaring its crop cost +123 MiB
 #: (measured), as much as 8 MP does.

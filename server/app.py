@@ -12,7 +12,7 @@ from flask import Flask, g, request
 from server.errors import register_error_handlers
 from server.jsonio import OrjsonProvider
 from server.metrics import Metrics
-from server.routes import catalog, comparison, health, openapi, pages, predict, sweeps
+from server.routes import catalog, comparison, health, openapi, pages, predict, reports, sweeps
 from server.runtime.batcher import MicroBatcher
 from server.runtime.loading import RuntimeOptions
 from server.runtime.registry import ModelRegistry
@@ -64,7 +64,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
                            metrics.batch_size.observe)
     app.extensions[EXTENSION] = ServerState(registry, batcher, metrics, settings)
 
-    for module in (predict, catalog, comparison, health, openapi, pages, sweeps, v2):
+    for module in (predict, catalog, comparison, health, openapi, pages, reports, sweeps, v2):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     _count_requests(app, metrics)

@@ -20,7 +20,13 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from regserve_contracts.tensorflow_log import quiet_log_level  # noqa: E402
-from server.settings import ConfigError, cores, load_settings  # noqa: E402
+from server.settings import (  # noqa: E402
+    GRACEFUL_SECONDS,
+    STALLED_CLIENT_SECONDS,
+    ConfigError,
+    cores,
+    load_settings,
+)
 
 try:
     _SETTINGS = load_settings()
@@ -35,7 +41,7 @@ workers = _SETTINGS.workers
 worker_class = "gthread"
 threads = _SETTINGS.threads
 timeout = _SETTINGS.timeout
-graceful_timeout = 30
+graceful_timeout = GRACEFUL_SECONDS
 keepalive = 5
 # gunicorn's maximum: the app answers a URL over server.errors.MAX_URI_BYTES with a JSON 414.
 limit_request_line = 8190
@@ -133,6 +139,46 @@ def post_fork(server, worker):
     os.environ.setdefault("OMP_NUM_THREADS", str(intra))  # OpenMP reads it when TF loads
     os.environ["REGSERVE_TF_INTRA_OP_THREADS"] = str(intra)
     os.environ["REGSERVE_TF_INTER_OP_THREADS"] = str(inter)
+
+
+def pre_request(worker, req):
+    """A client that stops sending in the middle of a request (a stalled upload) frees its
+    thread after STALLED_CLIENT_SECONDS: gthread reads a body with no timeout, so such a read
+    would block for good, and a graceful stop would wait on it until the master's SIGKILL."""
+    sock = getattr(req.unreader, "sock", None)
+    if sock is not None:
+        sock.settimeout(STALLED_CLIENT_SECONDS)
+
+
+def worker_int(worker):
+    """SIGINT or SIGQUIT (Ctrl-C reaches every process of the terminal's group): leave now.
+
+    gunicorn means these as an immediate stop, yet its worker then exits through Python's
+    finalization, which joins every request thread: one blocked on a stalled client kept the
+    worker up until the master's SIGKILL ("Perhaps out of memory?").
+    """
+    worker.log.info("Worker exiting (pid: %s)", os.getpid())
+    _leave(0)
+
+
+def worker_exit(server, worker):
+    """After gunicorn's own cleanup (a graceful stop has answered what was in flight), the
+    worker leaves with its exit status, without finalization's wait on idle or stuck threads."""
+    error = sys.exc_info()[1]
+    code = error.code if isinstance(error, SystemExit) else 1
+    _leave(code if isinstance(code, int) else 0 if code is None else 1)
+
+
+def _leave(code: int) -> None:
+    """Flush what was logged and end the process at once (no thread joins, no atexit)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    for handler in logging.getLogger("gunicorn.error").handlers:
+        handler.flush()
+    os._exit(code)
 
 
 def child_exit(server, worker):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regserve_contracts.decoding import MAX_IMAGE_PIXELS
 from regserve_contracts.labels import NUM_CLASSES
 from server.runtime.loading import AUTO, RUNTIMES
 from server.runtime.selection import (
@@ -20,10 +21,8 @@ from server.runtime.selection import (
     parse_version_policy,
 )
 
-#: 2048 x 2048, chosen from measurement (``python -m benchmarks hostile``): an image at the limit
-#: costs a worker about +50-95 MB and 0.1-0.2 s of CPU; 4096 x 4096 cost +236-384 MB and 0.5-1.2 s.
-#: Far above what a character needs (the page sends 280 x 280).
-DEFAULT_MAX_IMAGE_PIXELS = 2048 * 2048
+#: The client checks the same number before an upload (its home says why 2048 x 2048).
+DEFAULT_MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 #: Four images at the per-image limit, summed over a V2 request's images, chosen from measurement
 #: (``python -m benchmarks hostile``, docs/upload-limits.md): a request at this limit cost a
 #: worker 340-380 ms of CPU (4 RGBA PNGs of 2048 x 2048, or 213 canvases of 280 x 280), near the
@@ -32,6 +31,12 @@ DEFAULT_MAX_BATCH_PIXELS = 4 * DEFAULT_MAX_IMAGE_PIXELS
 #: JSON needs little: 28 x 28 pixels are under 20 KB even as floats with spaces; 2 MiB carries a
 #: base64 image of 1.5 MB. Larger images go as multipart or raw bytes (max_content_length).
 DEFAULT_MAX_JSON_LENGTH = 2 * 1024 * 1024
+#: gunicorn's graceful timeout: how long a stopping worker may finish what is in flight (any
+#: request here takes well under a second) before the master kills it.
+GRACEFUL_SECONDS = 30
+#: A request whose client sends nothing for this long (a stalled upload) is given up, so a
+#: stopping worker never waits on it for the whole graceful timeout.
+STALLED_CLIENT_SECONDS = 10
 
 
 class ConfigError(ValueError):

@@ -11,7 +11,7 @@ import pytest
 pytest.register_assert_rewrite("tests.support")
 
 from regserve_contracts.tensorflow_log import quiet_log_level  # noqa: E402
-from tests.support import SHARED_SAMPLE  # noqa: E402
+from tests.support import NO_SAMPLE, SHARED_SAMPLE  # noqa: E402
 
 quiet_log_level()
 
@@ -96,7 +96,7 @@ def runtime_client(runtime_app):
 def real_sample():
     """The shared sample of real EMNIST, or a skip when this checkout does not have it."""
     if not SHARED_SAMPLE.exists():
-        pytest.skip("the shared EMNIST sample (../shared/data) is not present in this checkout")
+        pytest.skip(NO_SAMPLE)
     import numpy as np
 
     with np.load(SHARED_SAMPLE) as data:

@@ -133,6 +133,30 @@ def test_server_comes_from_the_environment_unless_given(live_server, character_p
     assert overridden.returncode == 0, overridden.stderr
 
 
+def test_a_server_address_without_a_scheme_is_taken_as_http(live_server, character_png):
+    """``--server 127.0.0.1:PORT``, as a person types it, reaches the server over http."""
+    bare = live_server.url.removeprefix("http://")
+    assert "://" not in bare
+    result = run_client(character_png, "--json", "--server", bare)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)["variants"]) == set(VARIANT_NAMES)
+
+
+def test_the_clients_image_limit_is_the_servers(live_server, tmp_path):
+    """An image one pixel over the server's limit is refused by the client before any upload,
+    with the server's wording of the limit; one at the limit is not refused for its size."""
+    over, at = tmp_path / "over.png", tmp_path / "at.png"
+    Image.new("1", (2049, 2048), 1).save(over)
+    Image.new("1", (2048, 2048), 1).save(at)
+    line = assert_clean_failure(run_client(over, "--server", live_server.url), EXIT_INPUT)
+    assert "at most 2048 x 2048 pixels are accepted" in line and str(over) in line
+    direct = requests.post(f"{live_server.url}/predict", files={"image": over.read_bytes()},
+                           timeout=30)
+    assert direct.status_code == 413 and "2048 x 2048" in direct.json()["detail"]
+    blank_at_limit = run_client(at, "--server", live_server.url)
+    assert "pixels are accepted" not in blank_at_limit.stderr  # refused by the server as blank
+
+
 def test_stopped_server_is_one_clear_line_and_exit_code(character_png):
     """Nothing listening on the port: exit 4 and a message naming the address."""
     url = f"http://127.0.0.1:{free_port()}"

@@ -9,6 +9,10 @@ import requests
 from regserve_contracts.variants import VARIANT_NAMES
 from tests.support.api import assert_full_answer, override_settings, post_png
 
+#: What Chromium sends when a person opens a link.
+BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+                  "image/webp,*/*;q=0.8")
+
 
 def test_health_readiness_and_metrics(runtime_client, png):
     client = runtime_client
@@ -35,11 +39,33 @@ def test_page_and_reports_are_served_without_path_traversal(app, client, monkeyp
     (tmp_path / "secret.txt").write_text("secret")
     override_settings(monkeypatch, app, models_dir=tmp_path)
     assert client.get("/reports").get_json() == {"files": ["results.md"]}
-    assert fetch("/reports/results.md")[2] == b"| variant |\n"
+    assert fetch("/reports/results.md")[2] == b"| variant |\n"  # curl's */*: the Markdown
     for path in ("/reports/../secret.txt", "/reports/%2e%2e/secret.txt", "/reports/..%2fsecret.txt",
                  f"/reports/{tmp_path}/secret.txt", "/reports/missing.png"):
         status, _, data = fetch(path)
         assert status == 404 and b"secret" not in data, path
+
+
+def test_a_markdown_report_opens_in_a_browser_as_a_page_with_its_html_escaped(
+        app, client, monkeypatch, tmp_path):
+    """A browser's Accept gets the report as HTML (a table as a <table>, a <script> in the text
+    as text); curl's gets the Markdown as written."""
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "comparison.md").write_text(
+        "# Comparison\n\n| variant | accuracy |\n| --- | --- |\n| `none` | 0.557 |\n\n"
+        "<script>alert('x')</script> and <b>bold</b>\n")
+    override_settings(monkeypatch, app, models_dir=tmp_path)
+    browser = client.get("/reports/comparison.md", headers={"Accept": BROWSER_ACCEPT})
+    page = browser.get_data(as_text=True)
+    assert browser.status_code == 200 and browser.mimetype == "text/html"
+    assert "<h1>Comparison</h1>" in page and "<td><code>none</code></td>" in page
+    assert "<script>" not in page and "&lt;script&gt;alert" in page and "<b>" not in page
+    assert "Accept" in browser.headers["Vary"]
+    with client.get("/reports/comparison.md", headers={"Accept": "*/*"}) as raw:
+        assert raw.get_data(as_text=True).startswith("# Comparison\n") and "<script>" in raw.text
+    assert client.get("/reports/missing.md", headers={"Accept": BROWSER_ACCEPT}).status_code == 404
+    assert client.get("/reports/../secret.md",
+                      headers={"Accept": BROWSER_ACCEPT}).status_code == 404
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from regserve_contracts.labels import LABELS, NUM_CLASSES
-from tests.support import SHARED_SAMPLE
+from tests.support import NO_SAMPLE, SHARED_SAMPLE
 from trainer.data import Dataset, DataSourceError, validate
 from trainer.data.strokes import forms_for_class, glyph_table, overshoot, resample, trim
 from trainer.data.synthetic import balanced_labels, generate, load_synthetic
@@ -116,7 +116,7 @@ def test_bad_arguments_raise_a_data_source_error():
         generate(1, split="validation")
 
 
-@pytest.mark.skipif(not REAL_SAMPLE.exists(), reason="the shared real EMNIST sample is absent")
+@pytest.mark.skipif(not REAL_SAMPLE.exists(), reason=NO_SAMPLE)
 def test_statistics_are_close_to_real_emnist(small):
     """Mean brightness, ink share and ink box size are within a sensible range of real EMNIST's."""
     with np.load(REAL_SAMPLE) as data:

@@ -274,7 +274,7 @@ DOCUMENT: dict[str, Any] = {
                         {"200": json_response("File names under /reports/.", "ReportList")}),
         "/reports/{filename}": get(
             "One report file (comparison.json/.md/.csv/.png, curves_<variant>.png, results.md, "
-            "results.csv)",
+            "results.csv); a .md file comes as an HTML page when Accept prefers text/html",
             {"200": {"description": "The file.", "content": {"*/*": {"schema": {
                 **STRING, "format": "binary"}}}},
              "404": error("No such report.")},

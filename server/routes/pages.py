@@ -1,13 +1,10 @@
-"""The drawing page at / and the trainer's reports (plots, results table) under /reports/."""
+"""The drawing page at / and its icon; the reports are in :mod:`server.routes.reports`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, send_from_directory
-
-from regserve_contracts.layout import REPORTS_DIR
-from server.state import current_state
+from flask import Blueprint, current_app, send_from_directory
 
 bp = Blueprint("pages", __name__)
 FAVICON = "favicon.svg"
@@ -34,23 +31,3 @@ def favicon():
     """The page's icon, also where browsers look for one without being told."""
     return send_from_directory(Path(current_app.static_folder or ""), FAVICON,
                                mimetype="image/svg+xml", max_age=86400)
-
-
-@bp.get("/reports")
-def list_reports():
-    """The files the trainer wrote under MODELS_DIR/reports (plots and results tables)."""
-    folder = reports_dir()
-    files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) \
-        if folder.is_dir() else []
-    return jsonify({"files": files})
-
-
-@bp.get("/reports/<path:filename>")
-def report(filename: str):
-    """One report file; send_from_directory refuses any path that leaves the folder (404)."""
-    return send_from_directory(reports_dir(), filename, max_age=60)
-
-
-def reports_dir() -> Path:
-    """MODELS_DIR/reports, resolved."""
-    return (current_state().settings.models_dir / REPORTS_DIR).resolve()

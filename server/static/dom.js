@@ -25,6 +25,21 @@ export function percent(value, digits = 1) {
   return `${(100 * value).toFixed(digits)}%`;
 }
 
+// A sideways scroller around `content` that says so when it has to scroll: a hint line above it
+// (shown only while the content is wider than the box) and the class `scrolls` for its shadows.
+export function scroller(content, hint = "Scroll sideways for every column →") {
+  const box = el("div", { class: "table-scroll" }, content);
+  const note = el("p", { class: "scroll-hint", "data-testid": "scroll-hint", text: hint, hidden: true });
+  const check = () => {
+    const scrolls = box.scrollWidth > box.clientWidth + 1;
+    box.classList.toggle("scrolls", scrolls);
+    note.hidden = !scrolls;
+  };
+  if (typeof ResizeObserver === "function") new ResizeObserver(check).observe(box);
+  requestAnimationFrame(check);
+  return el("div", { class: "scroll-area" }, note, box);
+}
+
 // A horizontal bar filled to `share` (0-1); decorative, the number is always printed beside it.
 export function bar(share, className = "") {
   const fill = el("span", { class: "bar-fill" });

@@ -2,7 +2,7 @@
 // /variants' metadata) and its training curves, drawn here from the per-epoch history.
 
 import { colourOf, plot, ticks } from "./charts.js";
-import { $, el, percent } from "./dom.js";
+import { $, el, percent, scroller } from "./dom.js";
 
 const CURVES = [
   { title: "accuracy", train: "accuracy", validation: "val_accuracy", format: (v) => `${Math.round(100 * v)}%` },
@@ -48,7 +48,7 @@ export function showTraining(entries) {
   const head = ["version", "v", "data", "images", "epochs", "batch", "limit", "seed", "test acc",
                 "took", "trained (UTC)"].map((title) => el("th", { scope: "col", text: title }));
   $("trained-table").replaceChildren(rows.length
-    ? el("div", { class: "table-scroll" }, el("table", { class: "trained", "data-testid": "trained-table" },
+    ? scroller(el("table", { class: "trained", "data-testid": "trained-table" },
         el("thead", {}, el("tr", {}, ...head)), el("tbody", {}, ...rows)))
     : el("p", { class: "muted", text: "No models loaded." }));
   showCurves(entries);
