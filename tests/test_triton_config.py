@@ -11,7 +11,13 @@ import pytest
 from regserve_contracts import layout
 from regserve_contracts.signature import SERVING_INPUT
 from regserve_contracts.variants import VARIANT_NAMES
-from trainer.triton import CONFIG_FILE, TritonConfigError, write_triton_config, write_triton_configs
+from trainer.triton import (
+    CONFIG_FILE,
+    TritonConfigError,
+    main,
+    write_triton_config,
+    write_triton_configs,
+)
 
 model_config_pb2 = pytest.importorskip("tritonclient.grpc.model_config_pb2",
                                        reason="Triton's schema ships with tritonclient[grpc]")
@@ -112,3 +118,19 @@ def test_a_graph_whose_first_axis_is_not_the_batch_is_refused(models_dir, tmp_pa
     with pytest.raises(TritonConfigError, match="first axis must be the batch"):
         write_triton_config(version)
     assert not (tmp_path / "fixed" / CONFIG_FILE).exists()
+
+
+def test_the_command_writes_every_config_or_says_in_one_line_why_not(models_dir, tmp_path,
+                                                                     capsys):
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    for variant in VARIANT_NAMES:
+        (copy / variant / CONFIG_FILE).unlink()
+    assert main([str(copy)]) == 0
+    assert capsys.readouterr().out.count(CONFIG_FILE) == len(VARIANT_NAMES)
+    assert all((copy / variant / CONFIG_FILE).is_file() for variant in VARIANT_NAMES)
+    assert main([str(tmp_path / "absent")]) == 1
+    assert main([str(tmp_path)]) == 1  # a folder without any twin
+    assert main(["--help"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3 and "does not exist" in errors[0] and "model.onnx" in errors[1]

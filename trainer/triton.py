@@ -108,3 +108,32 @@ def write_triton_configs(models_dir: Path) -> list[Path]:
         if newest is not None and (newest / layout.ONNX_FILE).is_file():
             written.append(write_triton_config(newest))
     return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m trainer.triton [MODELS_DIR]``: a config for every variant already on disk."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print("usage: python -m trainer.triton [MODELS_DIR]  (default: models)", file=sys.stderr)
+        return 2
+    models_dir = Path(args[0] if args else "models")
+    if not models_dir.is_dir():
+        print(f"error: models folder {models_dir} does not exist", file=sys.stderr)
+        return 1
+    try:
+        written = write_triton_configs(models_dir)
+    except (TritonConfigError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    if not written:
+        print(f"error: no variant in {models_dir} has a {layout.ONNX_FILE}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
