@@ -28,6 +28,7 @@ from benchmarks import wrk
 from benchmarks.bodies import body_sets, multipart
 from benchmarks.loadgen import run_phase, sample_characters
 from benchmarks.report import BenchmarkError, log, machine_info
+from benchmarks.serving_ray import RAY_SERVE
 from benchmarks.serving_report import SWEPT_KINDS
 from benchmarks.serving_servers import (
     PEERS,
@@ -85,7 +86,7 @@ def scenarios(server: str, bodies: dict[str, dict[str, Any]], single: str) -> li
     found = []
     for kind in KINDS:
         entry = bodies[kind]
-        if server in REGSERVE_RUNTIMES:
+        if server in REGSERVE_RUNTIMES or server in RAY_SERVE:  # Ray Serve: the same app
             for variants, path in (("all", "/predict"), (single, f"/predict?variant={single}")):
                 found.append(Scenario(server, kind, variants, path, entry["raw_type"],
                                       tuple(entry["raw"])))

@@ -6,11 +6,13 @@ from typing import Any
 
 from benchmarks.floor import implied_limit
 from benchmarks.report import TARGET_HEADERS, Target, machine_line, markdown_table
+from benchmarks.serving_ray import TITLES as RAY_SERVE_TITLES
+from benchmarks.serving_ray import ray_serve_rows
 
 #: Every server the serving benchmark can measure, and its title in the report: the one list.
 TITLES = {"regserve": "RegServe", "regserve_tf": "RegServe on TensorFlow",
           "bentoml": "BentoML 1.4 (adaptive batching)", "litserve": "LitServe 0.2 (batching)",
-          "naive": "naive Flask (sync workers)"}
+          "naive": "naive Flask (sync workers)", **RAY_SERVE_TITLES}
 SERVERS = tuple(TITLES)
 BODY_TITLES = {"canvas": "canvas PNG 280x280", "photo": "photo PNG 579x595",
                "pixels": "JSON pixels, preprocessed"}
@@ -161,6 +163,10 @@ def render_serving(result: dict[str, Any]) -> str:
         ["server", "body", "variants", "req/s", "p50 ms", "p99 ms", "errors",
          *(f"p99 ms at {s:.0%} (open)" for s in shares), "floor limit req/s",
          "achieved / floor"], rows), ""]
+    ray_headers, ray_rows = ray_serve_rows(result)
+    if ray_rows:
+        lines += ["### Ray Serve against gunicorn, same run (closed loop, all variants)", "",
+                  markdown_table(ray_headers, ray_rows), ""]
     runtimes = runtime_table(result)
     if runtimes:
         lines += ["### RegServe's two runtimes, same run", "", runtimes, ""]

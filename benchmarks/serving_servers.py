@@ -13,6 +13,8 @@ from typing import Any
 from benchmarks import wrk
 from benchmarks.naive_server import naive_command
 from benchmarks.report import BenchmarkError, log
+from benchmarks.serving_ray import MODULES as RAY_MODULES
+from benchmarks.serving_ray import RAY_SERVE, ray_command, with_both_sizes
 from benchmarks.serving_report import SERVERS
 from server import launcher
 
@@ -66,6 +68,8 @@ def server_command(server: str, settings: ServingSettings):
     """The launcher's ``command`` for a server (``None``: RegServe's own gunicorn command)."""
     if server in REGSERVE_RUNTIMES:
         return None
+    if server in RAY_SERVE:
+        return ray_command(server)
     if server == "naive":
         return lambda bind: naive_command(bind, settings.workers, settings.ready_timeout)
     argv = PEERS[server]["command"]
@@ -122,7 +126,10 @@ def worker_rss_mib(live: launcher.LiveServer) -> list[float]:
 def available_servers(settings: ServingSettings) -> tuple[list[str], list[str]]:
     """The servers that can run here, and a note for each that cannot."""
     ready, notes = [], []
-    for server in settings.servers:
+    for server in with_both_sizes(list(settings.servers)):
+        if server in RAY_SERVE and not all(importlib.util.find_spec(m) for m in RAY_MODULES):
+            notes.append(f"{server}: Ray Serve is not installed: `pip install '.[scale]'` adds it")
+            continue
         if server in PEERS and importlib.util.find_spec(PEERS[server]["module"]) is None:
             notes.append(f"{PEERS[server]['module']} is not installed: "
                          "`pip install '.[bench]'` adds the peer")

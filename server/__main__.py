@@ -1,4 +1,4 @@
-"""``python -m server``: serve the models folder with gunicorn (or Flask's dev server)."""
+"""``python -m server``: serve the models folder with gunicorn (Flask's dev server, Ray Serve)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,10 @@ def parse_args(argv: list[str] | None = None) -> ServeOptions:
 
 def main(argv: list[str] | None = None) -> int:
     """Start serving; with gunicorn this process becomes gunicorn's master."""
+    if "--ray" in (sys.argv[1:] if argv is None else argv):  # Ray Serve: server/scale/cli.py
+        from server.scale.cli import main as serve_on_ray
+
+        return serve_on_ray(argv)
     options = parse_args(argv)
     missing = [name for name in SERVE_EXTRA if importlib.util.find_spec(name) is None]
     if missing:

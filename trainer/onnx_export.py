@@ -36,6 +36,7 @@ from regserve_contracts.signature import (
 )
 from trainer.errors import CommandError
 from trainer.model import ACTIVATION_ZERO, PENALIZED_LAYERS
+from trainer.triton import write_triton_config
 
 #: Largest absolute difference allowed between any output of the twin and of the SavedModel.
 TOLERANCE = 1e-5
@@ -215,6 +216,7 @@ def write_twin(version_dir: Path) -> dict[str, Any]:
             f"{differences[worst]:.3g} in {worst!r} (limit {TOLERANCE:g}); not written")
     data = twin.SerializeToString()
     layout.write_atomic(Path(version_dir) / layout.ONNX_FILE, lambda handle: handle.write(data))
+    write_triton_config(Path(version_dir))  # <variant>/config.pbtxt: models/ as a Triton repository
     return {
         "file": layout.ONNX_FILE,
         "opset": OPSET,
