@@ -24,6 +24,7 @@ from analysis.robustness import (
     write_robustness_report,
 )
 from regserve_contracts import layout
+from regserve_contracts.comparison import DEFAULT_MARGIN
 from regserve_contracts.variants import VARIANT_NAMES
 
 RESULTS_MD = "results.md"
@@ -68,7 +69,7 @@ def collect_results(models_dir: Path) -> tuple[list[ResultRow], list[str]]:
 
 
 def build_reports(models_dir: Path, reports_dir: Path | None = None,
-                  baseline: str = "none") -> Reports:
+                  baseline: str = "none", margin: float = DEFAULT_MARGIN) -> Reports:
     """Rebuild every report from the models on disk; raise :class:`ReportError` if none.
 
     The comparison (analysis.comparison) tests every variant against ``baseline``.
@@ -92,7 +93,7 @@ def build_reports(models_dir: Path, reports_dir: Path | None = None,
     sources = list(data_sources(rows))
     layout.write_atomic(reports_dir / SPARSITY_PNG,
                         lambda handle: plots.draw_sparsity(rows, sources, handle))
-    files += write_comparison(models_dir, reports_dir, baseline)
+    files += write_comparison(models_dir, reports_dir, baseline, margin)
     if any(row.pruning for row in rows):
         layout.write_atomic(reports_dir / PRUNING_PNG,
                             lambda handle: plots.draw_pruning(rows, sources, handle))

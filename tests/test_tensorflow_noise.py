@@ -14,8 +14,8 @@ from collections import Counter
 
 import pytest
 
-from server.launcher import child_env, start
 from regserve_contracts.tensorflow_log import has_nvidia_gpu
+from server.launcher import child_env, start
 
 pytestmark = pytest.mark.skipif(has_nvidia_gpu(), reason="a machine with a GPU keeps every "
                                 "line TensorFlow writes: its device notes are not noise there")

@@ -63,11 +63,13 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
                       lambda a: c.ListOptions(tuple(a.custom)))
     add_custom(listing)
     report = command("report", "rebuild the reports from the models on disk, no training",
-                     lambda a: c.ReportOptions(a.models_dir, a.baseline, a.quiet))
+                     lambda a: c.ReportOptions(a.models_dir, a.baseline, a.quiet, a.margin))
     add_common(report, baseline=True, quiet=True)
+    add_margin(report)
     compare = command("compare", "print the verdicts of the models on disk (no TensorFlow)",
-                      lambda a: c.CompareOptions(a.models_dir, a.baseline))
+                      lambda a: c.CompareOptions(a.models_dir, a.baseline, a.margin))
     add_common(compare, baseline=True)
+    add_margin(compare)
     evaluate = command("evaluate", "add calibration, train/test gap and corruption robustness "
                        "to versions that lack them", lambda a: c.EvaluateOptions(
                            a.data, a.models_dir, a.quiet))
@@ -76,8 +78,10 @@ def build_parser(prog: str = "python -m trainer") -> argparse.ArgumentParser:
                                "(default: %(default)s)")
     add_common(evaluate, quiet=True)
     onnx = command("onnx", "write the checked ONNX twin of every version that lacks one",
-                   lambda a: c.OnnxOptions(a.models_dir, a.quiet))
+                   lambda a: c.OnnxOptions(a.models_dir, a.quiet, a.triton))
     add_common(onnx, quiet=True)
+    onnx.add_argument("--triton", action="store_true",
+                      help="also write each variant's config.pbtxt (Triton's model repository)")
     sweep = command("sweep", "a lambda sweep, on Ray Tune or locally", None,
                     description=SWEEP, epilog=SWEEP_EPILOG)
     add_sweep_arguments(sweep)
@@ -95,6 +99,13 @@ def add_common(parser, baseline: bool = False, quiet: bool = False) -> None:
     if quiet:
         parser.add_argument("--quiet", action="store_true",
                             help="no progress output, for scripts (errors are still printed)")
+
+
+def add_margin(parser) -> None:
+    """``--margin``: the band, in accuracy points, within which two recipes count as equivalent."""
+    parser.add_argument("--margin", type=float, default=c.MARGIN_POINTS, metavar="POINTS",
+                        help="'equivalent' when the difference's 95%% interval lies within "
+                             "+-POINTS accuracy points (default: %(default)s)")
 
 
 def add_custom(parser) -> None:

@@ -115,7 +115,8 @@ def written_line(folder, files) -> str:
 
 def report(options: ReportOptions, out: TextIO, err: TextIO) -> int:
     """Rebuild the reports from the newest version of every variant on disk."""
-    reports = build_reports(options.models_dir, baseline=options.baseline)
+    reports = build_reports(options.models_dir, baseline=options.baseline,
+                            margin=options.margin / 100)
     if not options.quiet:
         out.write(f"{written_line(reports.reports_dir, reports.files)}\nfrom "
                   f"{len(reports.rows)} variants:\n\n{results_text(list(reports.rows))}\n")
@@ -129,12 +130,12 @@ def compare(options: CompareOptions, out: TextIO, err: TextIO) -> int:
     No TensorFlow: the comparison reads only metadata and predictions files."""
     from analysis.comparison.document import build_comparison
     from analysis.comparison.report import comparison_markdown
-    from analysis.reports import ReportError
 
     if not layout.variant_dirs(options.models_dir):
         raise ReportError(f"no trained models under {options.models_dir}; train some first, "
                           "e.g. python -m trainer --all")
-    out.write(comparison_markdown(build_comparison(options.models_dir, options.baseline)))
+    out.write(comparison_markdown(build_comparison(options.models_dir, options.baseline,
+                                                   options.margin / 100)))
     return 0
 
 
@@ -154,6 +155,13 @@ def onnx_backfill(options: OnnxOptions, out: TextIO, err: TextIO) -> int:
         line + "\n"))
     if not options.quiet:
         out.write(f"{len(written)} ONNX twin(s) written in {options.models_dir}\n")
+    if options.triton:
+        from trainer.triton import write_triton_configs
+
+        configs = write_triton_configs(options.models_dir)
+        if not options.quiet:
+            out.writelines(f"  {path}\n" for path in configs)
+            out.write(f"{len(configs)} Triton config(s) written in {options.models_dir}\n")
     return 0
 
 

@@ -20,6 +20,10 @@ def _models() -> Path:
     return Path("models")
 
 
+#: ``equivalent`` means the difference's interval lies within this many points of zero.
+MARGIN_POINTS = 1.0
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """``train``: which variants, how, how often, where they run and where they land."""
@@ -60,6 +64,7 @@ class ReportOptions:
     models_dir: Path = field(default_factory=_models)
     baseline: str = BASELINE
     quiet: bool = False
+    margin: float = MARGIN_POINTS
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class CompareOptions:
 
     models_dir: Path = field(default_factory=_models)
     baseline: str = BASELINE
+    margin: float = MARGIN_POINTS
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,9 @@ class EvaluateOptions:
 
 @dataclass(frozen=True)
 class OnnxOptions:
-    """``onnx``: write the ONNX twin of every version in ``models_dir`` that lacks one."""
+    """``onnx``: write the ONNX twin of every version in ``models_dir`` that lacks one, and with
+    ``triton`` each variant's Triton ``config.pbtxt``."""
 
     models_dir: Path = field(default_factory=_models)
     quiet: bool = False
+    triton: bool = False
