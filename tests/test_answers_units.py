@@ -16,8 +16,8 @@ from server.answers import (
     TOO_LITTLE_INK,
     agreement,
     blob_depth,
-    data_source,
     input_echo,
+    trained_on,
     variant_answer,
     variant_summary,
 )
@@ -87,7 +87,7 @@ def test_a_summary_copies_the_metadata_and_the_detailed_one_adds_labels_and_serv
     assert summary["label"] == "l2, lambda 0.01" and summary["repeat"] is None
     assert summary["penalty"] == {"name": "l2", "label": "l2, lambda 0.01"}
     assert summary["test"] == {"accuracy": 0.9, "loss": 0.3}
-    assert summary["data_source"]["test_size"] == 1000
+    assert summary["data"]["test_size"] == 1000 and summary["data_source"] == summary["data"]
     assert summary["training"] == {"epochs": 3, "seed": 7}  # only the listed fields
     assert summary["parameters"] is None and summary["collapsed"] is False
     assert "labels" not in summary and "serving" not in summary
@@ -97,19 +97,19 @@ def test_a_summary_copies_the_metadata_and_the_detailed_one_adds_labels_and_serv
     assert detailed["samples_per_second"] == 1234.5
     bare = LoadedVariant("old", 1, None, {}, LABELS, None)
     assert variant_summary(bare)["penalty"] == {"name": "old"}
-    assert variant_summary(bare)["data_source"] == {"name": "unknown"}
+    assert variant_summary(bare)["data"] == {"name": "unknown"}
 
 
 def test_the_data_source_is_the_shared_one_or_says_the_variants_differ():
     one, two = variant("a"), variant("b")
-    assert data_source([one, two]) == {"name": "synthetic-offline", "test_size": 1000}
-    assert data_source([]) == {"name": "unknown"}
+    assert trained_on([one, two]) == {"name": "synthetic-offline", "test_size": 1000}
+    assert trained_on([]) == {"name": "unknown"}
     emnist = LoadedVariant("c", 1, None, {md.DATA: {"name": "emnist"}}, LABELS, None)
-    mixed = data_source([one, emnist])
+    mixed = trained_on([one, emnist])
     assert mixed["name"] == "mixed: emnist, synthetic-offline"
     assert mixed["description"] == "the variants were trained on different data"
     assert set(mixed["by_variant"]) == {"a", "c"}
-    assert data_source([LoadedVariant("d", 1, None, {}, LABELS, None)]) == {"name": "unknown"}
+    assert trained_on([LoadedVariant("d", 1, None, {}, LABELS, None)]) == {"name": "unknown"}
 
 
 def vote(label: str, probability: float, collapsed=False) -> dict:
