@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import os
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from server import create_app
 from server.launcher import gunicorn_command
-from server.settings import ConfigError, load_settings
+from server.settings import ConfigError, settings_to_serve
 
 #: What serving needs beyond the light client install (`pip install regserve`); TensorFlow is
 #: optional (the serve-tf extra), for versions that have no ONNX twin.
@@ -66,20 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve_on_ray(argv)
     options = parse_args(argv)
-    missing = [name for name in SERVE_EXTRA if importlib.util.find_spec(name) is None]
-    if missing:
-        print(f"error: {', '.join(missing)} not installed; serving needs the serve extra: "
-              "pip install 'regserve[serve]'", file=sys.stderr)
-        return 2
     try:
-        settings = load_settings(**({"models_dir": options.models_dir}
-                                    if options.models_dir is not None else {}))
+        settings = settings_to_serve(options.models_dir, SERVE_EXTRA, "serve", "serving")
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not settings.models_dir.is_dir():
-        print(f"error: models folder {settings.models_dir} does not exist; train first with "
-              "`python -m trainer --all`, or pass --models", file=sys.stderr)
         return 2
     if options.dev:
         host, _, port = options.bind.rpartition(":")

@@ -210,3 +210,21 @@ def _parse(spec: dataclasses.Field, text: str) -> Any:
         return spec.metadata["parse"](text)
     except ValueError:
         raise ConfigError(f"{spec.metadata['env']}={text!r} is not a valid {spec.name}") from None
+
+
+def settings_to_serve(models_dir: Path | None, modules: tuple[str, ...], extra: str,
+                      purpose: str) -> ServerSettings:
+    """The settings a server command starts with, once its extra is installed and the models
+    folder exists; :class:`ConfigError` says in one line what is missing and how to get it."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} not installed; {purpose} needs the {extra} "
+                          f"extra: pip install 'regserve[{extra}]'")
+    settings = load_settings(**({"models_dir": models_dir} if models_dir is not None else {}))
+    if not settings.models_dir.is_dir():
+        raise ConfigError(f"models folder {settings.models_dir} does not exist; train first "
+                          "with `python -m trainer --all`, or pass --models")
+    return settings
+

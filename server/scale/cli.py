@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from server.settings import ConfigError, load_settings
+from server.settings import ConfigError, settings_to_serve
 
 #: What ``--ray`` needs beyond the serve extra: the scale extra.
 SCALE_EXTRA = ("ray", "asgiref")
@@ -62,23 +62,12 @@ def parse_args(argv: list[str] | None = None):
 def main(argv: list[str] | None = None) -> int:
     """Deploy, say where, wait for SIGINT or SIGTERM, then take the deployment down."""
     import dataclasses
-    import importlib.util
 
     options = parse_args(argv)
-    missing = [name for name in SCALE_EXTRA if importlib.util.find_spec(name) is None]
-    if missing:
-        print(f"error: {', '.join(missing)} not installed; --ray needs the scale extra: "
-              "pip install 'regserve[scale]'", file=sys.stderr)
-        return 2
     try:
-        settings = load_settings(**({"models_dir": options.models_dir}
-                                    if options.models_dir is not None else {}))
+        settings = settings_to_serve(options.models_dir, SCALE_EXTRA, "scale", "--ray")
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not settings.models_dir.is_dir():
-        print(f"error: models folder {settings.models_dir} does not exist; train first with "
-              "`python -m trainer --all`, or pass --models", file=sys.stderr)
         return 2
     options = dataclasses.replace(options, models_dir=settings.models_dir)
     from server.scale.deploy import ScaleError, deploy, replica_environ, shutdown, start_ray
