@@ -122,7 +122,7 @@ def direct_feature_maps(version_dir, pixels) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("bad", ["everything", "activations,weights", "ACTIVATIONS",
-                                 ",".join(f"x{i}" * 500 for i in range(20))])
+                                 ",".join(f"x{i}" * 50 for i in range(20))])
 def test_include_with_anything_else_is_a_400_naming_the_valid_values(app, bad):
     answer = ask(app, bad)
     assert answer.status_code == 400
