@@ -44,12 +44,17 @@ def variant_answer(variant: LoadedVariant, outputs: Outputs, top: int) -> dict[s
         "top": [{"label": labels[i], "index": i, "probability": p}
                 for i, p in zip(order.tolist(), probabilities[order].tolist(), strict=True)],
         "weight_sparsity": static["weight_sparsity"],
-        "activation_sparsity": {layer: float(np.asarray(outputs[key]).reshape(-1)[0])
+        "activation_sparsity": {layer: _first(outputs[key])
                                 for layer, key in static["sparsity_keys"]},
-        "activation_mean": {layer: float(np.asarray(outputs[key]).reshape(-1)[0])
-                            for layer, key in static["mean_keys"]},
+        "activation_mean": {layer: _first(outputs[key]) for layer, key in static["mean_keys"]},
         **static["tail"],
     }
+
+
+def _first(value: Any) -> float:
+    """The first number of ``value`` (a numpy scalar for one image's row, or any array)."""
+    return float(value) if isinstance(value, np.generic) else float(
+        np.asarray(value).reshape(-1)[0])
 
 
 def _static(variant: LoadedVariant, outputs: Outputs) -> dict[str, Any]:
@@ -133,19 +138,23 @@ def gray_png(pixels: np.ndarray) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b""))
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + chunk(b"IEND", b""))
 
 
 def blob_depth(pixels: np.ndarray) -> int:
-    """How many 3x3 erosions the ink (pixels >= 128) survives: about half its thickest width."""
+    """How many 3x3 erosions the ink (pixels >= 128) survives: about half its thickest width.
+
+    The frame's edge counts as background. A 3x3 square erodes as a row of three and then a
+    column of three, so each erosion is four ANDs on a padded copy.
+    """
     ink = np.asarray(pixels) >= 128
+    height, width = ink.shape
+    padded = np.zeros((height + 2, width + 2), bool)
     depth = 0
     while ink.any():
-        inner = np.zeros_like(ink)
-        inner[1:-1, 1:-1] = ink[1:-1, 1:-1]
-        for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
-            inner[1:-1, 1:-1] &= ink[1 + dy : ink.shape[0] - 1 + dy, 1 + dx : ink.shape[1] - 1 + dx]
-        ink, depth = inner, depth + 1
+        padded[1:-1, 1:-1] = ink
+        rows = padded[:, :-2] & padded[:, 1:-1] & padded[:, 2:]
+        ink, depth = rows[:-2] & rows[1:-1] & rows[2:], depth + 1
     return depth
 
 
