@@ -34,14 +34,17 @@ PEERS = {
 #: One setting changed at a time from the defaults (environment of the gunicorn master).
 SWEEP = (
     ("defaults", {}),
-    ("threads 4", {"GUNICORN_THREADS": "4"}),
-    ("threads 16", {"GUNICORN_THREADS": "16"}),
-    ("batch window 0 ms", {"REGSERVE_BATCH_WINDOW_MS": "0"}),
-    ("batch window 5 ms", {"REGSERVE_BATCH_WINDOW_MS": "5"}),
+    ("gthread worker, 8 threads", {"GUNICORN_WORKER_CLASS": "gthread"}),
+    ("gthread, 4 threads", {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4"}),
+    ("gthread, 16 threads", {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "16"}),
+    ("gthread, batch window 0 ms", {"GUNICORN_WORKER_CLASS": "gthread",
+                                    "REGSERVE_BATCH_WINDOW_MS": "0"}),
+    ("gthread, batch window 5 ms", {"GUNICORN_WORKER_CLASS": "gthread",
+                                    "REGSERVE_BATCH_WINDOW_MS": "5"}),
     ("TF intra-op 2", {"REGSERVE_TF_INTRA_OP_THREADS": "2"}),
     ("ONNX Runtime intra-op 2", {"REGSERVE_ORT_INTRA_OP_THREADS": "2"}),
     ("no micro-batching", {"REGSERVE_MAX_BATCH": "1"}),
-    ("1 worker, 16 threads", {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "16"}),
+    ("1 worker", {"WEB_CONCURRENCY": "1"}),
     ("3 workers", {"WEB_CONCURRENCY": "3"}),
     ("one shared listening socket", {"GUNICORN_REUSE_PORT": "0"}),
 )

@@ -2,7 +2,8 @@
 
 Started by :mod:`server.launcher` (``python -m server``, the Dockerfile, tests, benchmarks).
 Environment: WEB_CONCURRENCY (workers, default: the CPU cores this process may use),
-GUNICORN_THREADS (threads per worker, default 8), GUNICORN_TIMEOUT (default 120 s), BIND or
+GUNICORN_WORKER_CLASS (gevent, the default, or gthread), GUNICORN_THREADS (threads per gthread
+worker, default 8), GUNICORN_TIMEOUT (default 120 s), BIND or
 PORT (default 0.0.0.0:8000), ACCESS_LOG ("-" for stdout, a path, or unset for none), LOG_LEVEL
 (info); the REGSERVE_* settings are read by each worker's ``create_app``.
 """
@@ -36,9 +37,10 @@ _CORES = cores()
 
 bind = _SETTINGS.bind_address
 workers = _SETTINGS.workers
-# gthread: a request waits on the runtime (which releases the GIL) while the worker's other
-# threads read and answer theirs, and the micro-batcher joins their images into one call.
-worker_class = "gthread"
+# gevent (the default): each request is a greenlet of the worker's one thread; the model call
+# runs on it too, for every image that arrived together (server/runtime/batcher.py). gthread: a
+# pool of `threads` request threads and a batch thread.
+worker_class = _SETTINGS.worker_class
 threads = _SETTINGS.threads
 timeout = _SETTINGS.timeout
 graceful_timeout = GRACEFUL_SECONDS
@@ -143,8 +145,9 @@ def post_fork(server, worker):
 
 def pre_request(worker, req):
     """A client that stops sending in the middle of a request (a stalled upload) frees its
-    thread after STALLED_CLIENT_SECONDS: gthread reads a body with no timeout, so such a read
-    would block for good, and a graceful stop would wait on it until the master's SIGKILL."""
+    thread or greenlet after STALLED_CLIENT_SECONDS: gunicorn reads a body with no timeout, so
+    such a read would block for good, and a graceful stop would wait on it until the master's
+    SIGKILL."""
     sock = getattr(req.unreader, "sock", None)
     if sock is not None:
         sock.settimeout(STALLED_CLIENT_SECONDS)

@@ -28,6 +28,8 @@ DEFAULT_MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 #: worker 340-380 ms of CPU (4 RGBA PNGs of 2048 x 2048, or 213 canvases of 280 x 280), near the
 #: 0.5 s any request may cost; 256 PNGs of 2048 x 2048 without it cost 3.2 s.
 DEFAULT_MAX_BATCH_PIXELS = 4 * DEFAULT_MAX_IMAGE_PIXELS
+#: gunicorn worker classes the server is built and tested for.
+WORKER_CLASSES = ("gevent", "gthread")
 #: JSON needs little: 28 x 28 pixels are under 20 KB even as floats with spaces; 2 MiB carries a
 #: base64 image of 1.5 MB. Larger images go as multipart or raw bytes (max_content_length).
 DEFAULT_MAX_JSON_LENGTH = 2 * 1024 * 1024
@@ -161,6 +163,10 @@ class ServerSettings:
     port: int = setting("PORT", _integer, between(1, 65535), default=8000)
     # Worker processes (each loads every model), default: the cores this process may use.
     workers: int = setting("WEB_CONCURRENCY", _integer, at_least(1), default_factory=cores)
+    # gevent: every request a greenlet of one thread, batched when the event loop is idle (no
+    # GIL waits, no hand-offs between threads); gthread: gunicorn's thread pool of `threads`.
+    worker_class: str = setting("GUNICORN_WORKER_CLASS", str.lower, one_of(WORKER_CLASSES),
+                                default="gevent")
     threads: int = setting("GUNICORN_THREADS", _integer, at_least(1), default=8)
     # On a TCP port, each worker listens on a socket of its own (SO_REUSEPORT) and the kernel
     # spreads connections over them; on one shared socket the least busy worker accepts them

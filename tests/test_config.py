@@ -37,6 +37,7 @@ ENVIRONMENT = {
     "BIND": ("127.0.0.1:9000", "bind", "127.0.0.1:9000"),
     "PORT": ("9001", "port", 9001),
     "WEB_CONCURRENCY": ("3", "workers", 3),
+    "GUNICORN_WORKER_CLASS": ("GThread", "worker_class", "gthread"),
     "GUNICORN_THREADS": ("4", "threads", 4),
     "GUNICORN_REUSE_PORT": ("off", "reuse_port", False),
     "GUNICORN_TIMEOUT": ("30", "timeout", 30),
@@ -130,6 +131,8 @@ def test_settings_are_frozen_and_replace_rechecks():
     ("REGSERVE_WARMUP_BATCH_SIZES", "1,a", r"REGSERVE_WARMUP_BATCH_SIZES='1,a' is not a valid"),
     ("PORT", "70000", r"port \(PORT\) must lie in 1\.\.65535, got 70000"),
     ("WEB_CONCURRENCY", "0", r"workers \(WEB_CONCURRENCY\) must be at least 1, got 0"),
+    ("GUNICORN_WORKER_CLASS", "sync", r"worker_class \(GUNICORN_WORKER_CLASS\) must be one of "
+                                      r"gevent, gthread, got 'sync'"),
     ("GUNICORN_THREADS", "0", r"threads \(GUNICORN_THREADS\) must be at least 1"),
     ("GUNICORN_TIMEOUT", "-3", r"timeout \(GUNICORN_TIMEOUT\) must be at least 1"),
     ("GUNICORN_REUSE_PORT", "maybe", r"GUNICORN_REUSE_PORT='maybe' is not a valid reuse_port"),

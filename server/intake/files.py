@@ -30,6 +30,7 @@ from regserve_contracts.decoding import (
     open_image,
 )
 from regserve_contracts.emnist_form import image_to_emnist
+from server.cooperative import off_loop
 from server.errors import ApiError
 from server.settings import ServerSettings
 
@@ -67,12 +68,19 @@ def to_emnist(upload: Upload, settings: ServerSettings) -> np.ndarray:
     """Decode an opened upload inside this worker's budget; EMNIST's uint8 28x28 form."""
     with BUDGET.reserve(upload.pixels, settings.max_image_pixels):
         try:
-            decoded = load_image(upload.image, upload.data, reduce_to=DECODE_MIN_SIDE,
-                                 fast_png=True)
-            return image_to_emnist(decoded)
+            if upload.pixels <= SMALL_IMAGE_PIXELS:
+                return _decode(upload)
+            # Under the gevent worker, a large image is decoded on a real thread: the worker's
+            # other requests go on meanwhile (Pillow and libspng decode without the GIL).
+            return off_loop(_decode, upload)
         finally:
             # Free the pixels now: a batch keeps its opened uploads until its last image.
             upload.image.close()
+
+
+def _decode(upload: Upload) -> np.ndarray:
+    decoded = load_image(upload.image, upload.data, reduce_to=DECODE_MIN_SIDE, fast_png=True)
+    return image_to_emnist(decoded)
 
 
 def read_image(data: bytes, settings: ServerSettings) -> np.ndarray:

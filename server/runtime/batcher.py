@@ -11,6 +11,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
+from server import cooperative
 from server.runtime.engine import Outputs, SubsetEngine
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ class MicroBatcher:
                     self._thread.start()
 
     def _loop(self) -> None:
+        idle = cooperative.idle()
+        if idle is not None:
+            return self._loop_cooperative(idle)
         while True:
             jobs = [self._queue.get()]
             size = len(jobs[0].images)
@@ -86,6 +90,23 @@ class MicroBatcher:
                 size += len(job.images)
             self._run(jobs)
             del jobs  # not kept while waiting: it would hold the engine of a reloaded model set
+
+    def _loop_cooperative(self, idle: Callable[[], None]) -> None:
+        """Under gevent every request is a greenlet of this one thread: a batch closes when the
+        event loop has nothing else to run, so every request that could reach the queue has."""
+        while True:
+            jobs = [self._queue.get()]
+            size = len(jobs[0].images)
+            while size < self.max_batch:
+                idle()
+                if self._queue.empty():
+                    break
+                while size < self.max_batch and not self._queue.empty():
+                    job = self._queue.get_nowait()
+                    jobs.append(job)
+                    size += len(job.images)
+            self._run(jobs)
+            del jobs
 
     def _run(self, jobs: list[_Job]) -> None:
         # Jobs for different engines (a reload in between) or variant sets run as separate calls.
