@@ -60,7 +60,9 @@ mutate: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	bash scripts/ensure-tools.sh wrk
-	$(PY) -m pip install --quiet -e '.[bench]'
+	# With the test extra in one resolve: alone, pip downgraded OpenTelemetry's SDK for BentoML
+	# under Ray's Prometheus exporter, and Ray's dashboard agent could not start.
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m benchmarks all
 
 clean:
