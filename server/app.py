@@ -15,7 +15,7 @@ from server.metrics import Metrics
 from server.routes import catalog, comparison, health, openapi, pages, predict, reports, sweeps
 from server.runtime.batcher import MicroBatcher
 from server.runtime.loading import RuntimeOptions
-from server.runtime.registry import ModelRegistry
+from server.runtime.registry import ModelRegistry, return_large_buffers
 from server.settings import ServerSettings, load_settings
 from server.state import EXTENSION, ServerState
 from server.v2 import routes as v2
@@ -37,6 +37,7 @@ def create_app(settings: ServerSettings | None = None, **overrides: Any) -> Flas
         settings = load_settings(**overrides)
     elif overrides:
         settings = dataclasses.replace(settings, **overrides)
+    return_large_buffers()  # a large image's pages go back when it is freed
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length  # Flask enforces it (413)
     app.json = OrjsonProvider(app)
