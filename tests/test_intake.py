@@ -5,6 +5,7 @@ worker's budget."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import threading
 import time
@@ -105,13 +106,15 @@ def test_a_batch_frees_each_image_once_it_is_read(app, monkeypatch):
 
 
 def test_v2_large_images_wait_for_the_worker_decode_budget(app, client, monkeypatch):
-    """While two images at the pixel limit are being decoded, a large V2 image waits for room
+    """While the worker decodes images at the pixel limit, a large V2 image waits for room
     and then gets 503 as V2's {"error"}, as a /predict upload does."""
     monkeypatch.setattr(intake, "BUDGET_WAIT_SECONDS", 0.2)
     limit = app.extensions["regserve"].settings.max_image_pixels
     large = strip_png(1100, 1100)  # over SMALL_IMAGE_PIXELS, so it asks the budget
     assert 1100 * 1100 > intake.SMALL_IMAGE_PIXELS
-    with intake.BUDGET.reserve(limit, limit), intake.BUDGET.reserve(limit, limit):
+    with contextlib.ExitStack() as full:  # the worker's whole decode budget in use
+        for _ in range(intake.BUDGET.decodes_at_once):
+            full.enter_context(intake.BUDGET.reserve(limit, limit))
         inferred = post_v2(client, [large])
         predicted = client.post("/predict", data=large, content_type="image/png")
     assert inferred.status_code == predicted.status_code == 503

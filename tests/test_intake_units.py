@@ -162,7 +162,7 @@ def test_an_image_read_is_in_emnists_form_and_its_pixels_are_freed():
 @pytest.fixture
 def budget(monkeypatch):
     monkeypatch.setattr(intake, "BUDGET_WAIT_SECONDS", 0.05)
-    return intake.PixelBudget()
+    return intake.PixelBudget(decodes_at_once=2)  # the arithmetic, with room for two
 
 
 LIMIT = 4_000_000
@@ -319,3 +319,17 @@ def test_a_png_that_ends_in_an_exif_chunk_header_goes_to_pillow(spng):
     with pytest.raises(ImageInputError, match="^the image could not be decoded: "):
         decode_reduced(data[:-12] + b"\x00\x00\x00\x10eXIf")
     assert spng.decoded == 0
+
+
+def test_a_worker_decodes_one_image_at_the_limit_at_a_time(monkeypatch):
+    """The worker's own budget (the default): a second image at the limit waits, then 503;
+    half the limit fits beside nothing larger than the other half."""
+    monkeypatch.setattr(intake, "BUDGET_WAIT_SECONDS", 0.05)
+    budget = intake.PixelBudget()
+    assert budget.decodes_at_once == intake.LARGE_DECODES_AT_ONCE == 1
+    with budget.reserve(LIMIT, LIMIT):
+        with pytest.raises(ApiError):
+            with budget.reserve(intake.SMALL_IMAGE_PIXELS + 1, LIMIT):
+                pass
+    with budget.reserve(LIMIT // 2, LIMIT), budget.reserve(LIMIT // 2, LIMIT):
+        pass

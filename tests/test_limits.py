@@ -57,7 +57,7 @@ def test_json_with_more_values_than_a_28x28_array_is_refused_unparsed(client):
 
 def test_large_decodes_wait_for_the_budget_and_get_503_when_it_stays_full(monkeypatch):
     monkeypatch.setattr(intake, "BUDGET_WAIT_SECONDS", 0.2)
-    budget, limit = intake.PixelBudget(), 4_000_000
+    budget, limit = intake.PixelBudget(decodes_at_once=2), 4_000_000
     with budget.reserve(limit, limit), budget.reserve(limit, limit):
         with pytest.raises(ApiError) as full:
             with budget.reserve(limit, limit):

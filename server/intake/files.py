@@ -36,8 +36,10 @@ from server.settings import ServerSettings
 
 #: Images of at most this many pixels decode without asking the budget: small, and most traffic.
 SMALL_IMAGE_PIXELS = 1024 * 1024
-#: Images as large as the limit a worker decodes at once; more wait, then get 503.
-LARGE_DECODES_AT_ONCE = 2
+#: Images as large as the limit a worker decodes at once; more wait, then get 503. One: a
+#: worker's requests share one core, and each such decode holds about 45 MB while it runs (two
+#: at once took a worker's peak RSS to 259 MB in the soak, one keeps it near 210).
+LARGE_DECODES_AT_ONCE = 1
 BUDGET_WAIT_SECONDS = 10.0
 
 
@@ -100,19 +102,20 @@ def read_images(items: Sequence[bytes], settings: ServerSettings) -> np.ndarray:
 class PixelBudget:
     """Pixels this worker may be decoding at once; a large image waits for room, briefly."""
 
-    def __init__(self) -> None:
+    def __init__(self, decodes_at_once: int = LARGE_DECODES_AT_ONCE) -> None:
+        self.decodes_at_once = decodes_at_once
         self._condition = threading.Condition()
         self._in_use = 0
 
     @contextlib.contextmanager
     def reserve(self, pixels: int, max_pixels: int) -> Iterator[None]:
-        """Hold ``pixels`` of the budget (``LARGE_DECODES_AT_ONCE`` x ``max_pixels``) while
+        """Hold ``pixels`` of the budget (``decodes_at_once`` x ``max_pixels``) while
         decoding; 503 when there is no room within ``BUDGET_WAIT_SECONDS``."""
         pixels = min(pixels, max_pixels)  # a larger claim is refused from its header anyway
         if pixels <= SMALL_IMAGE_PIXELS:
             yield
             return
-        capacity = LARGE_DECODES_AT_ONCE * max_pixels
+        capacity = self.decodes_at_once * max_pixels
         deadline = time.monotonic() + BUDGET_WAIT_SECONDS
         with self._condition:
             while self._in_use + pixels > capacity:

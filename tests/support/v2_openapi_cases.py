@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 from PIL import Image, ImageDraw
@@ -31,7 +32,9 @@ def _busy(ctx, path: str):
     data = base64.b64encode(encode(large, "PNG")).decode()
     body = {"inputs": [{"name": "image_bytes", "datatype": "BYTES", "shape": [1], "data": [data]}]}
     limit = ctx.app.extensions["regserve"].settings.max_image_pixels
-    with intake.BUDGET.reserve(limit, limit), intake.BUDGET.reserve(limit, limit):
+    with contextlib.ExitStack() as full:  # the worker's whole decode budget in use
+        for _ in range(intake.BUDGET.decodes_at_once):
+            full.enter_context(intake.BUDGET.reserve(limit, limit))
         return _infer(ctx, path, body)
 
 
