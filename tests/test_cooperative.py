@@ -154,3 +154,40 @@ def test_both_worker_classes_serve_the_same_answers(models_dir, png, tmp_path):
             assert [label for label, _ in tops] == [label for label, _ in reference[name]]
             assert [p for _, p in tops] == pytest.approx([p for _, p in reference[name]],
                                                          abs=1e-5)
+
+
+@pytest.mark.slow
+def test_two_hundred_slow_clients_do_not_stop_the_bare_server(models_dir, tmp_path):
+    """Without nginx in front: 200 connections trickling a byte a second (half their header,
+    half a body) hold greenlets, not the worker, so /healthz and /predict keep answering in
+    under 1 s. (With GUNICORN_WORKER_CLASS=gthread, 16 such clients stopped both workers: 5 s
+    timeouts, measured by hand.)"""
+    import time
+
+    import requests
+
+    from server.launcher import start
+    from tests.test_deploy import PNG, Trickler
+
+    with start(tmp_path / "server.log", models_dir=models_dir, workers=2) as server:
+        trickler = Trickler(int(server.url.rsplit(":", 1)[1]), 200)
+        worst = {"/healthz": 0.0, "/predict": 0.0}
+        try:
+            time.sleep(1.5)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                for path in worst:
+                    started = time.monotonic()
+                    answer = (requests.get(server.url + path, timeout=5) if path == "/healthz"
+                              else requests.post(server.url + path, data=PNG, timeout=5,
+                                                 headers={"Content-Type": "image/png"}))
+                    assert answer.status_code == 200, (path, answer.text[:200])
+                    worst[path] = max(worst[path], time.monotonic() - started)
+                time.sleep(0.25)
+            held = trickler.sent
+        finally:
+            trickler.close()
+    print("\n200 slow clients on the bare server: worst latency "
+          + ", ".join(f"{path} {seconds * 1000:.0f} ms" for path, seconds in worst.items()))
+    assert held >= 5, "the slow clients did not keep trickling during the probes"
+    assert max(worst.values()) < 1.0, worst

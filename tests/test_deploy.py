@@ -202,7 +202,8 @@ class Trickler:
 @pytest.mark.slow
 def test_two_hundred_slow_clients_do_not_stop_healthz_or_predict(models_dir, tmp_path):
     """Through nginx, 200 connections trickling a byte a second leave /healthz and /predict
-    answering in under 1 s (gunicorn alone, with 8 threads, stops at 8 such clients)."""
+    answering in under 1 s (gunicorn alone with gthread workers of 4 threads stops at 8 such
+    clients; the bare gevent worker's own test is in test_cooperative.py)."""
     # The per-client connection limit is raised: every test client is 127.0.0.1, and this test
     # is about buffering, not about the limit (the JSON 429 test covers that).
     with run_local(models_dir, tmp_path / "slow.log",
