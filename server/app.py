@@ -15,7 +15,8 @@ from server.metrics import Metrics
 from server.routes import catalog, comparison, health, openapi, pages, predict, reports, sweeps
 from server.runtime.batcher import MicroBatcher
 from server.runtime.loading import RuntimeOptions
-from server.runtime.registry import ModelRegistry, return_large_buffers
+from server.runtime.memory import return_large_buffers
+from server.runtime.registry import ModelRegistry
 from server.settings import ServerSettings, load_settings
 from server.state import EXTENSION, ServerState
 from server.v2 import routes as v2

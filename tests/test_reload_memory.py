@@ -41,7 +41,7 @@ def test_the_old_engine_is_freed_after_a_reload_once_no_request_holds_it(models_
 
 LARGE_DECODES = """
 import sys, threading
-from server.runtime.registry import return_large_buffers
+from server.runtime.memory import return_large_buffers
 if sys.argv[1] == "fixed":
     assert return_large_buffers()
 from benchmarks.hostile import png

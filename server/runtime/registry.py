@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import logging
 import threading
 import time
@@ -28,6 +26,7 @@ from server.runtime.loading import (
     load_variant,
     version_fingerprint,
 )
+from server.runtime.memory import release_memory
 from server.runtime.selection import (
     ALL_VARIANTS,
     DEFAULT_MAX_VARIANTS,
@@ -162,7 +161,8 @@ class ModelRegistry:
             if variants:
                 engine = build_engine(self._runtime, {**variants, **older}, self.subset_cache,
                                       self.options)
-                engine.warm_up(self.warmup_batch_sizes)
+                engine.warm_up([size for size in self.warmup_batch_sizes
+                                if size <= WARM_BEFORE_SWAP])
                 if older:  # plain /predict asks for the newest versions: build that set now too
                     engine.run(np.zeros((1, *INPUT_SHAPE), np.float32), list(variants))
             self.snapshot = Snapshot(variants, failed, engine, current.generation + 1, older,
@@ -177,9 +177,16 @@ class ModelRegistry:
                      f"{len(failed)} failed to load: " + ", ".join(
                          f"{n} v{f.version}" for n, f in failed.items())
                      if failed else "every version found loaded")
+            del current  # the old set: freed below unless a request still holds it
         for listener in self.listeners:
             listener(self.snapshot)
         release_memory()
+        if engine is not None:
+            # The larger batch sizes' working memory (about 20 MB for 8 variants at 32) comes
+            # after the old set is gone, not on top of both sets.
+            engine.warm_up([size for size in self.warmup_batch_sizes
+                            if size > WARM_BEFORE_SWAP])
+            release_memory()
         return True
 
     def _plan(self, variant_dir: Path, current: Snapshot, variants: dict, failed: dict,
@@ -273,40 +280,8 @@ class ModelRegistry:
                 log.exception("reloading models from %s failed", self.models_dir)
 
 
-#: Buffers of at least this many bytes get pages of their own (glibc's mmap threshold, fixed):
-#: a decoded image at the pixel limit (16 MB as RGBA) goes back to the system when freed.
-LARGE_BUFFER_BYTES = 4 * 1024 * 1024
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
-
-
-def return_large_buffers(threshold: int = LARGE_BUFFER_BYTES) -> bool:
-    """Fix glibc's mmap threshold at ``threshold`` bytes; False where the C library is not glibc.
-
-    glibc raises the threshold each time a large mmapped buffer is freed, so from the second
-    large image on its buffers came from the heap and stayed there: after one 2048 x 2048 PNG
-    a process kept 48 MB more, and 40 MB more again for each thread that decoded one. With the
-    threshold fixed they are unmapped as they are freed (and the heap is trimmed above 128 KB).
-    Images under 1 megapixel (every canvas and photo of the benchmark) stay on the heap.
-    """
-    try:
-        return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, threshold))
-    except (OSError, AttributeError):
-        return False
-
-
-def release_memory() -> None:
-    """Free what the swapped-out snapshot held and hand the freed heap back to the system.
-
-    Requests still holding the old snapshot keep it alive until they end; what they drop later
-    is returned at the next reload. Without ``malloc_trim`` glibc keeps the pages of the old
-    sessions and merged graphs, and a worker's RSS climbs by tens of MB per reload.
-    """
-    gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
-
+#: Batch sizes warmed before a new model set is served; larger ones right after the swap.
+WARM_BEFORE_SWAP = 8
 
 def _order(name: str) -> tuple[int, str]:
     """The registry's order first (the experiment's table), then custom variants by name."""
