@@ -5,7 +5,8 @@ PNGs, JSON pixel arrays) and hostile ones (random bytes, huge claims, images at 
 JSON bombs) at a fixed rate; every minute a new version of one variant is published the way
 the trainer does (staged, then renamed) and the workers load it. Per minute it prints the
 requests, the unexpected answers (any status but the one each request deserves, or none),
-p50/p99 and each worker's RSS from /proc; then whether RSS stayed flat after warm-up.
+p50/p99 and each worker's RSS from /proc (the median of 5 reads a second apart at the
+minute's end); then whether RSS stayed flat after warm-up, and each worker's peak.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import json
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -146,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: RSS reads per worker at the end of each minute (their median is the minute's RSS).
+RSS_READINGS = 5
+
+
 def soak(server, models: Path, names: list[str], options) -> list[dict]:
     recorder = Recorder()
     started = time.monotonic()
@@ -160,11 +166,7 @@ def soak(server, models: Path, names: list[str], options) -> list[dict]:
         time.sleep(max(0.0, started + (minute + 0.5) * 60 - time.monotonic()))
         variant = names[minute % len(names)]
         version = publish(models, variant) if options.reload else 1  # mid-minute
-        time.sleep(max(0.0, started + (minute + 1) * 60 - time.monotonic()))
-        workers = workers_of(server)
-        sampled = {pid: memory(pid) for pid in workers}
-        rss = {pid: now for pid, (now, _) in sampled.items()}
-        peak = {pid: high for pid, (_, high) in sampled.items()}
+        rss, peak = sample_rss(workers_of(server), started + (minute + 1) * 60)
         loaded = requests.get(server.url + "/readyz", timeout=10).json()["loaded"]
         rows.append({"minute": minute + 1,
                      "published": f"{variant} v{version}" if options.reload else "none",
@@ -193,6 +195,21 @@ def rss_slope(rows: list[dict]) -> float:
         slopes.append(sum((m - mean_m) * (v - mean_v) for m, v in zip(minutes, values, strict=True))
                       / sum((m - mean_m) ** 2 for m in minutes))
     return sum(slopes) / len(slopes)
+
+
+def sample_rss(workers, until: float, readings: int = RSS_READINGS) -> tuple[dict, dict]:
+    """Each worker's RSS at the end of a minute: the median of ``readings`` reads a second apart,
+    the last at ``until``, so one read taken while a worker decodes a large image (+45 MB for a
+    moment) does not stand for the minute; the peak (VmHWM) keeps every transient."""
+    reads: dict[int, list[int]] = {pid: [] for pid in workers}
+    peak: dict[int, int] = {}
+    for index in range(readings):
+        time.sleep(max(0.0, until - (readings - 1 - index) - time.monotonic()))
+        for pid in workers:
+            now, high = memory(pid)
+            reads[pid].append(now)
+            peak[pid] = high
+    return {pid: statistics.median(values) for pid, values in reads.items()}, peak
 
 
 def render(rows: list[dict], options, load_before) -> str:

@@ -240,3 +240,17 @@ def test_serving_benchmark_prints_one_table_with_floor_and_targets(models_dir, t
     saved = json.loads(next(tmp_path.glob("serving-*.json")).read_text())
     assert set(saved["servers"]) == {"regserve", "naive"}
     assert saved["floor"]["model_all_ms"] > 0 and saved["servers"]["regserve"]["runs"]
+
+
+def test_the_soak_reads_a_minute_s_rss_as_the_median_of_its_reads(monkeypatch):
+    """One read taken during a large decode (a spike) does not stand for the minute; the peak
+    (VmHWM, the last read's) still shows it."""
+    import time
+
+    from benchmarks import soak
+
+    reads = iter([(100, 150), (180, 180), (101, 180), (99, 180), (100, 181)])
+    monkeypatch.setattr(soak, "memory", lambda pid: next(reads))
+    monkeypatch.setattr(soak.time, "sleep", lambda seconds: None)
+    rss, peak = soak.sample_rss([7], time.monotonic(), readings=5)
+    assert rss == {7: 100} and peak == {7: 181}
