@@ -162,31 +162,11 @@ def test_two_hundred_slow_clients_do_not_stop_the_bare_server(models_dir, tmp_pa
     half a body) hold greenlets, not the worker, so /healthz and /predict keep answering in
     under 1 s. (With GUNICORN_WORKER_CLASS=gthread, 16 such clients stopped both workers: 5 s
     timeouts, measured by hand.)"""
-    import time
-
-    import requests
-
     from server.launcher import start
-    from tests.test_deploy import PNG, Trickler
+    from tests.support.slow_clients import worst_latencies
 
     with start(tmp_path / "server.log", models_dir=models_dir, workers=2) as server:
-        trickler = Trickler(int(server.url.rsplit(":", 1)[1]), 200)
-        worst = {"/healthz": 0.0, "/predict": 0.0}
-        try:
-            time.sleep(1.5)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                for path in worst:
-                    started = time.monotonic()
-                    answer = (requests.get(server.url + path, timeout=5) if path == "/healthz"
-                              else requests.post(server.url + path, data=PNG, timeout=5,
-                                                 headers={"Content-Type": "image/png"}))
-                    assert answer.status_code == 200, (path, answer.text[:200])
-                    worst[path] = max(worst[path], time.monotonic() - started)
-                time.sleep(0.25)
-            held = trickler.sent
-        finally:
-            trickler.close()
+        worst, held = worst_latencies(server.url, int(server.url.rsplit(":", 1)[1]), 200, 5.0)
     print("\n200 slow clients on the bare server: worst latency "
           + ", ".join(f"{path} {seconds * 1000:.0f} ms" for path, seconds in worst.items()))
     assert held >= 5, "the slow clients did not keep trickling during the probes"

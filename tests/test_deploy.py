@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks.drawing import draw, encode
 from server.launcher import free_port
 from tests.support import REPO_ROOT
+from tests.support.slow_clients import PNG, worst_latencies
 
 RUN_LOCAL = REPO_ROOT / "deploy" / "run-local.sh"
 SLOW_CLIENTS = 200
-PNG = encode(draw("A"))
 
 pytestmark = pytest.mark.skipif(
     shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
@@ -162,43 +160,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-class Trickler:
-    """``count`` connections, each sent one more byte every second from one thread: half
-    trickle their header, half a POST body they announced as 4 kB."""
-
-    def __init__(self, port: int, count: int) -> None:
-        self.sockets: list[tuple[socket.socket, bytes]] = []
-        for index in range(count):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            sock.setblocking(False)
-            if index % 2:
-                sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-                             b"Content-Length: 4096\r\n\r\n")
-                rest = PNG[:4096]
-            else:
-                rest = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200
-            self.sockets.append((sock, rest))
-        self.sent = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            for sock, rest in self.sockets:
-                try:
-                    sock.send(rest[self.sent : self.sent + 1])
-                except OSError:
-                    pass
-            self.sent += 1
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        for sock, _ in self.sockets:
-            sock.close()
-
-
 @pytest.mark.slow
 def test_two_hundred_slow_clients_do_not_stop_healthz_or_predict(models_dir, tmp_path):
     """Through nginx, 200 connections trickling a byte a second leave /healthz and /predict
@@ -211,23 +172,8 @@ def test_two_hundred_slow_clients_do_not_stop_healthz_or_predict(models_dir, tmp
         session = requests.Session()
         assert session.post(proxy.url + "/predict", data=PNG, timeout=30,
                             headers={"Content-Type": "image/png"}).status_code == 200
-        trickler = Trickler(proxy.port, SLOW_CLIENTS)
-        worst = {"/healthz": 0.0, "/predict": 0.0}
-        try:
-            time.sleep(1.5)
-            deadline = time.monotonic() + 6  # under nginx's 10 s header timeout
-            while time.monotonic() < deadline:
-                for path in worst:
-                    started = time.monotonic()
-                    answer = (session.get(proxy.url + path, timeout=5) if path == "/healthz"
-                              else session.post(proxy.url + path, data=PNG, timeout=5,
-                                                headers={"Content-Type": "image/png"}))
-                    assert answer.status_code == 200, (path, answer.text[:200])
-                    worst[path] = max(worst[path], time.monotonic() - started)
-                time.sleep(0.25)
-            held = trickler.sent
-        finally:
-            trickler.close()
+        # Under nginx's 10 s header timeout.
+        worst, held = worst_latencies(proxy.url, proxy.port, SLOW_CLIENTS, 6.0, session)
         print(f"\n{SLOW_CLIENTS} slow clients, {held} bytes each: worst latency "
               + ", ".join(f"{path} {seconds * 1000:.0f} ms" for path, seconds in worst.items()))
         assert held >= 6, "the slow clients did not keep trickling during the probes"
