@@ -38,7 +38,7 @@ from server.settings import ServerSettings
 SMALL_IMAGE_PIXELS = 1024 * 1024
 #: Images as large as the limit a worker decodes at once; more wait, then get 503. One: a
 #: worker's requests share one core, and each such decode holds about 45 MB while it runs (two
-#: at once took a worker's peak RSS to 259 MB in the soak, one keeps it near 210).
+#: at once took a worker's peak RSS to 259 MB in a 10-minute soak; docs/reliability.md).
 LARGE_DECODES_AT_ONCE = 1
 BUDGET_WAIT_SECONDS = 10.0
 
