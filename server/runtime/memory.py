@@ -39,6 +39,11 @@ def release_memory() -> None:
     sessions and merged graphs, and a worker's RSS climbs by tens of MB per reload.
     """
     gc.collect()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``)."""
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim

@@ -26,7 +26,7 @@ from server.runtime.loading import (
     load_variant,
     version_fingerprint,
 )
-from server.runtime.memory import release_memory
+from server.runtime.memory import release_memory, trim_heap
 from server.runtime.selection import (
     ALL_VARIANTS,
     DEFAULT_MAX_VARIANTS,
@@ -186,7 +186,7 @@ class ModelRegistry:
             # after the old set is gone, not on top of both sets.
             engine.warm_up([size for size in self.warmup_batch_sizes
                             if size > WARM_BEFORE_SWAP])
-            release_memory()
+            trim_heap()  # the warm-up's buffers; nothing new to collect
         return True
 
     def _plan(self, variant_dir: Path, current: Snapshot, variants: dict, failed: dict,
