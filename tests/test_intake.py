@@ -5,7 +5,6 @@ worker's budget."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import threading
 import time
@@ -20,7 +19,7 @@ from benchmarks.hostile import png as stroke_png
 from benchmarks.hostile_images import glyph
 from benchmarks.hostile_v2 import v2_body
 from server.intake import files as intake
-from tests.support.api import override_settings
+from tests.support.api import decode_budget_full, override_settings
 
 V2_INFER = "/v2/models/none/infer"
 
@@ -112,9 +111,7 @@ def test_v2_large_images_wait_for_the_worker_decode_budget(app, client, monkeypa
     limit = app.extensions["regserve"].settings.max_image_pixels
     large = strip_png(1100, 1100)  # over SMALL_IMAGE_PIXELS, so it asks the budget
     assert 1100 * 1100 > intake.SMALL_IMAGE_PIXELS
-    with contextlib.ExitStack() as full:  # the worker's whole decode budget in use
-        for _ in range(intake.BUDGET.decodes_at_once):
-            full.enter_context(intake.BUDGET.reserve(limit, limit))
+    with decode_budget_full(limit):
         inferred = post_v2(client, [large])
         predicted = client.post("/predict", data=large, content_type="image/png")
     assert inferred.status_code == predicted.status_code == 503

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import io
 
@@ -81,3 +82,14 @@ def assert_full_answer(body: dict, names: list[str], top: int = 3) -> None:
     assert np.array_equal(echoed, pixels)
     assert body["data"]["name"] and body["data_source"] == body["data"]
 
+
+@contextlib.contextmanager
+def decode_budget_full(max_pixels: int):
+    """The worker's whole decode budget in use (as many images at ``max_pixels`` as it admits),
+    so a large image that asks for room waits and then gets 503."""
+    from server.intake import files as intake
+
+    with contextlib.ExitStack() as full:
+        for _ in range(intake.BUDGET.decodes_at_once):
+            full.enter_context(intake.BUDGET.reserve(max_pixels, max_pixels))
+        yield

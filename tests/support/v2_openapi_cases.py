@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 
 from PIL import Image, ImageDraw
 
 from benchmarks.drawing import encode
 from server.intake import files as intake
+from tests.support.api import decode_budget_full
 
 IMAGE = {"name": "image", "datatype": "FP32", "shape": [1, 28, 28, 1], "data": [0.0] * 784}
 
@@ -32,9 +32,7 @@ def _busy(ctx, path: str):
     data = base64.b64encode(encode(large, "PNG")).decode()
     body = {"inputs": [{"name": "image_bytes", "datatype": "BYTES", "shape": [1], "data": [data]}]}
     limit = ctx.app.extensions["regserve"].settings.max_image_pixels
-    with contextlib.ExitStack() as full:  # the worker's whole decode budget in use
-        for _ in range(intake.BUDGET.decodes_at_once):
-            full.enter_context(intake.BUDGET.reserve(limit, limit))
+    with decode_budget_full(limit):
         return _infer(ctx, path, body)
 
 
