@@ -84,9 +84,9 @@ def model_costs(models_dir: Path, single: str, seconds: float,
     while single_pending(engine, single) and time.monotonic() < deadline:
         time.sleep(0.05)
     return {
-        "model_all_ms": cpu_ms(lambda batch: engine.run(batch, names), batches, seconds,
+        "model_all_ms": cpu_ms(lambda batch: engine.run_packed(batch, names), batches, seconds,
                                per_call=BATCH),
-        "model_one_ms": cpu_ms(lambda batch: engine.run(batch, [single]), batches, seconds,
+        "model_one_ms": cpu_ms(lambda batch: engine.run_packed(batch, [single]), batches, seconds,
                                per_call=BATCH),
         "batch": BATCH,
         "variants": len(names),

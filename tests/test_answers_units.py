@@ -17,6 +17,7 @@ from server.answers import (
     agreement,
     blob_depth,
     input_echo,
+    may_be_blob,
     trained_on,
     variant_answer,
     variant_summary,
@@ -176,6 +177,26 @@ def test_the_blob_depth_of_a_wide_image_is_scipys_too():
 
 def test_ink_is_a_pixel_of_128_or_more():
     assert blob_depth(square(5, 128)) == 3 and blob_depth(square(5, 127)) == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_blob_shortcut_never_rules_out_ink_that_lasts(seed):
+    """may_be_blob is False only where scipy's erosions end before ``depth``; and it does rule
+    out thin strokes, so the echo skips the erosions for most characters."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:28, :28]
+    disks = [((rows - rng.integers(8, 20)) ** 2 + (cols - rng.integers(8, 20)) ** 2
+              < rng.integers(30, 120)) & (rng.random((28, 28)) > 0.01) for _ in range(6)]
+    blobs = [ndimage.uniform_filter(rng.random((28, 28)), size) > 0.5 for size in (3, 5, 9, 11)]
+    for ink in blobs + disks:
+        pixels = ink.astype(np.uint8) * 255
+        for depth in range(1, 11):
+            if erosions(pixels) >= depth:
+                assert may_be_blob(pixels, depth), depth
+    strokes = np.zeros((28, 28), np.uint8)
+    strokes[4:24, 12:15] = strokes[12:15, 4:24] = 255  # a thick plus sign, depth 2
+    assert not may_be_blob(strokes) and not may_be_blob(square(12))
+    assert may_be_blob(square(13))
 
 
 def test_the_echo_warns_from_a_blob_depth_of_seven_on():

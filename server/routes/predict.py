@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
-from server.answers import DATA_ALIAS, agreement, input_echo, trained_on, variant_answer
+from server.answers import DATA_ALIAS, agreement, input_echo, packed_answer, trained_on
 from server.errors import ApiError
 from server.intake.forms import read_input
 from server.lookup import ALL, unknown_variants, version_failed
@@ -35,12 +35,11 @@ def predict():
     with state.batcher.ticket() as ticket:
         image = read_input(request, state.settings)
         batch = to_model_input(image.pixels)
-        outputs = ticket.run(snapshot.engine, list(dict.fromkeys(k for k, _ in served.values())),
-                             batch)
-    answers = {
-        name: variant_answer(variant, {key: value[0] for key, value in outputs[key].items()}, top)
-        for name, (key, variant) in served.items()
-    }
+        packed = ticket.run_packed(snapshot.engine,
+                                   list(dict.fromkeys(k for k, _ in served.values())), batch)
+    columns = snapshot.engine.columns
+    answers = {name: packed_answer(variant, packed[key][0], columns(key), top)
+               for name, (key, variant) in served.items()}
     for name, (_, variant) in served.items():  # an older version answers for a failed newest
         answers[name].update(version_failed(snapshot, name, variant))
     shared = {}

@@ -51,7 +51,7 @@ class MicroBatcher:
     def _submit(self, engine: SubsetEngine, names: Sequence[str], images: np.ndarray) -> Future:
         if self.max_batch <= 1:
             future: Future = Future()
-            future.set_result(engine.run(images, names))
+            future.set_result(engine.run_packed(images, names))
             return future
         self._ensure_thread()
         job = _Job(engine, tuple(names), images)
@@ -117,7 +117,7 @@ class MicroBatcher:
             try:
                 images = group[0].images if len(group) == 1 else np.concatenate(
                     [job.images for job in group])
-                outputs = group[0].engine.run(images, group[0].names)
+                outputs = group[0].engine.run_packed(images, group[0].names)
                 if self.on_batch is not None:
                     self.on_batch(len(images))
             except BaseException as error:  # noqa: BLE001 - handed to every waiting request
@@ -127,10 +127,8 @@ class MicroBatcher:
             start = 0
             for job in group:
                 stop = start + len(job.images)
-                job.future.set_result({
-                    name: {key: value[start:stop] for key, value in values.items()}
-                    for name, values in outputs.items()
-                })
+                job.future.set_result({name: packed[start:stop]
+                                       for name, packed in outputs.items()})
                 start = stop
 
 
@@ -153,6 +151,14 @@ class Ticket:
         self, engine: SubsetEngine, names: Sequence[str], images: np.ndarray
     ) -> dict[str, Outputs]:
         """Outputs of ``names`` for ``images``, computed in a batch with other requests' images."""
+        packed = self.run_packed(engine, names, images)
+        return {name: engine.unpack(name, values) for name, values in packed.items()}
+
+    def run_packed(
+        self, engine: SubsetEngine, names: Sequence[str], images: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Like :meth:`run`, each variant's outputs packed as
+        :meth:`SubsetEngine.run_packed` gives them: one array per variant, not one per output."""
         # Queued before the announcement is withdrawn, so the batcher never misses it.
         future = self._batcher._submit(engine, names, images)
         self._settle()

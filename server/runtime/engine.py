@@ -50,9 +50,37 @@ class SubsetEngine:
         if self.single_direct and len(wanted) == 1:
             (name,) = wanted
             return {name: self._run_one(name, images)}
+        packed = self.run_packed(images, names)
+        return {name: self.unpack(name, packed[name]) for name in names}
+
+    def run_packed(self, images: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each of ``names``' outputs for ``images`` packed into one ``(batch, classes + k)``
+        array: the probabilities, then one column per name of :meth:`columns`, in that order.
+
+        What the micro-batcher hands on: one slice per variant and request, not one per output.
+        """
+        wanted = frozenset(names)
+        if self.single_direct and len(wanted) == 1:
+            (name,) = wanted
+            outputs = self._run_one(name, images)
+            return {name: np.column_stack([outputs[SERVING_PROBABILITIES],
+                                           *(outputs[key] for key in self._scalars[name])])}
         function = self._function_for(wanted)
         packed = (function or self._all)(images)
-        return {name: self._unpack(name, packed[name]) for name in names}
+        return {name: packed[name] for name in names}
+
+    def columns(self, name: str) -> list[str]:
+        """The outputs after the probabilities in ``name``'s packed array, in column order."""
+        return self._scalars[name]
+
+    def unpack(self, name: str, packed: np.ndarray) -> Outputs:
+        """``name``'s packed array (see :meth:`run_packed`) as one array per output."""
+        scalars = self._scalars[name]
+        classes = packed.shape[1] - len(scalars)
+        outputs = {SERVING_PROBABILITIES: packed[:, :classes]}
+        for offset, key in enumerate(scalars):
+            outputs[key] = packed[:, classes + offset]
+        return outputs
 
     def warm_up(self, batch_sizes: Iterable[int]) -> None:
         """Run the all-variant function once per batch size, so no request pays first-call costs."""
@@ -99,11 +127,3 @@ class SubsetEngine:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
             self._building.discard(wanted)
-
-    def _unpack(self, name: str, packed: np.ndarray) -> Outputs:
-        scalars = self._scalars[name]
-        classes = packed.shape[1] - len(scalars)
-        outputs = {SERVING_PROBABILITIES: packed[:, :classes]}
-        for offset, key in enumerate(scalars):
-            outputs[key] = packed[:, classes + offset]
-        return outputs
