@@ -8,7 +8,13 @@ a registry of its own.
 
 from __future__ import annotations
 
+import atexit
+import bisect
+import logging
 import os
+import threading
+import time
+import weakref
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +30,13 @@ from server.runtime.registry import Snapshot
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+#: Seconds at most between a prediction and its count in the metric families.
+FLUSH_SECONDS = 0.25
+log = logging.getLogger(__name__)
+#: Every Metrics of this process, for the one flusher (gone with their apps).
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+_flusher_lock = threading.Lock()
+_flusher_pid: int | None = None  # the process whose flusher runs (a fork needs its own)
 
 
 class Metrics:
@@ -57,16 +70,51 @@ class Metrics:
         self.reloads = Counter("regserve_model_reloads", "Model set swaps (startup included).",
                                registry=r)
         self._children: dict[str, tuple] = {}
+        #: Per variant: answers, summed seconds and answers per latency bucket, not yet written.
+        self._pending: dict[str, list] = {}
+        self._pending_lock = threading.Lock()
+        _LIVE.add(self)
 
     def observe_prediction(self, names, seconds: float) -> None:
-        """Count a /predict answer for each variant in ``names`` and its time."""
-        for name in names:
-            children = self._children.get(name)
-            if children is None:  # labels() costs a locked lookup: keep each variant's pair
-                children = (self.predictions.labels(name), self.prediction_latency.labels(name))
-                self._children[name] = children
-            children[0].inc()
-            children[1].observe(seconds)
+        """Count a /predict answer for each variant in ``names`` and its time.
+
+        Gathered in memory and written to the metric families by :meth:`flush_predictions`,
+        at most :data:`FLUSH_SECONDS` later: under gunicorn each write is a locked write into
+        a shared file, three per variant (count, sum, bucket), 24 for an all-variant answer.
+        """
+        bucket = bisect.bisect_left(LATENCY_BUCKETS, seconds)  # the first bound >= seconds
+        with self._pending_lock:
+            for name in names:
+                pending = self._pending.get(name)
+                if pending is None:
+                    self._children_of(name)  # the series exists from the first answer on
+                    pending = self._pending[name] = [0, 0.0, [0] * (len(LATENCY_BUCKETS) + 1)]
+                pending[0] += 1
+                pending[1] += seconds
+                pending[2][bucket] += 1
+        if _flusher_pid != os.getpid():
+            _start_flusher()
+
+    def flush_predictions(self) -> None:
+        """Write what :meth:`observe_prediction` gathered into the metric families."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        for name, (count, seconds, buckets) in pending.items():
+            counter, histogram = self._children_of(name)
+            counter.inc(count)
+            # What Histogram.observe does once per value, once per bucket; prometheus_client
+            # has no public call that adds several observations.
+            histogram._sum.inc(seconds)
+            for index, observed in enumerate(buckets):
+                if observed:
+                    histogram._buckets[index].inc(observed)
+
+    def _children_of(self, name: str) -> tuple:
+        children = self._children.get(name)
+        if children is None:  # labels() costs a locked lookup: keep each variant's pair
+            children = (self.predictions.labels(name), self.prediction_latency.labels(name))
+            self._children[name] = children
+        return children
 
     def observe_snapshot(self, snapshot: Snapshot) -> None:
         """Record what a (re)load left being served."""
@@ -78,6 +126,7 @@ class Metrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition: all gunicorn workers in multiprocess mode."""
+        self.flush_predictions()  # this worker's answers so far; the others' within FLUSH_SECONDS
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if directory and os.path.isdir(directory):
             from prometheus_client import multiprocess
@@ -86,3 +135,31 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry, path=directory)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def flush_all() -> None:
+    """Write every live Metrics' gathered predictions (the flusher's round; also at exit)."""
+    for metrics in list(_LIVE):
+        try:
+            metrics.flush_predictions()
+        except Exception:  # noqa: BLE001 - a metrics write must never stop the flushing
+            log.exception("writing the prediction metrics failed")
+
+
+def _start_flusher() -> None:
+    """One thread per process (a greenlet under gevent) that flushes every FLUSH_SECONDS;
+    started by the first prediction, so in the gunicorn worker, never in a parent that forks."""
+    global _flusher_pid
+    with _flusher_lock:
+        if _flusher_pid == os.getpid():
+            return
+        _flusher_pid = os.getpid()
+    threading.Thread(target=_flush_loop, name="metrics-flush", daemon=True).start()
+    atexit.register(flush_all)
+
+
+def _flush_loop() -> None:
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        flush_all()
+

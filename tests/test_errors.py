@@ -135,7 +135,7 @@ def test_an_unexpected_failure_is_a_logged_json_500(app, client, png, monkeypatc
     def broken(*args, **kwargs):
         raise RuntimeError("simulated fault")
 
-    monkeypatch.setattr(engine, "run", broken)
+    monkeypatch.setattr(engine, "run_packed", broken)
     with caplog.at_level(logging.ERROR):
         answer = post_png(client, png)
     assert answer.status_code == 500 and answer.get_json()["error"] == "internal_error"

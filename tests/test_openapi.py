@@ -47,7 +47,8 @@ def broken_engine(ctx: Context):
     def fail(*args, **kwargs):
         raise RuntimeError("simulated fault")
 
-    ctx.monkeypatch.setattr(ctx.app.extensions["regserve"].registry.snapshot.engine, "run", fail)
+    ctx.monkeypatch.setattr(ctx.app.extensions["regserve"].registry.snapshot.engine, "run_packed",
+                            fail)
     return ctx.client.post("/predict", data=PNG, content_type="image/png")
 
 
