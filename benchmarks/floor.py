@@ -28,6 +28,7 @@ from regserve_contracts import layout
 from regserve_contracts.decoding import decode_reduced
 from regserve_contracts.emnist_form import image_to_emnist, pixels_to_emnist
 from regserve_contracts.signature import to_model_input
+from server.jsonio import loads
 
 #: Images per model call when measuring its cost: what 16 connections on 2 workers gather.
 BATCH = 8
@@ -54,7 +55,7 @@ def body_costs(kind: str, bodies: list[bytes], seconds: float) -> dict[str, floa
     """CPU ms per request of decoding and preprocessing one body of ``kind``."""
     if kind == "pixels":
         def parse(body: bytes) -> np.ndarray:
-            return pixels_to_emnist(json.loads(body)["pixels"], already_emnist=True)
+            return pixels_to_emnist(loads(body)["pixels"], already_emnist=True)
 
         return {"decode_ms": cpu_ms(parse, bodies, seconds), "preprocess_ms": 0.0}
     images = [decode_reduced(body) for body in bodies]

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("orjson")
 from flask import Flask  # noqa: E402
 
-from server.jsonio import OrjsonProvider  # noqa: E402
+from server.jsonio import OrjsonProvider, loads  # noqa: E402
 
 
 @pytest.fixture()
@@ -41,3 +41,25 @@ def test_types_the_stdlib_encoder_cannot_write(provider):
         "nan": None}
     with pytest.raises(TypeError):
         provider.dumps({"x": object()})
+
+
+@pytest.mark.parametrize("body", [
+    b'{"pixels": [[0, 255.0, 1e-3, -0.0]], "preprocessed": true}',
+    b'{"a": NaN, "b": Infinity, "c": -Infinity}',  # JSON to Python, not to orjson
+    b'{"big": 123456789012345678901234567890, "huge": 1e400}',
+    b'{"dup": 1, "dup": 2, "text": "\\u00e9\\ud83d\\ude00"}',
+    b'[1, [2, [3, {"x": null}]]]',
+    b'  {"spaces": 0.1}  ',
+])
+def test_request_json_parses_as_the_stdlib_does(body):
+    got, want = loads(body), json.loads(body)
+    assert repr(got) == repr(want)  # repr: NaN == NaN is false; types and key order count
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b'{"a": 1,}', b"\xff\xfe", b"[1] [2]", b"nul"])
+def test_request_json_refuses_as_the_stdlib_does(body):
+    with pytest.raises(ValueError) as ours:
+        loads(body)
+    with pytest.raises(ValueError) as theirs:
+        json.loads(body)
+    assert str(ours.value) == str(theirs.value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from regserve_contracts.decoding import ImageInputError
 from regserve_contracts.emnist_form import pixels_to_emnist
 from server.errors import ApiError, body_too_large, size_text
 from server.intake.files import read_image
+from server.jsonio import loads
 from server.settings import ServerSettings
 
 #: Content types taken as raw image bytes (besides every ``image/*``).
@@ -106,7 +106,7 @@ def _read_json(body: bytes, settings: ServerSettings) -> InputImage:
     if not body:
         raise ApiError(400, "the JSON body is empty", "missing_image")
     try:
-        payload = json.loads(body)
+        payload = loads(body)
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise ApiError(400, f"the body is not valid JSON: {error}", "invalid_json") from None
     if not isinstance(payload, dict):
