@@ -51,12 +51,31 @@ def packed_answer(variant: LoadedVariant, row: np.ndarray, columns: list[str],
                    dict(zip(columns, values[classes:], strict=True)), top)
 
 
+def packed_answers(rows: dict[str, tuple[LoadedVariant, np.ndarray, list[str]]],
+                   top: int) -> dict[str, dict[str, Any]]:
+    """Every variant's answer for one image, ``rows`` giving each name its variant, its row of
+    the packed array and the row's column names: the rows ranked in one call (a fifth less
+    than one ranking per variant); rows of different widths one by one."""
+    if len({(len(row), len(columns)) for _, row, columns in rows.values()}) != 1:
+        return {name: packed_answer(variant, row, columns, top)
+                for name, (variant, row, columns) in rows.items()}
+    matrix = np.stack([row for _, row, _ in rows.values()])
+    classes = matrix.shape[1] - len(next(iter(rows.values()))[2])
+    # Highest first, ties in class order, as _answer ranks them.
+    orders = np.argsort(-matrix[:, :classes], axis=1, kind="stable")[:, :top].tolist()
+    return {name: _answer(variant, values[:classes],
+                          dict(zip(columns, values[classes:], strict=True)), top, order)
+            for (name, (variant, _, columns)), values, order
+            in zip(rows.items(), matrix.tolist(), orders, strict=True)}
+
+
 def _answer(variant: LoadedVariant, probabilities: list[float], scalars: dict[str, float],
-            top: int) -> dict[str, Any]:
-    # Highest first; sorted() is stable, so tied labels keep class order (as a stable argsort
-    # of the negated array would, at a fifth of its cost for 47 numbers).
-    order = sorted(range(len(probabilities)), key=probabilities.__getitem__,
-                   reverse=True)[:top]
+            top: int, order: list[int] | None = None) -> dict[str, Any]:
+    if order is None:
+        # Highest first; sorted() is stable, so tied labels keep class order (as a stable
+        # argsort of the negated array would, at a fifth of its cost for 47 numbers).
+        order = sorted(range(len(probabilities)), key=probabilities.__getitem__,
+                       reverse=True)[:top]
     static = _static(variant, scalars)
     labels = variant.labels
     return {
@@ -135,11 +154,16 @@ def agreement(answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def input_echo(pixels: np.ndarray, kind: str, preprocessed: bool) -> dict[str, Any]:
-    """The 28x28 image the models saw, as a PNG and as numbers; a warning if it is a blob."""
+def input_echo(pixels: np.ndarray, kind: str, preprocessed: bool,
+               as_array: bool = False) -> dict[str, Any]:
+    """The 28x28 image the models saw, as a PNG and as numbers; a warning if it is a blob.
+
+    ``as_array`` leaves the numbers as the uint8 array, for an encoder that writes numpy
+    arrays (the server's orjson writes the same JSON as for the list, without the 784 ints).
+    """
     echo = {
         "image_png_base64": base64.b64encode(gray_png(pixels)).decode("ascii"),
-        "pixels": pixels.tolist(),
+        "pixels": np.ascontiguousarray(pixels, dtype=np.uint8) if as_array else pixels.tolist(),
         "kind": kind,
         "preprocessed": preprocessed,
     }

@@ -18,6 +18,7 @@ from server.answers import (
     blob_depth,
     input_echo,
     may_be_blob,
+    packed_answers,
     trained_on,
     variant_answer,
     variant_summary,
@@ -212,3 +213,41 @@ def test_the_echo_holds_the_image_the_models_saw_as_png_and_numbers():
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(echo["image_png_base64"]))))
     assert np.array_equal(decoded, pixels) and echo["pixels"] == pixels.tolist()
     assert (echo["kind"], echo["preprocessed"]) == ("pixels", False)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_all_variants_ranked_at_once_answer_as_each_ranked_alone(seed):
+    """packed_answers (one argsort for every variant) against variant_answer on the unpacked
+    outputs, one variant at a time: ties included (probabilities rounded to tenths), and rows of
+    another width, which are answered one by one."""
+    rng = np.random.default_rng(seed)
+    columns = ["conv1_zero_fraction", "conv1_mean", "dense1_zero_fraction", "dense1_mean"]
+    rows = {}
+    for name in ("a", "b", "c", "d"):
+        row = np.round(rng.random(len(LABELS) + len(columns)), 1).astype(np.float32)
+        rows[name] = (variant(name=name), row, columns)
+    if seed % 2:  # one variant with a fifth label: no common width
+        wide = LoadedVariant("e", 1, None, {}, (*LABELS, "C"), None)
+        rows["e"] = (wide, rng.random(len(LABELS) + 1 + len(columns)).astype(np.float32),
+                     columns)
+    for top in (1, 3, len(LABELS)):
+        together = packed_answers(rows, top)
+        assert list(together) == list(rows)
+        for name, (loaded, row, names) in rows.items():
+            classes = len(row) - len(names)
+            alone = variant_answer(loaded, {"probabilities": row[:classes],
+                                            **dict(zip(names, row[classes:], strict=True))}, top)
+            assert together[name] == alone, (name, top)
+
+
+def test_the_echo_as_an_array_encodes_to_the_same_json_as_the_list():
+    from flask import Flask
+
+    from server.jsonio import OrjsonProvider
+
+    encoder = OrjsonProvider(Flask(__name__))
+    pixels = (np.arange(28 * 28).reshape(28, 28) % 251).astype(np.uint8)
+    for image in (pixels, pixels.T, np.asarray(pixels, np.int64)):  # a view, another dtype
+        listed = input_echo(image, "pixels", True)
+        assert encoder.dumpb(input_echo(image, "pixels", True, as_array=True)) == \
+            encoder.dumpb(listed)

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
-from server.answers import DATA_ALIAS, agreement, input_echo, packed_answer, trained_on
+from server.answers import DATA_ALIAS, agreement, input_echo, packed_answers, trained_on
 from server.errors import ApiError
 from server.intake.forms import read_input
 from server.lookup import ALL, unknown_variants, version_failed
@@ -38,8 +38,8 @@ def predict():
         packed = ticket.run_packed(snapshot.engine,
                                    list(dict.fromkeys(k for k, _ in served.values())), batch)
     columns = snapshot.engine.columns
-    answers = {name: packed_answer(variant, packed[key][0], columns(key), top)
-               for name, (key, variant) in served.items()}
+    answers = packed_answers({name: (variant, packed[key][0], columns(key))
+                              for name, (key, variant) in served.items()}, top)
     for name, (_, variant) in served.items():  # an older version answers for a failed newest
         answers[name].update(version_failed(snapshot, name, variant))
     shared = {}
@@ -48,7 +48,7 @@ def predict():
     body = {
         "variants": answers,
         "agreement": agreement(answers),
-        "input": input_echo(image.pixels, image.kind, image.preprocessed),
+        "input": input_echo(image.pixels, image.kind, image.preprocessed, as_array=True),
         "data": (data := trained_on([variant for _, variant in served.values()])),
         DATA_ALIAS: data,  # the old name, deprecated: one release, then gone
         **shared,  # views given once for all variants (?include=corruptions: the images)
