@@ -6,9 +6,11 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from flask import Request
+from python_multipart.multipart import File, FormParser
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from regserve_contracts.decoding import ImageInputError
@@ -32,6 +34,8 @@ _DATA_URL = re.compile(r"^data:[^,]*?;base64,", re.IGNORECASE)
 #: (measured with ``python -m benchmarks hostile``: a JSON body's cost grows with its number of
 #: values, not its bytes).
 MAX_JSON_STRUCTURE = 4096
+#: Parts a multipart body may have (Werkzeug's default): one image needs one.
+MAX_FORM_PARTS = 1000
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,7 @@ def read_input(request: Request, settings: ServerSettings) -> InputImage:
     """
     mimetype = request.mimetype
     if mimetype == MULTIPART:
-        upload = request.files.get("image")
-        if upload is None:
-            fields = sorted(set(request.files) | set(request.form))
-            raise ApiError(400, "the multipart body has no file field 'image'"
-                           + (f" (fields sent: {', '.join(fields)})" if fields else ""),
-                           "missing_image")
-        return InputImage(read_image(upload.read(), settings), "multipart", False)
+        return InputImage(read_image(read_upload(request), settings), "multipart", False)
     if mimetype.startswith("image/") or mimetype in RAW_TYPES:
         return InputImage(read_image(read_body(request), settings), "raw", False)
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
@@ -70,6 +68,49 @@ def read_input(request: Request, settings: ServerSettings) -> InputImage:
     if not mimetype and not request.content_length and not read_body(request):
         raise ApiError(400, f"no image was sent: send {ACCEPTED}", "missing_image")
     raise ApiError(415, f"content type {mimetype or '(none)'!r} is not accepted: send {ACCEPTED}")
+
+
+def read_upload(request: Request, field: str = "image") -> bytes:
+    """The file ``field`` of a multipart/form-data body (the first, if sent twice).
+
+    Parsed by python-multipart (Starlette's parser): 39 us for a 15 KB canvas upload and 47 for
+    a 29 KB photo, where Werkzeug's form parser took 211 and 299 (its boundary search is a
+    regular expression that starts with an alternation, tried at every byte). The body is read
+    whole first, so it is held to MAX_CONTENT_LENGTH (413) as every other body is.
+    """
+    body = read_body(request)
+    boundary = request.mimetype_params.get("boundary")
+    if not boundary:
+        raise ApiError(400, "the multipart/form-data body has no boundary: its Content-Type "
+                       "must name one (multipart/form-data; boundary=...)", "invalid_multipart")
+    files: dict[str, bytes] = {}
+    fields: list[str] = []
+
+    def on_part(part: Any) -> None:
+        if len(fields) >= MAX_FORM_PARTS:
+            raise ApiError(413, f"the multipart body has more than {MAX_FORM_PARTS} parts",
+                           "payload_too_large")
+        name = part.field_name.decode("utf-8", "replace") if part.field_name else ""
+        fields.append(name)
+        if isinstance(part, File) and name not in files:
+            part.file_object.seek(0)
+            files[name] = part.file_object.read()
+
+    # Files stay in memory: the body already is, and within MAX_CONTENT_LENGTH.
+    parser = FormParser(MULTIPART, on_part, on_part, boundary=boundary,
+                        config={"MAX_MEMORY_FILE_SIZE": len(body) + 1})
+    try:
+        parser.write(body)
+        parser.finalize()
+    except ValueError as error:  # python-multipart's errors all are
+        raise ApiError(400, f"the multipart body could not be read: {error}",
+                       "invalid_multipart") from None
+    if field not in files:
+        sent = sorted(set(fields))
+        raise ApiError(400, f"the multipart body has no file field {field!r}"
+                       + (f" (fields sent: {', '.join(sent)})" if sent else ""),
+                       "missing_image")
+    return files[field]
 
 
 def check_json_length(length: int | None, limit: int) -> None:
