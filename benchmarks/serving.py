@@ -32,6 +32,7 @@ from benchmarks.serving_ray import RAY_SERVE
 from benchmarks.serving_report import SWEPT_KINDS
 from benchmarks.serving_servers import (
     PEERS,
+    REGSERVE_APPS,
     REGSERVE_RUNTIMES,
     SWEEP,
     ServingSettings,
@@ -252,7 +253,8 @@ def run_serving(settings: ServingSettings) -> dict[str, Any]:
         bodies = write_bodies(workdir, characters)
         log("measuring the floor (decode, preprocessing, model call) per runtime ...")
         floors = {server: measure_floor(settings, bodies, single, workdir, runtime)
-                  for server, runtime in REGSERVE_RUNTIMES.items() if server in servers}
+                  for server, runtime in REGSERVE_RUNTIMES.items()
+                  if server in servers and server not in REGSERVE_APPS}  # theirs: regserve's
         measured = {server: measure_server(server, settings, bodies, single, workdir)
                     for server in servers}
         sweep = run_sweep(settings, bodies, single, workdir) if settings.sweep else []

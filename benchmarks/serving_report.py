@@ -11,6 +11,7 @@ from benchmarks.serving_ray import ray_serve_rows
 
 #: Every server the serving benchmark can measure, and its title in the report: the one list.
 TITLES = {"regserve": "RegServe", "regserve_tf": "RegServe on TensorFlow",
+          "regserve_bare": "RegServe, /predict outside Flask (a layout, not served)",
           "bentoml": "BentoML 1.4 (adaptive batching)", "litserve": "LitServe 0.2 (batching)",
           "naive": "naive Flask (sync workers)", **RAY_SERVE_TITLES}
 SERVERS = tuple(TITLES)
@@ -123,6 +124,27 @@ def runtime_table(result: dict[str, Any]) -> str | None:
                         "worker RSS MiB, after the load"], memory)])
 
 
+def layout_table(result: dict[str, Any]) -> str | None:
+    """RegServe against the same app with /predict answered outside Flask's request cycle
+    (benchmarks/bare_predict.py), same run: req/s, p99 and achieved / floor of each."""
+    servers = result["servers"]
+    if "regserve" not in servers or "regserve_bare" not in servers:
+        return None
+    rows = []
+    for kind in KINDS:
+        ours, bare = run_for(result, "regserve", kind), run_for(result, "regserve_bare", kind)
+        if not ours or not bare:
+            continue
+        limit = floor_limit(result, kind, True)
+        rates = [ours["closed"]["requests_per_second"], bare["closed"]["requests_per_second"]]
+        rows.append([BODY_TITLES[kind], *map(_num, rates), _ratio(rates[1], rates[0]),
+                     _num(ours["closed"]["p99_ms"]), _num(bare["closed"]["p99_ms"]),
+                     *(_ratio(rate, limit) for rate in rates)])
+    return markdown_table(["body", "req/s (Flask)", "req/s (outside Flask)", "ratio",
+                           "p99 ms (Flask)", "p99 ms (outside Flask)",
+                           "achieved / floor (Flask)", "achieved / floor (outside Flask)"], rows)
+
+
 def render_serving(result: dict[str, Any]) -> str:
     """The Markdown report."""
     settings, n = result["settings"], len(result["variants"])
@@ -170,6 +192,10 @@ def render_serving(result: dict[str, Any]) -> str:
     runtimes = runtime_table(result)
     if runtimes:
         lines += ["### RegServe's two runtimes, same run", "", runtimes, ""]
+    bare = layout_table(result)
+    if bare:
+        lines += ["### What Flask's request cycle costs /predict, same run (all variants)", "",
+                  bare, ""]
     lines += ["### The floor: CPU per request, each step alone", "", floor_table(result), "",
               "### Targets", "",
               markdown_table(TARGET_HEADERS, [t.row() for t in serving_targets(result)])]

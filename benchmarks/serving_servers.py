@@ -19,7 +19,10 @@ from benchmarks.serving_report import SERVERS
 from server import launcher
 
 #: RegServe's runs: the server key and the runtime it is started with (REGSERVE_RUNTIME).
-REGSERVE_RUNTIMES = {"regserve": "auto", "regserve_tf": "tensorflow"}
+REGSERVE_RUNTIMES = {"regserve": "auto", "regserve_tf": "tensorflow", "regserve_bare": "auto"}
+#: RegServe runs of another WSGI app than the server's own, with its gunicorn config: a layout
+#: measured beside it (benchmarks/bare_predict.py: /predict outside Flask), never served.
+REGSERVE_APPS = {"regserve_bare": "benchmarks.bare_predict:create_app()"}
 #: Other serving frameworks on the same models (benchmarks/peers/): their command line ({host},
 #: {port}), the module they need and the path that answers 200 once they are ready.
 PEERS = {
@@ -69,6 +72,9 @@ class ServingSettings:
 
 def server_command(server: str, settings: ServingSettings):
     """The launcher's ``command`` for a server (``None``: RegServe's own gunicorn command)."""
+    if server in REGSERVE_APPS:
+        return lambda bind: [*launcher.gunicorn_command(bind)[:-1],
+                             REGSERVE_APPS[server]]
     if server in REGSERVE_RUNTIMES:
         return None
     if server in RAY_SERVE:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Blueprint, jsonify, request
+from werkzeug import Request
 
 from regserve_contracts.labels import NUM_CLASSES
 from regserve_contracts.signature import to_model_input
@@ -13,7 +15,7 @@ from server.errors import ApiError
 from server.intake.forms import read_input
 from server.lookup import ALL, unknown_variants, version_failed
 from server.runtime.registry import Snapshot
-from server.state import current_state
+from server.state import ServerState, current_state
 from server.views import insight
 
 bp = Blueprint("predict", __name__)
@@ -24,9 +26,14 @@ PARAMETERS = ("variant", "top", "include")
 @bp.post("/predict")
 def predict():
     """Answer one image with every requested variant's prediction and sparsity."""
+    return jsonify(answer(request, current_state()))
+
+
+def answer(request: Request, state: ServerState) -> dict[str, Any]:
+    """The body of /predict's answer to ``request`` (Flask's, or any Werkzeug request whose
+    ``max_content_length`` is the server's); raises :class:`ApiError` or ``ImageInputError``."""
     started = time.perf_counter()
     check_parameters(list(request.args))
-    state = current_state()
     snapshot = state.registry.snapshot  # this request keeps this model set, even over a reload
     names = resolve_variants(request.args.getlist("variant"), snapshot)
     served = {name: snapshot.resolve(name) for name in names}  # name@v -> (engine key, variant)
@@ -54,7 +61,7 @@ def predict():
         **shared,  # views given once for all variants (?include=corruptions: the images)
     }
     state.metrics.observe_prediction(names, time.perf_counter() - started)
-    return jsonify(body)
+    return body
 
 
 def check_parameters(names: list[str]) -> None:
