@@ -40,6 +40,7 @@ class Options:
     open_loop: tuple[float, ...]
     sweep: bool
     python_load: bool
+    rounds: int
     requests: int
     images: int
     epochs: int
@@ -94,6 +95,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
                          help="also restart RegServe with one setting changed at a time")
     serving.add_argument("--python-load", action="store_true",
                          help="closed loop from Python threads even where wrk is installed")
+    serving.add_argument("--rounds", type=int, default=1,
+                         help="start every server this many times, in turn, and keep each row's "
+                              "median round: a noisy host's drift then hits every server alike "
+                              "(default 1)")
     include = parser.add_argument_group("include")
     include.add_argument("--requests", type=int, default=60,
                          help="requests of each kind (plain, +activations, ...) (default 60)")
@@ -108,7 +113,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
                           help="run `python -m trainer --all --models-dir DIR ARGS` first, "
                                "e.g. --trainer-args='--data synthetic --epochs 2'")
     args = parser.parse_args(argv)
-    for name in ("connections", "workers", "requests", "images", "epochs", "batch_size", "repeats"):
+    for name in ("connections", "workers", "rounds", "requests", "images", "epochs",
+                 "batch_size", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.duration <= 0:
@@ -124,7 +130,8 @@ def run(options: Options, name: str) -> None:
         result = run_serving(ServingSettings(
             models_dir, options.duration, options.connections, options.workers,
             single_variant=options.single_variant, open_loop=options.open_loop,
-            servers=options.servers, sweep=options.sweep, python_load=options.python_load))
+            servers=options.servers, sweep=options.sweep, python_load=options.python_load,
+            rounds=options.rounds))
         markdown = render_serving(result)
     elif name == "include":  # what ?include=activations,stability adds per request
         result, markdown = measure_and_render(models_dir, options.requests)

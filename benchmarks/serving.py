@@ -163,8 +163,8 @@ def predictions(answer: bytes) -> dict[str, str] | None:
 
 
 def measure_server(server: str, settings: ServingSettings, bodies: dict, single: str,
-                   workdir: Path) -> dict[str, Any]:
-    """Start ``server``, run its scenarios closed then open loop, stop it."""
+                   workdir: Path, open_loops: bool = True) -> dict[str, Any]:
+    """Start ``server``, run its scenarios closed then (``open_loops``) open loop, stop it."""
     live = start_server(server, settings, workdir)
     result: dict[str, Any] = {"ready_seconds": round(live.ready_seconds or 0, 2), "runs": []}
     try:
@@ -184,7 +184,7 @@ def measure_server(server: str, settings: ServingSettings, bodies: dict, single:
                                                               workdir), "open": []}
             del run["files"]
             peak = run["closed"]["requests_per_second"] or 0
-            if scenario.variants == "all" and peak > 0:
+            if open_loops and scenario.variants == "all" and peak > 0:
                 for share in settings.open_loop:
                     log(f"  {server}: {scenario.kind}, open loop at {share:.0%} of {peak:.0f}/s")
                     run["open"].append({"share": share, **open_loop(
@@ -195,6 +195,41 @@ def measure_server(server: str, settings: ServingSettings, bodies: dict, single:
     finally:
         live.stop()
     return result
+
+
+def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One server's rounds as one result: each scenario's closed loop (and the empty request)
+    from its median round by req/s, so its latencies are one real round's, with every round's
+    req/s beside it (``rounds_requests_per_second``); the open loops of the first round (the
+    only one that runs them); the time to ready at its median; memory at its largest. With an
+    even number of rounds the lower of the two middle ones counts."""
+    if len(rounds) == 1:
+        return rounds[0]
+
+    def median(measured: list[dict[str, Any]]) -> dict[str, Any]:
+        ordered = sorted(measured, key=lambda item: item.get("requests_per_second") or 0)
+        return {**ordered[(len(ordered) - 1) // 2],
+                "rounds_requests_per_second": [item.get("requests_per_second")
+                                               for item in measured]}
+
+    merged = dict(rounds[0])
+    merged["runs"] = []
+    for index, run in enumerate(rounds[0]["runs"]):
+        same = [found["runs"][index] for found in rounds]
+        if any((other["kind"], other["variants"]) != (run["kind"], run["variants"])
+               for other in same):
+            raise BenchmarkError("the rounds ran different scenarios; cannot merge them")
+        merged["runs"].append({**run, "closed": median([other["closed"] for other in same])})
+    if all(found.get("healthz") for found in rounds):
+        merged["healthz"] = median([found["healthz"] for found in rounds])
+    ready = sorted(found.get("ready_seconds") or 0 for found in rounds)
+    merged["ready_seconds"] = ready[(len(ready) - 1) // 2]
+    for key in ("worker_rss_mib_ready", "worker_rss_mib_after_load"):
+        sizes = [found[key] for found in rounds if found.get(key)]
+        if sizes:
+            merged[key] = max(sizes, key=max)
+    merged["rounds"] = len(rounds)
+    return merged
 
 
 def run_sweep(settings: ServingSettings, bodies: dict, single: str,
@@ -255,8 +290,14 @@ def run_serving(settings: ServingSettings) -> dict[str, Any]:
         floors = {server: measure_floor(settings, bodies, single, workdir, runtime)
                   for server, runtime in REGSERVE_RUNTIMES.items()
                   if server in servers and server not in REGSERVE_APPS}  # theirs: regserve's
-        measured = {server: measure_server(server, settings, bodies, single, workdir)
-                    for server in servers}
+        rounds: dict[str, list[dict[str, Any]]] = {server: [] for server in servers}
+        for index in range(settings.rounds):
+            if settings.rounds > 1:
+                log(f"round {index + 1} of {settings.rounds}")
+            for server in servers:  # in turn, so the host's drift meets every server alike
+                rounds[server].append(measure_server(server, settings, bodies, single, workdir,
+                                                     open_loops=index == 0))
+        measured = {server: merge_rounds(found) for server, found in rounds.items()}
         sweep = run_sweep(settings, bodies, single, workdir) if settings.sweep else []
     machine["load_average_after"] = machine_info()["load_average"]
     return {

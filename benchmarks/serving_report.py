@@ -158,7 +158,10 @@ def render_serving(result: dict[str, Any]) -> str:
         machine_line(machine),
         "",
         f"{settings['workers']} worker processes per server; closed loop: {generator}, "
-        f"{settings['connections']} connections, {settings['duration']:g} s per row; open loop: "
+        f"{settings['connections']} connections, {settings['duration']:g} s per row"
+        + (f", {settings['rounds']} rounds (every server started in turn each round; each row "
+           "is its median round, every round's req/s in the JSON)"
+           if settings.get("rounds", 1) > 1 else "") + "; open loop: "
         f"Python, by the clock, at {', '.join(f'{s:.0%}' for s in settings['open_loop'])} of "
         f"that row's peak; {result['inputs']['count']} bodies of each kind from "
         f"{result['inputs']['source']}; {n} variants; load average before/after "
@@ -166,6 +169,7 @@ def render_serving(result: dict[str, Any]) -> str:
         "",
     ]
     shares = settings["open_loop"]
+    by_round = settings.get("rounds", 1) > 1
     rows = []
     for server, measured in result["servers"].items():
         for run in measured["runs"]:
@@ -180,11 +184,13 @@ def render_serving(result: dict[str, Any]) -> str:
                 _num(closed["p99_ms"]), closed["errors"],
                 *(_num(opened[s]["p99_ms"]) if s in opened else "-" for s in shares),
                 _num(limit), _ratio(closed["requests_per_second"], limit),
+                *([" / ".join(f"{rate:,.0f}" for rate in closed.get(
+                    "rounds_requests_per_second") or [])] if by_round else []),
             ])
     lines += [markdown_table(
         ["server", "body", "variants", "req/s", "p50 ms", "p99 ms", "errors",
          *(f"p99 ms at {s:.0%} (open)" for s in shares), "floor limit req/s",
-         "achieved / floor"], rows), ""]
+         "achieved / floor", *(["req/s of each round"] if by_round else [])], rows), ""]
     ray_headers, ray_rows = ray_serve_rows(result)
     if ray_rows:
         lines += ["### Ray Serve against gunicorn, same run (closed loop, all variants)", "",

@@ -68,6 +68,7 @@ class ServingSettings:
     sweep: bool = False
     ready_timeout: float = 300.0
     python_load: bool = False  # force the Python generator even where wrk is installed
+    rounds: int = 1  # every server started this often, in turn; each row keeps its median round
 
 
 def server_command(server: str, settings: ServingSettings):

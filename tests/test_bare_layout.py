@@ -91,3 +91,34 @@ def test_the_layout_table_sets_each_body_s_rates_side_by_side_against_one_floor(
                      f"{600 / limit:.2f}", f"{720 / limit:.2f}"]
     del result["servers"]["regserve_bare"]
     assert layout_table(result) is None
+
+
+def measured_round(rates: list[float], healthz: float, rss: list[float]) -> dict:
+    kinds = [("pixels", "all"), ("pixels", "none")]
+    return {"ready_seconds": healthz / 1000, "healthz": {"requests_per_second": healthz},
+            "worker_rss_mib_after_load": rss,
+            "runs": [{"kind": kind, "variants": variants, "open": [],
+                      "closed": {"requests_per_second": rate, "p99_ms": rate / 100}}
+                     for (kind, variants), rate in zip(kinds, rates, strict=True)]}
+
+
+def test_rounds_merge_to_each_row_s_median_round_with_its_own_latencies():
+    from benchmarks.serving import merge_rounds
+
+    rounds = [measured_round([900.0, 2000.0], 5000.0, [150.0, 160.0]),
+              measured_round([1100.0, 1800.0], 6000.0, [170.0, 150.0]),
+              measured_round([1000.0, 2200.0], 5500.0, [140.0, 140.0])]
+    merged = merge_rounds(rounds)
+    first, second = (run["closed"] for run in merged["runs"])
+    assert first == {"requests_per_second": 1000.0, "p99_ms": 10.0,
+                     "rounds_requests_per_second": [900.0, 1100.0, 1000.0]}
+    assert second["requests_per_second"] == 2000.0 and second["p99_ms"] == 20.0
+    assert merged["healthz"]["requests_per_second"] == 5500.0
+    assert merged["ready_seconds"] == 5.5 and merged["rounds"] == 3
+    assert merged["worker_rss_mib_after_load"] == [170.0, 150.0]  # the round that peaked
+    # Two rounds: the lower middle one, not their mean.
+    assert merge_rounds(rounds[:2])["runs"][0]["closed"]["requests_per_second"] == 900.0
+    assert merge_rounds(rounds[:1]) is rounds[0]
+    rounds[2]["runs"][1]["variants"] = "l1_kernel_bias"
+    with pytest.raises(Exception, match="different scenarios"):
+        merge_rounds(rounds)
