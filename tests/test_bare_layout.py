@@ -15,9 +15,27 @@ from benchmarks.serving_report import floor_limit, layout_table
 from server.state import EXTENSION
 
 
+class Counted:
+    """A WSGI app that counts the requests it passes on to ``app``."""
+
+    def __init__(self, app) -> None:
+        self.app, self.calls = app, 0
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        return self.app(environ, start_response)
+
+
 @pytest.fixture(scope="module")
-def bare(app):
-    return Client(BarePredict(app))
+def bare_app(app):
+    layout = BarePredict(app)
+    layout.flask_app = Counted(layout.flask_app)
+    return layout
+
+
+@pytest.fixture(scope="module")
+def bare(bare_app):
+    return Client(bare_app)
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +68,16 @@ def cases(bodies):
 
 
 def test_the_bare_layout_answers_every_body_and_error_as_the_server_does(app, client, bare,
-                                                                          bodies):
+                                                                          bare_app, bodies):
     for path, body, content_type in cases(bodies):
         ours = client.post(path, data=body, content_type=content_type)
+        passed_on = bare_app.flask_app.calls
         theirs = bare.post(path, data=body, content_type=content_type)
         assert theirs.status_code == ours.status_code, path
         assert theirs.headers["Content-Type"] == ours.headers["Content-Type"], path
         assert json.loads(theirs.data) == json.loads(ours.data), path
+        # A 200 is the bare path's own answer; only errors go to Flask.
+        assert bare_app.flask_app.calls - passed_on == (ours.status_code != 200), path
     assert bare.get("/healthz").get_json() == client.get("/healthz").get_json()
 
 
