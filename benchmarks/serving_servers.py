@@ -73,9 +73,8 @@ class ServingSettings:
 
 def server_command(server: str, settings: ServingSettings):
     """The launcher's ``command`` for a server (``None``: RegServe's own gunicorn command)."""
-    if server in REGSERVE_APPS:
-        return lambda bind: [*launcher.gunicorn_command(bind)[:-1],
-                             REGSERVE_APPS[server]]
+    if server in REGSERVE_APPS:  # RegServe's command line with its app (the last argument) swapped
+        return lambda bind: [*launcher.gunicorn_command(bind)[:-1], REGSERVE_APPS[server]]
     if server in REGSERVE_RUNTIMES:
         return None
     if server in RAY_SERVE:

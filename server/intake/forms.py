@@ -92,9 +92,9 @@ def read_upload(request: Request, field: str = "image") -> bytes:
                            "payload_too_large")
         name = part.field_name.decode("utf-8", "replace") if part.field_name else ""
         fields.append(name)
-        if isinstance(part, File) and name not in files:
+        if isinstance(part, File) and name == field and field not in files:
             part.file_object.seek(0)
-            files[name] = part.file_object.read()
+            files[field] = part.file_object.read()
 
     # Files stay in memory: the body already is, and within MAX_CONTENT_LENGTH.
     parser = FormParser(MULTIPART, on_part, on_part, boundary=boundary,
