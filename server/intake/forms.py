@@ -83,7 +83,7 @@ def read_upload(request: Request, field: str = "image") -> bytes:
     if not boundary:
         raise ApiError(400, "the multipart/form-data body has no boundary: its Content-Type "
                        "must name one (multipart/form-data; boundary=...)", "invalid_multipart")
-    files: dict[str, bytes] = {}
+    found: list[bytes] = []  # the first file part named ``field``
     fields: list[str] = []
 
     def on_part(part: Any) -> None:
@@ -92,9 +92,9 @@ def read_upload(request: Request, field: str = "image") -> bytes:
                            "payload_too_large")
         name = part.field_name.decode("utf-8", "replace") if part.field_name else ""
         fields.append(name)
-        if isinstance(part, File) and name == field and field not in files:
+        if isinstance(part, File) and name == field and not found:
             part.file_object.seek(0)
-            files[field] = part.file_object.read()
+            found.append(part.file_object.read())
 
     # Files stay in memory: the body already is, and within MAX_CONTENT_LENGTH.
     parser = FormParser(MULTIPART, on_part, on_part, boundary=boundary,
@@ -105,12 +105,12 @@ def read_upload(request: Request, field: str = "image") -> bytes:
     except ValueError as error:  # python-multipart's errors all are
         raise ApiError(400, f"the multipart body could not be read: {error}",
                        "invalid_multipart") from None
-    if field not in files:
+    if not found:
         sent = sorted(set(fields))
         raise ApiError(400, f"the multipart body has no file field {field!r}"
                        + (f" (fields sent: {', '.join(sent)})" if sent else ""),
                        "missing_image")
-    return files[field]
+    return found[0]
 
 
 def check_json_length(length: int | None, limit: int) -> None:
