@@ -82,9 +82,8 @@ def _count_requests(app: Flask, metrics) -> None:
     def count(response):
         # The route's pattern, never the raw path: unknown URLs must not grow the label set.
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-        if "started" in g:
-            metrics.latency.labels(endpoint).observe(time.perf_counter() - g.started)
+        metrics.observe_request(endpoint, request.method, response.status_code,
+                                time.perf_counter() - g.started if "started" in g else None)
         return response
 
 

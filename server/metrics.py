@@ -75,6 +75,14 @@ class Metrics:
         self._pending_lock = threading.Lock()
         _LIVE.add(self)
 
+    def observe_request(self, endpoint: str, method: str, status: int,
+                        seconds: float | None) -> None:
+        """Count an answered HTTP request under its route's pattern (never the raw path), and
+        its time when it was measured."""
+        self.requests.labels(endpoint, method, str(status)).inc()
+        if seconds is not None:
+            self.latency.labels(endpoint).observe(seconds)
+
     def observe_prediction(self, names, seconds: float) -> None:
         """Count a /predict answer for each variant in ``names`` and its time.
 
