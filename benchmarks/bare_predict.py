@@ -3,7 +3,8 @@
 What Flask's request cycle costs a prediction, as a server row (``regserve_bare``) beside
 RegServe's own: the same app (:func:`server.create_app`), gunicorn config, intake, batcher,
 answers, metrics and JSON encoder; the same route body (:func:`server.routes.predict.answer`)
-and the same request counter and latency the app's ``after_request`` hook keeps. Left out for
+and the same request count and latency the app's ``after_request`` hook keeps
+(:meth:`server.metrics.Metrics.observe_request`). Left out for
 ``POST /predict`` only: Flask's request context, URL routing, its before- and after-request
 hooks and its Response object. Every other path, and every /predict that does not answer 200
 (a bad body, an unknown variant, a long URL), goes to the Flask app with the body already read,
@@ -60,9 +61,7 @@ class BarePredict:
         except Exception:  # noqa: BLE001 - Flask answers it again, with its own error handlers
             environ["wsgi.input"] = io.BytesIO(body)
             return self.flask_app(environ, start_response)
-        metrics = self.state.metrics
-        pass
-        metrics.latency.labels(ENDPOINT).observe(time.perf_counter() - started)
+        self.state.metrics.observe_request(ENDPOINT, "POST", 200, time.perf_counter() - started)
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(data)))])
         return [data]
